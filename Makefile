@@ -1,0 +1,62 @@
+# Sluice — one entry point for set-up, running, tests and checks.
+#   make run     installs everything (idempotent) and starts the daemon on its embedded defaults
+#   make test    installs everything and runs the whole suite
+#   make check   lint, types, proto lint/breaking, generated-code staleness
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export GOBIN := $(CURDIR)/$(BIN)
+# hnswlib compiles from source; -march=native only where the build runs on this machine.
+export HNSWLIB_NO_NATIVE ?=
+
+BUF_VERSION := v1.75.0
+GRPC_HEALTH_PROBE_VERSION := v0.4.62
+
+.PHONY: help install run test test-unit test-integration test-e2e check generate lint types bench clean
+
+help:
+	@echo "make run | make test | make check | make generate | make bench"
+
+# ---- install (idempotent: each step is skipped when its stamp is newer than its inputs)
+install: $(VENV)/.installed $(BIN)/buf $(BIN)/grpc_health_probe
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+$(BIN)/buf:
+	go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+
+$(BIN)/grpc_health_probe:
+	go install github.com/grpc-ecosystem/grpc-health-probe@$(GRPC_HEALTH_PROBE_VERSION)
+	mv $(BIN)/grpc-health-probe $@
+
+# ---- run
+run: install
+	$(BIN)/sluice serve
+
+# ---- tests
+test: install
+	$(BIN)/pytest -q
+
+# ---- checks
+generate: install
+	scripts/generate.sh
+
+check: install
+	$(BIN)/ruff check daemon tests
+	$(BIN)/ruff format --check daemon tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/buf lint
+	scripts/check-generated.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

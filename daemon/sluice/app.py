@@ -1,0 +1,118 @@
+"""Composition root: builds every part from Settings, and owns start/stop order.
+
+Start: listen (health NOT_SERVING) → load the model → restore the cache →
+SERVING. Stop (SIGTERM/SIGINT): NOT_SERVING → drain in-flight calls within
+the grace period → snapshot → close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from sluice.config import Settings
+from sluice.embedding.batcher import MicroBatcher
+from sluice.embedding.model import OnnxEmbedder
+from sluice.http import build_http_app, start_http
+from sluice.pipeline import Pipeline
+from sluice.server import GrpcServer
+from sluice.service import SluiceService
+from sluice.telemetry.logging import get_logger
+from sluice.telemetry.metrics import Metrics
+
+log = get_logger("sluice.app")
+
+
+@dataclass
+class App:
+    settings: Settings
+    model_dir: Path
+    ready_file: Path | None = None
+    # Provider keys by environment-variable name, read by the CLI.
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.metrics = Metrics()
+        self.service = SluiceService(self.metrics, self.settings.limits)
+        server = self.settings.server
+        self.grpc = GrpcServer(
+            self.service,
+            listen=server.listen,
+            max_message_bytes=server.max_message_bytes,
+            socket_mode=server.socket_mode,
+            max_concurrent_rpcs=server.max_concurrent_rpcs,
+        )
+        self.serving = False
+        self._stop = asyncio.Event()
+        self._batcher: MicroBatcher | None = None
+        self._http: web.AppRunner | None = None
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        try:
+            await self._start()
+            await self._stop.wait()
+        finally:
+            await self._shutdown()
+
+    async def _start(self) -> None:
+        bound = await self.grpc.start()
+        http_address = None
+        if self.settings.server.http is not None:
+            http_app = build_http_app(self.metrics, lambda: self.serving)
+            self._http, http_address = await start_http(http_app, self.settings.server.http)
+        log.info("listening", grpc=bound, http=http_address, model_dir=str(self.model_dir))
+        loading = asyncio.create_task(self._load())
+        stopping = asyncio.create_task(self._stop.wait())
+        done, _ = await asyncio.wait({loading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if loading not in done:  # SIGTERM while loading: nothing to drain
+            loading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loading
+            return
+        stopping.cancel()
+        loading.result()
+        await self.grpc.set_serving(True)
+        self.serving = True
+        self.metrics.ready.set(1)
+        if self.ready_file is not None:
+            payload = {"grpc": bound, "http": http_address, "pid": os.getpid()}
+            tmp = self.ready_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(payload))
+            tmp.replace(self.ready_file)
+        log.info("serving", model=self.service.pipeline.model_id)
+
+    async def _load(self) -> None:
+        emb = self.settings.embedding
+        embedder = await asyncio.to_thread(
+            OnnxEmbedder, self.model_dir, threads=emb.threads, max_tokens=emb.max_tokens
+        )
+        self._batcher = MicroBatcher(embedder, self.metrics, max_batch=emb.max_batch)
+        await self._batcher.start()
+        self.service.attach(Pipeline(self.settings, self._batcher))
+
+    async def _shutdown(self) -> None:
+        self.serving = False
+        self.metrics.ready.set(0)
+        await self.grpc.set_serving(False)
+        log.info("draining", grace_s=self.settings.server.grace_period_s)
+        await self.grpc.stop(self.settings.server.grace_period_s)
+        if self._batcher is not None:
+            await self._batcher.stop()
+        if self._http is not None:
+            await self._http.cleanup()
+        if self.ready_file is not None:
+            self.ready_file.unlink(missing_ok=True)
+        log.info("stopped")

@@ -1,0 +1,236 @@
+"""Typed, validated settings. One YAML file; errors name the key and the reason.
+
+The defaults are embedded here, so the daemon runs with no file at all. This
+module never reads the environment: `cli.py` does, and passes values in.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sluice.errors import ConfigError
+
+NAMESPACE_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+DEFAULT_NAMESPACE = "default"
+
+Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def validate_listen_address(addr: str) -> str:
+    """`unix:///abs/path` or `host:port` (port may be 0 for an ephemeral port)."""
+    if addr.startswith("unix://"):
+        path = addr.removeprefix("unix://")
+        if not path.startswith("/"):
+            raise ValueError(f"{addr!r}: a unix socket address must be absolute: unix:///path")
+        return addr
+    host, sep, port = addr.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{addr!r}: expected host:port or unix:///path")
+    return addr
+
+
+class ServerSettings(_Strict):
+    # Loopback TCP plus a unix socket by default: pod-local only.
+    listen: tuple[str, ...] = ("127.0.0.1:50051", "unix:///tmp/sluice.sock")
+    http: str | None = "127.0.0.1:9090"
+    max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
+    # How long in-flight calls may finish after SIGTERM (keep below the pod's
+    # terminationGracePeriodSeconds).
+    grace_period_s: float = Field(default=10.0, ge=0.0, le=600.0)
+    socket_mode: int = Field(default=0o600, ge=0, le=0o777)
+    max_concurrent_rpcs: int | None = Field(default=None, ge=1)
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one address is required")
+        return tuple(validate_listen_address(a) for a in value)
+
+    @field_validator("http")
+    @classmethod
+    def _check_http(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith("unix://"):
+            raise ValueError("the HTTP port must be host:port")
+        return None if value is None else validate_listen_address(value)
+
+
+class EmbeddingSettings(_Strict):
+    # None: the model shipped in the repository / image (resolved by the CLI).
+    model_dir: Path | None = None
+    # onnxruntime intra-op threads; the sidecar usually gets 1–2 cores.
+    threads: int = Field(default=2, ge=1, le=64)
+    # Sentence-transformers' limit for MiniLM; longer texts are cut and reported.
+    max_tokens: int = Field(default=256, ge=8, le=8192)
+    max_batch: int = Field(default=64, ge=1, le=1024)
+    # Texts with more than this share of unknown / single-character word pieces
+    # are "not covered" by the model and only served from the exact layer.
+    coverage_min: Fraction = 0.5
+
+
+class LimitSettings(_Strict):
+    max_texts_per_embed: int = Field(default=256, ge=1)
+    max_text_bytes: int = Field(default=64 * 1024, ge=1)
+    max_messages: int = Field(default=256, ge=1)
+    max_prompt_bytes: int = Field(default=1024 * 1024, ge=1)
+
+
+class NamespaceCacheSettings(_Strict):
+    threshold: Fraction | None = None
+    floor: Fraction | None = None
+    ttl_s: float | None = Field(default=None, gt=0)
+
+
+class CacheSettings(_Strict):
+    enabled: bool = True
+    # A semantic hit needs cosine ≥ threshold; a request may raise it, never
+    # below `floor`. See docs/cache-eval.md for how 0.97 was chosen.
+    threshold: Fraction = 0.97
+    floor: Fraction = 0.95
+    ttl_s: float = Field(default=24 * 3600.0, gt=0)
+    ttl_jitter: float = Field(default=0.15, ge=0.0, le=0.5)
+    max_entries: int = Field(default=100_000, ge=1)
+    max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
+    # hnswlib search breadth; recall@1 was measured against brute force (README).
+    ef_search: int = Field(default=128, ge=1, le=4096)
+    hnsw_m: int = Field(default=16, ge=2, le=128)
+    ef_construction: int = Field(default=200, ge=8, le=4096)
+    # Rebuild the index when this share of its vectors is marked deleted.
+    compact_fraction: Fraction = 0.3
+    store_nondeterministic: bool = False
+    namespaces: dict[str, NamespaceCacheSettings] = Field(default_factory=dict)
+    snapshot_dir: Path | None = None
+    snapshot_interval_s: float = Field(default=60.0, gt=0)
+
+    @field_validator("namespaces")
+    @classmethod
+    def _check_ns(
+        cls, value: dict[str, NamespaceCacheSettings]
+    ) -> dict[str, NamespaceCacheSettings]:
+        for name in value:
+            if not NAMESPACE_RE.match(name):
+                raise ValueError(f"namespace {name!r}: use 1–64 of [A-Za-z0-9._-]")
+        return value
+
+    @model_validator(mode="after")
+    def _check_floor(self) -> CacheSettings:
+        if self.threshold < self.floor:
+            raise ValueError(f"threshold {self.threshold} is below floor {self.floor}")
+        return self
+
+
+class LoggingSettings(_Strict):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    # Prompt and answer bodies never reach logs unless this is turned on.
+    log_prompts: bool = False
+
+
+class ProviderSettings(_Strict):
+    kind: Literal["openai", "anthropic", "gemini"]
+    base_url: str
+    # The key is read from this environment variable (by the CLI) or file.
+    api_key_env: str | None = None
+    api_key_file: Path | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class DeploymentSettings(_Strict):
+    provider: str
+    model: str
+    context_tokens: int | None = Field(default=None, gt=0)
+
+
+class TierSettings(_Strict):
+    name: str
+    deployments: tuple[DeploymentSettings, ...] = Field(min_length=1)
+    threshold: Fraction = 0.75
+    timeout_s: float = Field(default=30.0, gt=0)
+    max_output_tokens: int | None = Field(default=None, gt=0)
+
+
+class PriceSettings(_Strict):
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class Settings(_Strict):
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    tiers: tuple[TierSettings, ...] = ()
+    # USD per 1M tokens, by model name; merged over the built-in table.
+    prices: dict[str, PriceSettings] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Settings:
+        names = [t.name for t in self.tiers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tiers: duplicate tier names in {names}")
+        for i, tier in enumerate(self.tiers):
+            for j, dep in enumerate(tier.deployments):
+                if dep.provider not in self.providers:
+                    raise ValueError(
+                        f"tiers[{i}].deployments[{j}].provider: {dep.provider!r} is not "
+                        f"defined under providers (known: {sorted(self.providers)})"
+                    )
+        return self
+
+
+def _key_of(loc: tuple[int | str, ...]) -> str:
+    key = ""
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key or "<root>"
+
+
+def parse_settings(data: Any, source: str = "<config>") -> Settings:
+    """Validate a mapping into Settings; the first error names its key."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("<root>", f"{source}: expected a mapping at the top level")
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = _key_of(tuple(err["loc"]))
+        msg = err["msg"].removeprefix("Value error, ")
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(key, f"{msg}{more} in {source}") from None
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Read and validate a YAML file, or return the embedded defaults."""
+    if path is None:
+        return Settings()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("<file>", f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError("<file>", f"{path} is not UTF-8 text") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError("<file>", f"{path} is not valid YAML: {exc}") from None
+    return parse_settings(data, str(path))
+
+
+def with_overrides(settings: Settings, overrides: dict[str, dict[str, Any]]) -> Settings:
+    """Apply CLI overrides (section → field → value) and validate again."""
+    data = settings.model_dump(mode="python")
+    for section, fields in overrides.items():
+        data[section] = {**data[section], **fields}
+    return parse_settings(data, "command-line flags")

@@ -1,0 +1,130 @@
+"""Protobuf ↔ domain values, with the input checks that name the field to fix.
+
+Only the service imports this module; nothing below the service sees protobuf.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from google.protobuf.duration_pb2 import Duration
+
+from sluice.config import DEFAULT_NAMESPACE, NAMESPACE_RE, LimitSettings
+from sluice.errors import InvalidArgument, ResourceExhausted
+from sluice.types import ChatMessage, GenParams, Role
+from sluice.v1 import sluice_pb2 as pb
+
+_ROLES: dict[int, Role] = {
+    pb.ROLE_SYSTEM: "system",
+    pb.ROLE_USER: "user",
+    pb.ROLE_ASSISTANT: "assistant",
+    pb.ROLE_TOOL: "tool",
+}
+ROLE_TO_PB: dict[Role, pb.Role.ValueType] = {v: k for k, v in _ROLES.items()}
+
+
+def embed_texts(request: pb.EmbedRequest, limits: LimitSettings) -> list[str]:
+    texts = list(request.texts)
+    if not texts:
+        raise InvalidArgument("texts", "at least one text is required")
+    if len(texts) > limits.max_texts_per_embed:
+        raise ResourceExhausted(
+            f"texts: {len(texts)} texts in one call; the limit is "
+            f"{limits.max_texts_per_embed}, split the request"
+        )
+    for i, text in enumerate(texts):
+        _check_text(f"texts[{i}]", text, limits.max_text_bytes)
+    return texts
+
+
+def _check_text(field: str, text: str, max_bytes: int) -> None:
+    if not text.strip():
+        raise InvalidArgument(field, "must not be empty or only white space")
+    size = len(text.encode("utf-8"))
+    if size > max_bytes:
+        raise ResourceExhausted(
+            f"{field}: {size} bytes; the limit is {max_bytes} bytes per text, shorten or split it"
+        )
+
+
+def namespace(value: str, field: str = "namespace") -> str:
+    if not value:
+        return DEFAULT_NAMESPACE
+    if not NAMESPACE_RE.match(value):
+        raise InvalidArgument(field, f"{value[:80]!r} is not allowed: use 1–64 of [A-Za-z0-9._-]")
+    return value
+
+
+def messages(
+    items: Sequence[pb.Message], limits: LimitSettings, field: str = "messages"
+) -> tuple[ChatMessage, ...]:
+    """A conversation whose last message is the user's question."""
+    if not items:
+        raise InvalidArgument(field, "at least one message is required")
+    if len(items) > limits.max_messages:
+        raise ResourceExhausted(
+            f"{field}: {len(items)} messages; the limit is {limits.max_messages}"
+        )
+    out: list[ChatMessage] = []
+    total = 0
+    for i, item in enumerate(items):
+        role = _ROLES.get(item.role)
+        if role is None:
+            raise InvalidArgument(
+                f"{field}[{i}].role",
+                f"unknown role {item.role}; use ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT or ROLE_TOOL",
+            )
+        total += len(item.content.encode("utf-8"))
+        out.append(ChatMessage(role=role, content=item.content, name=item.name))
+    if total > limits.max_prompt_bytes:
+        raise ResourceExhausted(
+            f"{field}: {total} bytes in all; the limit is {limits.max_prompt_bytes} bytes"
+        )
+    if out[-1].role != "user":
+        raise InvalidArgument(f"{field}[{len(out) - 1}].role", "the last message must be ROLE_USER")
+    if not out[-1].content.strip():
+        raise InvalidArgument(f"{field}[{len(out) - 1}].content", "the question must not be empty")
+    return tuple(out)
+
+
+def params(value: pb.Params, field: str = "params") -> GenParams:
+    temperature = value.temperature if value.HasField("temperature") else None
+    if temperature is not None and not (0.0 <= temperature <= 2.0):
+        raise InvalidArgument(f"{field}.temperature", f"{temperature} is outside [0, 2]")
+    top_p = value.top_p if value.HasField("top_p") else None
+    if top_p is not None and not (0.0 < top_p <= 1.0):
+        raise InvalidArgument(f"{field}.top_p", f"{top_p} is outside (0, 1]")
+    max_tokens = value.max_tokens if value.HasField("max_tokens") else None
+    if max_tokens is not None and max_tokens <= 0:
+        raise InvalidArgument(f"{field}.max_tokens", "must be positive")
+    if len(value.stop) > 4:
+        raise InvalidArgument(f"{field}.stop", "at most 4 stop sequences")
+    return GenParams(
+        temperature=temperature,
+        top_p=top_p,
+        max_tokens=max_tokens,
+        stop=tuple(value.stop),
+        seed=value.seed if value.HasField("seed") else None,
+        json_schema=value.json_schema,
+    )
+
+
+def threshold(value: float, field: str) -> float:
+    if math.isnan(value) or not (0.0 < value <= 1.0):
+        raise InvalidArgument(field, f"{value} is outside (0, 1]")
+    return value
+
+
+def ttl_seconds(value: Duration, field: str) -> float | None:
+    """None when unset or zero (use the namespace default)."""
+    seconds = value.seconds + value.nanos / 1e9
+    if seconds < 0:
+        raise InvalidArgument(field, "must not be negative")
+    return seconds or None
+
+
+def duration(seconds: float) -> Duration:
+    d = Duration()
+    d.FromNanoseconds(int(seconds * 1e9))
+    return d

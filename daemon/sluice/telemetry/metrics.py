@@ -1,0 +1,112 @@
+"""Prometheus metrics, on a registry owned by the app (tests build several apps).
+
+Every alert in deploy/alerts names only metrics defined here; a test scrapes
+`/metrics` and checks that.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+)  # fmt: skip
+_SIMILARITY_BUCKETS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.96, 0.97, 0.98, 0.99, 1.0)
+
+
+class Metrics:
+    """All of the daemon's metrics. Label sets are small and bounded by config."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.ready = Gauge("sluice_ready", "1 when health is SERVING.", registry=r)
+        self.rpc_requests = Counter(
+            "sluice_rpc_requests", "gRPC calls by method and status code.", ["method", "code"],
+            registry=r,
+        )  # fmt: skip
+        self.rpc_latency = Histogram(
+            "sluice_rpc_duration_seconds", "gRPC call latency by method.", ["method"],
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        # ---- embedding
+        self.embed_texts = Counter("sluice_embed_texts", "Texts embedded.", registry=r)
+        self.embed_truncated = Counter(
+            "sluice_embed_truncated", "Texts cut at the model's token limit.", registry=r
+        )
+        self.embed_batch_size = Histogram(
+            "sluice_embed_batch_size", "Texts per onnxruntime call.",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=r,
+        )  # fmt: skip
+        self.embed_latency = Histogram(
+            "sluice_embed_batch_seconds", "Duration of one onnxruntime call.",
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        # ---- cache
+        self.cache_lookups = Counter(
+            "sluice_cache_lookups",
+            "Cache lookups by result: exact, semantic, miss, skipped.", ["result"], registry=r,
+        )  # fmt: skip
+        self.cache_similarity = Histogram(
+            "sluice_cache_similarity", "Cosine similarity of the best semantic candidate.",
+            buckets=_SIMILARITY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.cache_entries = Gauge("sluice_cache_entries", "Entries in the cache.", registry=r)
+        self.cache_bytes = Gauge("sluice_cache_bytes", "Approximate cache size.", registry=r)
+        self.cache_stores = Counter("sluice_cache_stores", "Entries stored.", registry=r)
+        self.cache_evictions = Counter(
+            "sluice_cache_evictions", "Entries removed by reason: lru, bytes, expired.",
+            ["reason"], registry=r,
+        )  # fmt: skip
+        self.cache_unsupported = Counter(
+            "sluice_cache_unsupported_text",
+            "Lookups kept to the exact layer: text not covered by the embedding model.",
+            registry=r,
+        )
+        self.snapshot_seconds = Histogram(
+            "sluice_snapshot_seconds", "Duration of a snapshot write.",
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        # ---- completions, cascade, providers
+        self.completions = Counter(
+            "sluice_completions",
+            "Answered completions by source (cache, model) and whether degraded.",
+            ["source", "degraded"], registry=r,
+        )  # fmt: skip
+        self.provider_calls = Counter(
+            "sluice_provider_calls", "Provider calls by provider, model and outcome.",
+            ["provider", "model", "outcome"], registry=r,
+        )  # fmt: skip
+        self.model_latency = Histogram(
+            "sluice_model_latency_seconds", "Provider call latency by model.",
+            ["provider", "model"], buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.escalations = Counter(
+            "sluice_escalations", "Escalations to a higher tier.", ["from_tier", "to_tier"],
+            registry=r,
+        )  # fmt: skip
+        self.fallbacks = Counter(
+            "sluice_fallbacks", "Fallbacks to another deployment after a failure.",
+            ["from_provider"], registry=r,
+        )  # fmt: skip
+        self.circuit_state = Gauge(
+            "sluice_circuit_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.",
+            ["provider"], registry=r,
+        )  # fmt: skip
+        self.tokens = Counter(
+            "sluice_tokens", "Tokens by model and kind (input, output, cached_input).",
+            ["model", "kind"], registry=r,
+        )  # fmt: skip
+        self.cost_usd = Counter(
+            "sluice_cost_usd", "Money spent on provider calls, by model.", ["model"], registry=r
+        )
+        self.baseline_cost_usd = Counter(
+            "sluice_baseline_cost_usd",
+            "What the same requests would have cost on the premium model (cache hits included).",
+            registry=r,
+        )
+        self.budget_remaining_usd = Gauge(
+            "sluice_budget_remaining_usd", "Budget left in the current window.", ["namespace"],
+            registry=r,
+        )  # fmt: skip
