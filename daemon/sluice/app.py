@@ -17,6 +17,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from sluice.cache.snapshot import Snapshotter
+from sluice.cache.store import SemanticCache
 from sluice.config import Settings
 from sluice.embedding.batcher import MicroBatcher
 from sluice.embedding.model import OnnxEmbedder
@@ -52,6 +54,9 @@ class App:
         self.serving = False
         self._stop = asyncio.Event()
         self._batcher: MicroBatcher | None = None
+        self._cache: SemanticCache | None = None
+        self._snapshotter: Snapshotter | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._http: web.AppRunner | None = None
 
     def request_stop(self) -> None:
@@ -101,7 +106,33 @@ class App:
         )
         self._batcher = MicroBatcher(embedder, self.metrics, max_batch=emb.max_batch)
         await self._batcher.start()
-        self.service.attach(Pipeline(self.settings, self._batcher))
+        cache_settings = self.settings.cache
+        self._cache = SemanticCache(cache_settings, embedder.dimensions, self.metrics)
+        if cache_settings.snapshot_dir is not None:
+            self._snapshotter = Snapshotter(
+                self._cache, cache_settings.snapshot_dir, embedder.model_id
+            )
+            # Restored before SERVING: a restarted sidecar serves yesterday's hits at once.
+            await asyncio.to_thread(self._snapshotter.restore)
+            self._tasks.append(asyncio.create_task(self._snapshot_loop(), name="snapshots"))
+        self._tasks.append(asyncio.create_task(self._reap_loop(), name="reaper"))
+        self.service.attach(Pipeline(self.settings, self._batcher, self._cache))
+
+    async def _snapshot_loop(self) -> None:
+        assert self._snapshotter is not None
+        while True:
+            await asyncio.sleep(self.settings.cache.snapshot_interval_s)
+            try:
+                await self._snapshotter.write()
+            except OSError as exc:  # a full emptyDir must not take the daemon down
+                log.warning("snapshot_failed", reason=str(exc))
+
+    async def _reap_loop(self) -> None:
+        assert self._cache is not None
+        interval = min(30.0, self.settings.cache.ttl_s / 10)
+        while True:
+            await asyncio.sleep(interval)
+            self._cache.reap_expired()
 
     async def _shutdown(self) -> None:
         self.serving = False
@@ -109,6 +140,18 @@ class App:
         await self.grpc.set_serving(False)
         log.info("draining", grace_s=self.settings.server.grace_period_s)
         await self.grpc.stop(self.settings.server.grace_period_s)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._snapshotter is not None:
+            try:
+                await self._snapshotter.write()
+            except OSError as exc:
+                log.warning("snapshot_failed", reason=str(exc))
+        if self._cache is not None:
+            self._cache.close()
         if self._batcher is not None:
             await self._batcher.stop()
         if self._http is not None:

@@ -9,13 +9,16 @@ import math
 from collections.abc import Sequence
 
 from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
 
+from sluice.cache.entry import Entry
+from sluice.cache.store import CacheCounts, LookupResult
 from sluice.config import DEFAULT_NAMESPACE, NAMESPACE_RE, LimitSettings
 from sluice.errors import InvalidArgument, ResourceExhausted
-from sluice.types import ChatMessage, GenParams, Role
+from sluice.types import ChatMessage, GenParams, Role, Usage
 from sluice.v1 import sluice_pb2 as pb
 
-_ROLES: dict[int, Role] = {
+_ROLES: dict[pb.Role.ValueType, Role] = {
     pb.ROLE_SYSTEM: "system",
     pb.ROLE_USER: "user",
     pb.ROLE_ASSISTANT: "assistant",
@@ -128,3 +131,66 @@ def duration(seconds: float) -> Duration:
     d = Duration()
     d.FromNanoseconds(int(seconds * 1e9))
     return d
+
+
+def timestamp(seconds: float) -> Timestamp:
+    t = Timestamp()
+    t.FromNanoseconds(int(seconds * 1e9))
+    return t
+
+
+def usage_from_pb(value: pb.Usage) -> Usage:
+    for name in ("input_tokens", "output_tokens", "cached_input_tokens"):
+        if getattr(value, name) < 0:
+            raise InvalidArgument(f"usage.{name}", "must not be negative")
+    return Usage(value.input_tokens, value.output_tokens, value.cached_input_tokens)
+
+
+def usage_to_pb(value: Usage) -> pb.Usage:
+    return pb.Usage(
+        input_tokens=value.input_tokens,
+        output_tokens=value.output_tokens,
+        cached_input_tokens=value.cached_input_tokens,
+    )
+
+
+def entry_to_pb(entry: Entry) -> pb.CacheEntry:
+    out = pb.CacheEntry(
+        id=entry.id, namespace=entry.namespace,
+        answer=pb.Message(role=pb.ROLE_ASSISTANT, content=entry.answer),
+        finish_reason=entry.finish_reason, usage=usage_to_pb(entry.usage), model=entry.model,
+        created=timestamp(entry.created), expires=timestamp(entry.expires), hits=entry.hits,
+    )  # fmt: skip
+    if entry.last_hit:
+        out.last_hit.CopyFrom(timestamp(entry.last_hit))
+    return out
+
+
+_OUTCOMES = {
+    "exact": pb.CACHE_OUTCOME_EXACT,
+    "semantic": pb.CACHE_OUTCOME_SEMANTIC,
+    "miss": pb.CACHE_OUTCOME_MISS,
+    "skipped": pb.CACHE_OUTCOME_SKIPPED,
+}
+
+
+def cache_info(result: LookupResult, now: float) -> pb.CacheInfo:
+    info = pb.CacheInfo(
+        outcome=_OUTCOMES[result.outcome],
+        similarity=result.similarity,
+        threshold=result.threshold,
+        reason=result.reason,
+    )
+    if result.entry is not None:
+        info.entry_id = result.entry.id
+        info.age.CopyFrom(duration(max(0.0, now - result.entry.created)))
+    return info
+
+
+def cache_stats_to_pb(c: CacheCounts) -> pb.CacheStats:
+    return pb.CacheStats(
+        entries=c.entries, bytes=c.bytes, exact_hits=c.exact_hits,
+        semantic_hits=c.semantic_hits, misses=c.misses, stores=c.stores,
+        evictions=c.evictions, expirations=c.expirations, invalidations=c.invalidations,
+        unsupported_text=c.unsupported_text,
+    )  # fmt: skip

@@ -40,7 +40,7 @@ def _safe_deserializer(message_class: type[Message]) -> Callable[[bytes], Any]:
 
 def _generic_handler(servicer: SluiceService) -> grpc.GenericRpcHandler:
     service = pb.DESCRIPTOR.services_by_name["Sluice"]
-    handlers: dict[str, grpc.RpcMethodHandler] = {}
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
     for method in service.methods:
         request_class: type[Message] = getattr(pb, method.input_type.name)
         response_class: type[Message] = getattr(pb, method.output_type.name)

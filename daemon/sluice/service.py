@@ -15,9 +15,16 @@ from typing import Any, TypeVar
 
 import grpc
 
-from sluice import convert
+from sluice import __version__, convert
 from sluice.config import LimitSettings
-from sluice.errors import SluiceError, Unavailable, Unimplemented, grpc_code
+from sluice.errors import (
+    InvalidArgument,
+    ResourceExhausted,
+    SluiceError,
+    Unavailable,
+    Unimplemented,
+    grpc_code,
+)
 from sluice.pipeline import Pipeline
 from sluice.telemetry.logging import get_logger
 from sluice.telemetry.metrics import Metrics
@@ -40,6 +47,7 @@ class SluiceService:
     def __init__(self, metrics: Metrics, limits: LimitSettings) -> None:
         self.metrics = metrics
         self.limits = limits
+        self.started = time.monotonic()
         # Set by the app once the model is loaded and the cache restored; the
         # server listens before that so probes can see NOT_SERVING.
         self._pipeline: Pipeline | None = None
@@ -150,27 +158,85 @@ class SluiceService:
     async def Lookup(  # noqa: N802
         self, request: pb.LookupRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.LookupResponse:
-        return await self._unimplemented(  # type: ignore[no-any-return]
-            "Lookup", request, context, "the semantic cache (issue #3)"
-        )
+        async def handle() -> pb.LookupResponse:
+            p = self.pipeline
+            result = await p.lookup(
+                convert.namespace(request.namespace),
+                convert.messages(request.messages, self.limits),
+                convert.params(request.params),
+                convert.threshold(request.threshold, "threshold")
+                if request.HasField("threshold")
+                else None,
+            )
+            response = pb.LookupResponse(
+                hit=result.entry is not None, cache=convert.cache_info(result, p.cache.clock())
+            )
+            if result.entry is not None:
+                response.entry.CopyFrom(convert.entry_to_pb(result.entry))
+            return response
+
+        return await self._rpc("Lookup", request, context, handle)
 
     async def Store(  # noqa: N802
         self, request: pb.StoreRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.StoreResponse:
-        return await self._unimplemented(  # type: ignore[no-any-return]
-            "Store", request, context, "the semantic cache (issue #3)"
-        )
+        async def handle() -> pb.StoreResponse:
+            if request.answer.role not in (pb.ROLE_ASSISTANT, pb.ROLE_UNSPECIFIED):
+                raise InvalidArgument("answer.role", "must be ROLE_ASSISTANT")
+            if not request.answer.content.strip():
+                raise InvalidArgument("answer.content", "must not be empty")
+            if len(request.answer.content.encode("utf-8")) > self.limits.max_prompt_bytes:
+                raise ResourceExhausted(
+                    f"answer.content: larger than {self.limits.max_prompt_bytes} bytes"
+                )
+            entry, replaced = await self.pipeline.store(
+                convert.namespace(request.namespace),
+                convert.messages(request.messages, self.limits),
+                convert.params(request.params),
+                answer=request.answer.content,
+                finish_reason=request.finish_reason or "stop",
+                usage=convert.usage_from_pb(request.usage),
+                model=request.model[:256],
+                ttl_s=convert.ttl_seconds(request.ttl, "ttl"),
+            )
+            return pb.StoreResponse(
+                entry_id=entry.id, expires=convert.timestamp(entry.expires), replaced=replaced
+            )
+
+        return await self._rpc("Store", request, context, handle)
 
     async def Invalidate(  # noqa: N802
         self, request: pb.InvalidateRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.InvalidateResponse:
-        return await self._unimplemented(  # type: ignore[no-any-return]
-            "Invalidate", request, context, "the semantic cache (issue #3)"
-        )
+        async def handle() -> pb.InvalidateResponse:
+            target = request.WhichOneof("target")
+            if target == "entry_id":
+                if not request.entry_id:
+                    raise InvalidArgument("entry_id", "must not be empty")
+                removed = self.pipeline.invalidate(request.entry_id, None)
+            elif target == "namespace":
+                removed = self.pipeline.invalidate(None, convert.namespace(request.namespace))
+            elif target == "all" and request.all:
+                removed = self.pipeline.invalidate(None, None)
+            else:
+                raise InvalidArgument(
+                    "target", "set exactly one of entry_id, namespace, or all=true"
+                )
+            return pb.InvalidateResponse(removed=removed)
+
+        return await self._rpc("Invalidate", request, context, handle)
 
     async def GetStats(  # noqa: N802
         self, request: pb.GetStatsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.Stats:
-        return await self._unimplemented(  # type: ignore[no-any-return]
-            "GetStats", request, context, "the semantic cache (issue #3)"
-        )
+        async def handle() -> pb.Stats:
+            p = self.pipeline
+            namespace = convert.namespace(request.namespace) if request.namespace else None
+            return pb.Stats(
+                cache=convert.cache_stats_to_pb(p.cache_stats(namespace)),
+                model=p.model_id,
+                uptime=convert.duration(time.monotonic() - self.started),
+                version=__version__,
+            )
+
+        return await self._rpc("GetStats", request, context, handle)

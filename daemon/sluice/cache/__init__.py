@@ -1,0 +1,1 @@
+"""The semantic cache: exact layer, vector layer, entries with TTL and LRU, snapshots."""

@@ -1,0 +1,323 @@
+"""The cache proper: entries, the exact layer, LRU and TTL, over the vector layer.
+
+Entry bookkeeping (dicts, LRU order, byte counts) lives on the event loop and
+is never shared with threads; vector work goes through `VectorStore`, which
+runs on its own thread. A lookup can therefore meet an entry whose removal is
+still queued for the vector thread: it resolves labels through `_by_label`
+and ignores what is gone.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import time
+import uuid
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from sluice.cache.entry import Entry
+from sluice.cache.keys import CacheKey
+from sluice.cache.vectors import HnswParams, VectorStore
+from sluice.config import CacheSettings
+from sluice.errors import InvalidArgument, NotFound
+from sluice.telemetry.metrics import Metrics
+from sluice.types import Usage
+
+Outcome = Literal["exact", "semantic", "miss", "skipped"]
+# Semantic candidates fetched per lookup; more than one so that an expired
+# best match does not hide a fresh second best.
+CANDIDATES = 4
+
+
+@dataclass(frozen=True, slots=True)
+class NamespacePolicy:
+    threshold: float
+    floor: float
+    ttl_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class LookupResult:
+    outcome: Outcome
+    entry: Entry | None = None
+    similarity: float = 0.0
+    threshold: float = 0.0
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CacheCounts:
+    entries: int
+    bytes: int
+    exact_hits: int
+    semantic_hits: int
+    misses: int
+    stores: int
+    evictions: int
+    expirations: int
+    invalidations: int
+    unsupported_text: int
+
+
+class SemanticCache:
+    def __init__(
+        self,
+        settings: CacheSettings,
+        dims: int,
+        metrics: Metrics,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.clock = clock
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self.vectors = VectorStore(
+            dims,
+            HnswParams(
+                m=settings.hnsw_m,
+                ef_construction=settings.ef_construction,
+                ef_search=settings.ef_search,
+                compact_fraction=settings.compact_fraction,
+            ),
+        )
+        self.entries: dict[str, Entry] = {}
+        self._exact: dict[tuple[str, str], str] = {}
+        self._by_label: dict[tuple[str, str, int], str] = {}
+        self._lru: OrderedDict[str, None] = OrderedDict()
+        self._expiry: list[tuple[float, str]] = []
+        self.bytes = 0
+        self._ns_entries: Counter[str] = Counter()
+        self._ns_bytes: Counter[str] = Counter()
+        self.counts: dict[str, Counter[str]] = {}
+
+    # ---- policy
+    def policy(self, namespace: str) -> NamespacePolicy:
+        s = self.settings
+        ns = s.namespaces.get(namespace)
+        threshold = ns.threshold if ns and ns.threshold is not None else s.threshold
+        floor = ns.floor if ns and ns.floor is not None else s.floor
+        ttl = ns.ttl_s if ns and ns.ttl_s is not None else s.ttl_s
+        return NamespacePolicy(threshold=threshold, floor=min(floor, threshold), ttl_s=ttl)
+
+    def threshold_for(self, namespace: str, requested: float | None, field: str) -> float:
+        """The request's threshold, or the namespace's; never below the floor."""
+        policy = self.policy(namespace)
+        if requested is None:
+            return policy.threshold
+        if requested < policy.floor:
+            raise InvalidArgument(
+                field,
+                f"{requested} is below namespace {namespace!r}'s floor {policy.floor}; "
+                "a request may raise the threshold, not lower it past the floor",
+            )
+        return requested
+
+    def _count(self, namespace: str, what: str, n: int = 1) -> None:
+        self.counts.setdefault(namespace, Counter())[what] += n
+
+    # ---- lookups
+    def lookup_exact(self, key: CacheKey) -> Entry | None:
+        entry_id = self._exact.get((key.namespace, key.exact))
+        entry = self.entries.get(entry_id) if entry_id else None
+        if entry is None:
+            return None
+        if entry.expired(self.clock()):
+            self._remove(entry, "expired")
+            return None
+        self._touch(entry)
+        self._count(key.namespace, "exact_hits")
+        self.metrics.cache_lookups.labels("exact").inc()
+        return entry
+
+    async def lookup_semantic(
+        self, key: CacheKey, vector: npt.NDArray[np.float32], threshold: float
+    ) -> LookupResult:
+        candidates = await self.vectors.call(
+            self.vectors.search_sync, key.namespace, key.scope, vector, CANDIDATES
+        )
+        now = self.clock()
+        best = 0.0
+        for label, similarity in candidates:
+            entry_id = self._by_label.get((key.namespace, key.scope, label))
+            entry = self.entries.get(entry_id) if entry_id else None
+            if entry is None:
+                continue
+            if entry.expired(now):
+                self._remove(entry, "expired")
+                continue
+            best = max(best, similarity)
+            if similarity >= threshold:
+                self._touch(entry)
+                self._count(key.namespace, "semantic_hits")
+                self.metrics.cache_lookups.labels("semantic").inc()
+                self.metrics.cache_similarity.observe(similarity)
+                return LookupResult("semantic", entry, similarity, threshold)
+        if candidates:
+            self.metrics.cache_similarity.observe(best)
+        self.record_miss(key.namespace)
+        reason = f"best similarity {best:.4f} < threshold {threshold}" if candidates else ""
+        return LookupResult("miss", None, best, threshold, reason)
+
+    def record_miss(self, namespace: str) -> None:
+        self._count(namespace, "misses")
+        self.metrics.cache_lookups.labels("miss").inc()
+
+    def record_unsupported(self, namespace: str) -> None:
+        self._count(namespace, "unsupported_text")
+        self.metrics.cache_unsupported.inc()
+        self.metrics.cache_lookups.labels("skipped").inc()
+
+    def _touch(self, entry: Entry) -> None:
+        entry.hits += 1
+        entry.last_hit = self.clock()
+        self._lru.move_to_end(entry.id)
+
+    # ---- writes
+    async def store(
+        self,
+        key: CacheKey,
+        vector: npt.NDArray[np.float32] | None,
+        *,
+        answer: str,
+        finish_reason: str,
+        usage: Usage,
+        model: str,
+        ttl_s: float | None = None,
+    ) -> tuple[Entry, bool]:
+        """Store an answer (replacing one with the same exact key)."""
+        now = self.clock()
+        ttl = ttl_s if ttl_s is not None else self.policy(key.namespace).ttl_s
+        jitter = self.settings.ttl_jitter
+        expires = now + ttl * (1.0 + self.rng.uniform(-jitter, jitter))
+        label = -1
+        if vector is not None:
+            label = await self.vectors.call(
+                self.vectors.add_sync, key.namespace, key.scope, vector
+            )
+        old_id = self._exact.get((key.namespace, key.exact))
+        old = self.entries.get(old_id) if old_id else None
+        if old is not None:
+            self._remove(old, None)
+        entry = Entry(
+            id=uuid.uuid4().hex, namespace=key.namespace, scope=key.scope, exact=key.exact,
+            question=key.question, answer=answer, finish_reason=finish_reason, usage=usage,
+            model=model, created=now, expires=expires, slot=label,
+        )  # fmt: skip
+        self._insert(entry)
+        self._count(key.namespace, "stores")
+        self.metrics.cache_stores.inc()
+        self._evict()
+        return entry, old is not None
+
+    def _insert(self, entry: Entry) -> None:
+        self.entries[entry.id] = entry
+        self._exact[(entry.namespace, entry.exact)] = entry.id
+        if entry.slot >= 0:
+            self._by_label[(entry.namespace, entry.scope, entry.slot)] = entry.id
+        self._lru[entry.id] = None
+        heapq.heappush(self._expiry, (entry.expires, entry.id))
+        size = entry.size_bytes
+        self.bytes += size
+        self._ns_entries[entry.namespace] += 1
+        self._ns_bytes[entry.namespace] += size
+        self._update_gauges()
+
+    def _remove(self, entry: Entry, reason: Literal["lru", "bytes", "expired"] | None) -> None:
+        if self.entries.pop(entry.id, None) is None:
+            return
+        if self._exact.get((entry.namespace, entry.exact)) == entry.id:
+            del self._exact[(entry.namespace, entry.exact)]
+        self._lru.pop(entry.id, None)
+        if entry.slot >= 0:
+            self._by_label.pop((entry.namespace, entry.scope, entry.slot), None)
+            self.vectors.submit(self.vectors.remove_sync, entry.namespace, entry.scope, entry.slot)
+        size = entry.size_bytes
+        self.bytes -= size
+        self._ns_entries[entry.namespace] -= 1
+        self._ns_bytes[entry.namespace] -= size
+        if reason == "expired":
+            self._count(entry.namespace, "expirations")
+            self.metrics.cache_evictions.labels("expired").inc()
+        elif reason is not None:
+            self._count(entry.namespace, "evictions")
+            self.metrics.cache_evictions.labels(reason).inc()
+        self._update_gauges()
+
+    def _evict(self) -> None:
+        s = self.settings
+        while self._lru and (len(self.entries) > s.max_entries or self.bytes > s.max_bytes):
+            reason: Literal["lru", "bytes"] = "lru" if len(self.entries) > s.max_entries else "bytes"
+            oldest = next(iter(self._lru))
+            self._remove(self.entries[oldest], reason)
+
+    def reap_expired(self) -> int:
+        """Remove every expired entry; returns how many."""
+        now = self.clock()
+        removed = 0
+        while self._expiry and self._expiry[0][0] <= now:
+            _, entry_id = heapq.heappop(self._expiry)
+            entry = self.entries.get(entry_id)
+            if entry is not None and entry.expired(now):
+                self._remove(entry, "expired")
+                removed += 1
+        # The heap keeps stale ids of replaced entries; rebuild when it bloats.
+        if len(self._expiry) > 2 * len(self.entries) + 1024:
+            self._expiry = [(e.expires, e.id) for e in self.entries.values()]
+            heapq.heapify(self._expiry)
+        return removed
+
+    # ---- invalidation
+    def invalidate_id(self, entry_id: str) -> int:
+        entry = self.entries.get(entry_id)
+        if entry is None:
+            raise NotFound(f"entry_id: no cache entry {entry_id[:64]!r} (expired or removed)")
+        self._remove(entry, None)
+        self._count(entry.namespace, "invalidations")
+        return 1
+
+    def invalidate_namespace(self, namespace: str | None) -> int:
+        """Every entry of one namespace, or of all (None)."""
+        doomed = [e for e in self.entries.values() if namespace is None or e.namespace == namespace]
+        for entry in doomed:
+            # Vectors go with the whole group below, not one by one.
+            entry.slot = -1
+            self._remove(entry, None)
+            self._count(entry.namespace, "invalidations")
+        self.vectors.submit(self.vectors.drop_namespace_sync, namespace)
+        self._by_label = {
+            k: v for k, v in self._by_label.items() if namespace is not None and k[0] != namespace
+        }
+        return len(doomed)
+
+    # ---- figures
+    def _update_gauges(self) -> None:
+        self.metrics.cache_entries.set(len(self.entries))
+        self.metrics.cache_bytes.set(self.bytes)
+
+    def stats(self, namespace: str | None = None) -> CacheCounts:
+        if namespace is None:
+            total: Counter[str] = Counter()
+            for c in self.counts.values():
+                total.update(c)
+            entries, size = len(self.entries), self.bytes
+        else:
+            total = self.counts.get(namespace, Counter())
+            entries, size = self._ns_entries[namespace], self._ns_bytes[namespace]
+        return CacheCounts(
+            entries=entries, bytes=size, exact_hits=total["exact_hits"],
+            semantic_hits=total["semantic_hits"], misses=total["misses"],
+            stores=total["stores"], evictions=total["evictions"],
+            expirations=total["expirations"], invalidations=total["invalidations"],
+            unsupported_text=total["unsupported_text"],
+        )  # fmt: skip
+
+    def close(self) -> None:
+        self.vectors.close()

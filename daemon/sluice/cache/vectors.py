@@ -1,0 +1,267 @@
+"""The vector layer: one group of vectors per (namespace, scope).
+
+A lookup only ever searches its own group, so tenants and conversations are
+isolated by construction, not by a filter. A small group is searched exactly
+(one matrix product); past `hnsw_min` vectors it moves into an hnswlib index
+(inner product on L2-normalised vectors = cosine).
+
+Not thread-safe on purpose: `VectorStore` runs every call on one executor
+thread, so hnswlib never sees `knn_query` concurrent with `add_items` or
+`resize_index` (its README forbids that) and the event loop never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import hnswlib
+import numpy as np
+import numpy.typing as npt
+
+T = TypeVar("T")
+Matrix = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class HnswParams:
+    m: int = 16
+    ef_construction: int = 200
+    ef_search: int = 128
+    # Groups smaller than this are searched exactly.
+    hnsw_min: int = 1024
+    # Rebuild an index whose share of deleted elements passes this.
+    compact_fraction: float = 0.3
+
+
+class VectorGroup:
+    """Vectors of one (namespace, scope), each under an int label."""
+
+    def __init__(self, dims: int, params: HnswParams) -> None:
+        self.dims = dims
+        self.params = params
+        self._next_label = 0
+        # Exact mode: rows of `_matrix`, row r holds `_row_label[r]` (-1 = free).
+        self._matrix: Matrix = np.zeros((8, dims), dtype=np.float32)
+        self._row_label: list[int] = []
+        self._label_row: dict[int, int] = {}
+        self._free_rows: list[int] = []
+        # Index mode.
+        self.index: Any = None
+        self._index_live: set[int] = set()
+        self._index_deleted = 0
+
+    def __len__(self) -> int:
+        return len(self._index_live) if self.index is not None else len(self._label_row)
+
+    # ---- writes
+    def add(self, vector: Matrix) -> int:
+        label = self._next_label
+        self._next_label += 1
+        if self.index is not None:
+            self._index_add(vector, label)
+            return label
+        if self._free_rows:
+            row = self._free_rows.pop()
+            self._row_label[row] = label
+        else:
+            row = len(self._row_label)
+            if row == self._matrix.shape[0]:
+                grown = np.zeros((row * 2, self.dims), dtype=np.float32)
+                grown[:row] = self._matrix
+                self._matrix = grown
+            self._row_label.append(label)
+        self._matrix[row] = vector
+        self._label_row[label] = row
+        if len(self._label_row) >= self.params.hnsw_min:
+            self._to_index()
+        return label
+
+    def remove(self, label: int) -> None:
+        if self.index is not None:
+            if label in self._index_live:
+                self._index_live.discard(label)
+                self.index.mark_deleted(label)
+                self._index_deleted += 1
+                if self._index_deleted > self.params.compact_fraction * max(
+                    1, self.index.get_current_count()
+                ):
+                    self.compact()
+            return
+        row = self._label_row.pop(label, None)
+        if row is not None:
+            self._row_label[row] = -1
+            self._free_rows.append(row)
+
+    # ---- reads
+    def search(self, vector: Matrix, k: int) -> list[tuple[int, float]]:
+        """Up to k (label, cosine similarity), best first."""
+        live = len(self)
+        if live == 0:
+            return []
+        k = min(k, live)
+        if self.index is not None:
+            labels, distances = self.index.knn_query(vector.reshape(1, -1), k=k)
+            return [
+                (int(label), 1.0 - float(dist))
+                for label, dist in zip(labels[0], distances[0], strict=True)
+            ]
+        used = len(self._row_label)
+        sims = self._matrix[:used] @ vector
+        if self._free_rows:
+            sims[np.asarray(self._free_rows, dtype=np.int64)] = -2.0
+        top = np.argpartition(-sims, k - 1)[:k] if k < used else np.arange(used)
+        top = top[np.argsort(-sims[top])]
+        return [(self._row_label[r], float(sims[r])) for r in top if self._row_label[r] >= 0]
+
+    def items(self) -> tuple[list[int], Matrix]:
+        """Every live (label, vector), for snapshots and rebuilds."""
+        if self.index is not None:
+            labels = sorted(self._index_live)
+            if not labels:
+                return [], np.zeros((0, self.dims), dtype=np.float32)
+            vecs = np.asarray(self.index.get_items(labels, return_type="numpy"), dtype=np.float32)
+            return labels, vecs
+        labels = sorted(self._label_row)
+        rows = [self._label_row[label] for label in labels]
+        return labels, self._matrix[rows].copy()
+
+    # ---- index management
+    def _new_index(self, capacity: int) -> Any:
+        p = self.params
+        index = hnswlib.Index(space="ip", dim=self.dims)
+        index.init_index(
+            max_elements=capacity, ef_construction=p.ef_construction, M=p.m,
+            random_seed=42, allow_replace_deleted=True,
+        )  # fmt: skip
+        index.set_ef(p.ef_search)
+        index.set_num_threads(1)
+        return index
+
+    def _index_add(self, vector: Matrix, label: int) -> None:
+        index = self.index
+        if self._index_deleted == 0 and index.get_current_count() >= index.get_max_elements():
+            index.resize_index(index.get_max_elements() * 2)
+        replace = self._index_deleted > 0
+        index.add_items(vector.reshape(1, -1), [label], replace_deleted=replace)
+        if replace:
+            self._index_deleted -= 1
+        self._index_live.add(label)
+
+    def _to_index(self) -> None:
+        labels, vecs = self.items()
+        self.load_items(labels, vecs, force_index=True)
+
+    def load_items(self, labels: list[int], vecs: Matrix, *, force_index: bool = False) -> None:
+        """Replace the group's content (restore, compaction, growth into an index)."""
+        self._next_label = max(labels, default=-1) + 1
+        self._index_live = set()
+        self._index_deleted = 0
+        self._row_label, self._label_row, self._free_rows = [], {}, []
+        if force_index or len(labels) >= self.params.hnsw_min:
+            self.index = self._new_index(max(2 * len(labels), 64))
+            if labels:
+                self.index.add_items(vecs, labels)
+            self._index_live = set(labels)
+            return
+        self.index = None
+        self._matrix = np.zeros((max(8, 2 * len(labels)), self.dims), dtype=np.float32)
+        self._matrix[: len(labels)] = vecs
+        self._row_label = list(labels)
+        self._label_row = {label: row for row, label in enumerate(labels)}
+
+    def compact(self) -> None:
+        """Rebuild without the deleted elements (after mass expiry or invalidation)."""
+        labels, vecs = self.items()
+        next_label = self._next_label
+        self.load_items(labels, vecs)
+        self._next_label = next_label
+
+
+class VectorStore:
+    """All groups, run on one dedicated thread (see the module docstring)."""
+
+    def __init__(self, dims: int, params: HnswParams) -> None:
+        self.dims = dims
+        self.params = params
+        self.groups: dict[tuple[str, str], VectorGroup] = {}
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vectors")
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Fire and forget, in order with every other call (used for removals)."""
+        self._executor.submit(fn, *args)
+
+    def group(self, namespace: str, scope: str) -> VectorGroup:
+        key = (namespace, scope)
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = VectorGroup(self.dims, self.params)
+        return group
+
+    # Sync bodies (run on the executor thread).
+    def add_sync(self, namespace: str, scope: str, vector: Matrix) -> int:
+        return self.group(namespace, scope).add(vector)
+
+    def search_sync(
+        self, namespace: str, scope: str, vector: Matrix, k: int
+    ) -> list[tuple[int, float]]:
+        group = self.groups.get((namespace, scope))
+        return [] if group is None else group.search(vector, k)
+
+    def remove_sync(self, namespace: str, scope: str, label: int) -> None:
+        group = self.groups.get((namespace, scope))
+        if group is not None:
+            group.remove(label)
+            if len(group) == 0:
+                del self.groups[(namespace, scope)]
+
+    def drop_namespace_sync(self, namespace: str | None) -> None:
+        for key in [k for k in self.groups if namespace is None or k[0] == namespace]:
+            del self.groups[key]
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+def save_group(group: VectorGroup, directory: str, name: str) -> dict[str, Any]:
+    """Write one group's vectors; returns its description for the snapshot's meta."""
+    if group.index is not None:
+        path = f"{directory}/{name}.hnsw"
+        group.index.save_index(path)
+        labels = sorted(group._index_live)  # noqa: SLF001 - the group's own persistence
+        np.save(f"{directory}/{name}.labels.npy", np.asarray(labels, dtype=np.int64))
+        return {"mode": "hnsw", "files": [f"{name}.hnsw", f"{name}.labels.npy"],
+                "next_label": group._next_label}  # fmt: skip  # noqa: SLF001
+    labels, vecs = group.items()
+    np.save(f"{directory}/{name}.labels.npy", np.asarray(labels, dtype=np.int64))
+    np.save(f"{directory}/{name}.vectors.npy", vecs)
+    return {"mode": "exact", "files": [f"{name}.labels.npy", f"{name}.vectors.npy"],
+            "next_label": group._next_label}  # fmt: skip  # noqa: SLF001
+
+
+def load_group(dims: int, params: HnswParams, directory: str, meta: dict[str, Any]) -> VectorGroup:
+    group = VectorGroup(dims, params)
+    files = meta["files"]
+    if meta["mode"] == "hnsw":
+        labels = np.load(f"{directory}/{files[1]}", allow_pickle=False).tolist()
+        index = hnswlib.Index(space="ip", dim=dims)
+        index.load_index(f"{directory}/{files[0]}", allow_replace_deleted=True)
+        index.set_ef(params.ef_search)
+        index.set_num_threads(1)
+        group.index = index
+        group._index_live = set(labels)  # noqa: SLF001
+        group._index_deleted = index.get_current_count() - len(labels)  # noqa: SLF001
+    else:
+        labels = np.load(f"{directory}/{files[0]}", allow_pickle=False).tolist()
+        vecs = np.load(f"{directory}/{files[1]}", allow_pickle=False)
+        if vecs.shape != (len(labels), dims):
+            raise ValueError(f"vectors of shape {vecs.shape}, expected ({len(labels)}, {dims})")
+        group.load_items(labels, vecs.astype(np.float32))
+    group._next_label = int(meta["next_label"])  # noqa: SLF001
+    return group
