@@ -104,6 +104,8 @@ class App:
         embedder = await asyncio.to_thread(
             OnnxEmbedder, self.model_dir, threads=emb.threads, max_tokens=emb.max_tokens
         )
+        # One warm-up run allocates onnxruntime's buffers before the first caller pays for it.
+        await asyncio.to_thread(embedder.embed, ["warm-up"] * 8)
         self._batcher = MicroBatcher(embedder, self.metrics, max_batch=emb.max_batch)
         await self._batcher.start()
         cache_settings = self.settings.cache

@@ -1,0 +1,173 @@
+"""Lookup / Store / Invalidate / GetStats against the real daemon, and restarts."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+
+from sluice.v1 import sluice_pb2 as pb
+from tests.support.daemon import Daemon
+
+pytestmark = pytest.mark.integration
+
+
+def user(text: str) -> pb.Message:
+    return pb.Message(role=pb.ROLE_USER, content=text)
+
+
+def store(daemon: Daemon, question: str, answer: str, ns: str = "", **kw) -> pb.StoreResponse:  # type: ignore[no-untyped-def]
+    return daemon.stub().Store(
+        pb.StoreRequest(
+            messages=[*kw.pop("history", []), user(question)], namespace=ns,
+            answer=pb.Message(role=pb.ROLE_ASSISTANT, content=answer), model="gpt-4o-mini",
+            usage=pb.Usage(input_tokens=12, output_tokens=30), **kw,
+        ),
+        timeout=10,
+    )  # fmt: skip
+
+
+def lookup(daemon: Daemon, question: str, ns: str = "", **kw) -> pb.LookupResponse:  # type: ignore[no-untyped-def]
+    history = kw.pop("history", [])
+    return daemon.stub().Lookup(
+        pb.LookupRequest(messages=[*history, user(question)], namespace=ns, **kw), timeout=10
+    )
+
+
+def test_store_then_exact_and_semantic_hits(shared_daemon: Daemon) -> None:
+    stored = store(shared_daemon, "How do I delete a file in Linux?", "Use rm FILE.", ns="t1")
+    exact = lookup(shared_daemon, "how do I delete a file in linux?", ns="t1")
+    assert exact.hit and exact.cache.outcome == pb.CACHE_OUTCOME_EXACT
+    assert exact.entry.id == stored.entry_id and exact.entry.answer.content == "Use rm FILE."
+    semantic = lookup(shared_daemon, "How do I delete a file on Linux?", ns="t1")
+    assert semantic.hit and semantic.cache.outcome == pb.CACHE_OUTCOME_SEMANTIC
+    assert semantic.cache.similarity >= 0.97
+    assert semantic.cache.age.ToNanoseconds() >= 0
+    # "delete a file" must never answer "delete a directory".
+    other = lookup(shared_daemon, "How do I delete a directory in Linux?", ns="t1")
+    assert not other.hit and other.cache.outcome == pb.CACHE_OUTCOME_MISS
+    assert other.cache.similarity < 0.97 and "threshold" in other.cache.reason
+
+
+def test_namespaces_and_history_isolate(shared_daemon: Daemon) -> None:
+    store(shared_daemon, "What is the capital of France?", "Paris", ns="tenant-a")
+    assert not lookup(shared_daemon, "What is the capital of France?", ns="tenant-b").hit
+    tcp = [user("What is TCP?"), pb.Message(role=pb.ROLE_ASSISTANT, content="A protocol.")]
+    dns = [user("What is DNS?"), pb.Message(role=pb.ROLE_ASSISTANT, content="Names.")]
+    store(shared_daemon, "Can you explain more?", "TCP details", ns="t2", history=tcp)
+    assert lookup(shared_daemon, "Can you explain more?", ns="t2", history=tcp).hit
+    assert not lookup(shared_daemon, "Can you explain more?", ns="t2", history=dns).hit
+    assert not lookup(shared_daemon, "Can you explain more?", ns="t2").hit
+
+
+def test_text_the_model_does_not_cover_uses_the_exact_layer_only(shared_daemon: Daemon) -> None:
+    store(shared_daemon, "Как удалить файл в Linux?", "rm", ns="ru")
+    assert lookup(shared_daemon, "Как удалить файл в Linux?", ns="ru").hit
+    other = lookup(shared_daemon, "Как удалить папку в Linux?", ns="ru")
+    assert not other.hit and other.cache.outcome == pb.CACHE_OUTCOME_SKIPPED
+    assert "not covered" in other.cache.reason
+    stats = shared_daemon.stub().GetStats(pb.GetStatsRequest(namespace="ru"), timeout=5)
+    assert stats.cache.unsupported_text >= 1
+
+
+def test_invalidate_and_stats(shared_daemon: Daemon) -> None:
+    ns = "inv"
+    first = store(shared_daemon, "question one", "1", ns=ns)
+    store(shared_daemon, "question two", "2", ns=ns)
+    store(shared_daemon, "question one", "kept", ns="inv-other")
+    stub = shared_daemon.stub()
+    assert stub.Invalidate(pb.InvalidateRequest(entry_id=first.entry_id), timeout=5).removed == 1
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Invalidate(pb.InvalidateRequest(entry_id=first.entry_id), timeout=5)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    assert stub.Invalidate(pb.InvalidateRequest(namespace=ns), timeout=5).removed == 1
+    assert lookup(shared_daemon, "question one", ns="inv-other").hit
+    stats = stub.GetStats(pb.GetStatsRequest(namespace=ns), timeout=5)
+    assert stats.cache.entries == 0 and stats.cache.stores == 2 and stats.cache.invalidations == 2
+    assert stats.model.startswith("all-MiniLM-L6-v2@") or "@" in stats.model
+
+
+@pytest.mark.parametrize(
+    ("request_", "fragment"),
+    [
+        (pb.LookupRequest(messages=[user("x")], threshold=1.5), "threshold"),
+        (pb.LookupRequest(messages=[user("x")], threshold=0.5), "floor"),
+        (pb.LookupRequest(messages=[user("x")], namespace="bad ns!"), "namespace"),
+        (pb.LookupRequest(messages=[pb.Message(role=99, content="x")]), "messages[0].role"),
+        (pb.LookupRequest(messages=[user("x"), pb.Message(role=pb.ROLE_ASSISTANT, content="y")]),
+         "last message"),
+        (pb.LookupRequest(messages=[user("")]), "content"),
+    ],
+)
+def test_lookup_bad_input(shared_daemon: Daemon, request_: pb.LookupRequest, fragment: str) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        shared_daemon.stub().Lookup(request_, timeout=5)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert fragment in info.value.details()
+
+
+def test_store_bad_input(shared_daemon: Daemon) -> None:
+    stub = shared_daemon.stub()
+    cases = [
+        (pb.StoreRequest(messages=[user("q")], answer=pb.Message(content="")), "answer.content"),
+        (pb.StoreRequest(messages=[user("q")], answer=pb.Message(content="a"),
+                         ttl={"seconds": -5}), "ttl"),
+        (pb.StoreRequest(messages=[user("q")], answer=pb.Message(role=pb.ROLE_USER, content="a")),
+         "answer.role"),
+        (pb.StoreRequest(messages=[user("q")], answer=pb.Message(content="a"),
+                         usage=pb.Usage(input_tokens=-1)), "usage"),
+    ]  # fmt: skip
+    for request_, fragment in cases:
+        with pytest.raises(grpc.RpcError) as info:
+            stub.Store(request_, timeout=5)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, fragment
+        assert fragment in info.value.details()
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Invalidate(pb.InvalidateRequest(all=False), timeout=5)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_ttl_expiry_over_grpc(shared_daemon: Daemon) -> None:
+    store(shared_daemon, "short lived", "soon gone", ns="ttl", ttl={"nanos": 300_000_000})
+    assert lookup(shared_daemon, "short lived", ns="ttl").hit
+    time.sleep(0.5)
+    assert not lookup(shared_daemon, "short lived", ns="ttl").hit
+
+
+def _config(snapshots: Path, interval: float = 60.0) -> dict[str, object]:
+    return {"cache": {"snapshot_dir": str(snapshots), "snapshot_interval_s": interval}}
+
+
+def test_graceful_restart_serves_yesterdays_hits(start_daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    daemon = start_daemon(_config(tmp_path / "snap"))
+    store(daemon, "How many legs does a spider have?", "Eight.")
+    assert daemon.stop() == 0
+    again = start_daemon(_config(tmp_path / "snap"))
+    hit = lookup(again, "How many legs does a spider have ?")  # same tokens, other key
+    assert hit.hit and hit.entry.answer.content == "Eight."
+    assert hit.cache.outcome == pb.CACHE_OUTCOME_SEMANTIC
+
+
+def test_kill_9_loses_at_most_what_came_after_the_last_snapshot(start_daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    daemon = start_daemon(_config(tmp_path / "snap", interval=0.2))
+    store(daemon, "before the snapshot", "kept")
+    time.sleep(1.0)  # a few snapshot intervals
+    daemon.stop(signal.SIGKILL)
+    again = start_daemon(_config(tmp_path / "snap"))
+    assert lookup(again, "before the snapshot").hit
+
+
+def test_corrupt_snapshot_starts_empty_with_a_warning(start_daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    snaps = tmp_path / "snap"
+    daemon = start_daemon(_config(snaps))
+    store(daemon, "will be corrupted", "x")
+    daemon.stop()
+    current = snaps / (snaps / "CURRENT").read_text().strip()
+    entries = current / "entries.jsonl"
+    entries.write_bytes(entries.read_bytes()[:-3])
+    again = start_daemon(_config(snaps))
+    assert not lookup(again, "will be corrupted").hit
+    assert any(line.get("event") == "snapshot_skipped" for line in again.log_lines())

@@ -1,0 +1,120 @@
+"""Snapshots: round trip, and every kind of damage means 'start empty', never a crash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from sluice.cache.snapshot import Snapshotter
+from sluice.cache.store import SemanticCache
+from tests.unit.cache.test_store import Clock, cache, key, put, unit
+
+
+async def filled(clock: Clock, n: int = 20) -> SemanticCache:
+    c = cache(clock, max_entries=10_000)
+    for i in range(n):
+        await put(c, f"question {i}", unit(i), ns="a" if i % 2 else "b")
+    return c
+
+
+async def test_round_trip_restores_entries_vectors_and_counters(tmp_path: Path) -> None:
+    clock = Clock()
+    c = await filled(clock, 2200)  # 1,100 per namespace: both groups live in hnswlib
+    assert all(g.index is not None for g in c.vectors.groups.values())
+    await Snapshotter(c, tmp_path, "model@1").write()
+    c.close()
+    restored = cache(clock, max_entries=10_000)
+    assert Snapshotter(restored, tmp_path, "model@1").restore() == 2200
+    assert all(g.index is not None for g in restored.vectors.groups.values())
+    entry = restored.lookup_exact(key("question 7", ns="a"))
+    assert entry is not None and entry.answer == "answer to question 7"
+    hit = await restored.lookup_semantic(key("anything", ns="b"), unit(8), 0.97)
+    assert hit.entry is not None and hit.entry.question == "question 8"
+    assert restored.stats("a").entries == 1100
+    restored.close()
+
+
+async def test_expired_entries_are_not_restored(tmp_path: Path) -> None:
+    clock = Clock()
+    c = await filled(clock)
+    await Snapshotter(c, tmp_path, "m").write()
+    clock.now += 1000
+    fresh = cache(clock)
+    assert Snapshotter(fresh, tmp_path, "m").restore() == 0
+    fresh.close()
+    c.close()
+
+
+async def test_only_the_newest_snapshot_is_kept(tmp_path: Path) -> None:
+    c = await filled(Clock())
+    snap = Snapshotter(c, tmp_path, "m")
+    await snap.write()
+    newest = await snap.write()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["CURRENT", newest.name])
+    c.close()
+
+
+def _corrupt_truncate(folder: Path) -> None:
+    path = folder / "entries.jsonl"
+    path.write_bytes(path.read_bytes()[:50])
+
+
+def _corrupt_flip(folder: Path) -> None:
+    path = next(folder.glob("*.npy"))
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _corrupt_version(folder: Path) -> None:
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["version"] = 999
+    (folder / "meta.json").write_text(json.dumps(meta))
+
+
+def _corrupt_meta(folder: Path) -> None:
+    (folder / "meta.json").write_text("{not json")
+
+
+def _missing_file(folder: Path) -> None:
+    next(folder.glob("*.npy")).unlink()
+
+
+@pytest.mark.parametrize(
+    "damage", [_corrupt_truncate, _corrupt_flip, _corrupt_version, _corrupt_meta, _missing_file]
+)
+async def test_damaged_snapshot_is_logged_and_skipped(tmp_path: Path, damage) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    c = await filled(clock)
+    folder = await Snapshotter(c, tmp_path, "m").write()
+    c.close()
+    damage(folder)
+    fresh = cache(clock)
+    with capture_logs() as logs:
+        assert Snapshotter(fresh, tmp_path, "m").restore() == 0
+    assert [entry["event"] for entry in logs] == ["snapshot_skipped"]
+    assert len(fresh.entries) == 0 and not fresh.vectors.groups
+    fresh.close()
+
+
+async def test_snapshot_of_another_model_is_skipped(tmp_path: Path) -> None:
+    clock = Clock()
+    c = await filled(clock)
+    await Snapshotter(c, tmp_path, "model-a@1").write()
+    fresh = cache(clock)
+    with capture_logs() as logs:
+        assert Snapshotter(fresh, tmp_path, "model-b@2").restore() == 0
+    assert "model-a@1" in logs[0]["reason"]
+    fresh.close()
+    c.close()
+
+
+def test_no_snapshot_yet_is_not_an_error(tmp_path: Path) -> None:
+    fresh = cache(Clock())
+    with capture_logs() as logs:
+        assert Snapshotter(fresh, tmp_path / "absent", "m").restore() == 0
+    assert logs == []
+    fresh.close()
