@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import signal
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,3 +162,21 @@ class App:
         if self.ready_file is not None:
             self.ready_file.unlink(missing_ok=True)
         log.info("stopped")
+
+
+@contextlib.asynccontextmanager
+async def offline_pipeline(settings: Settings, model_dir: Path) -> AsyncIterator[Pipeline]:
+    """The serving pipeline without servers, for evaluations and benchmarks."""
+    emb = settings.embedding
+    embedder = await asyncio.to_thread(
+        OnnxEmbedder, model_dir, threads=emb.threads, max_tokens=emb.max_tokens
+    )
+    metrics = Metrics()
+    batcher = MicroBatcher(embedder, metrics, max_batch=emb.max_batch)
+    await batcher.start()
+    cache = SemanticCache(settings.cache, embedder.dimensions, metrics)
+    try:
+        yield Pipeline(settings, batcher, cache)
+    finally:
+        cache.close()
+        await batcher.stop()

@@ -26,6 +26,16 @@ def default_model_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL
 
 
+def default_data_dir() -> Path:
+    """../shared/data beside the repository (see its PROVENANCE.md)."""
+    return Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def _resolve_model_dir(settings: Settings, flag: Path | None = None) -> Path:
+    env = os.environ.get("SLUICE_MODEL_DIR")
+    return flag or settings.embedding.model_dir or (Path(env) if env else default_model_dir())
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sluice", description=__doc__)
     parser.add_argument("--version", action="version", version=f"sluice {__version__}")
@@ -48,6 +58,18 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a settings file and exit")
     check.add_argument("file", type=Path)
+
+    evaluate = sub.add_parser("eval", help="offline evaluations on public data")
+    eval_sub = evaluate.add_subparsers(dest="what", required=True)
+    cache = eval_sub.add_parser("cache", help="hit and false-hit rates against the threshold")
+    cache.add_argument("--config", type=Path)
+    cache.add_argument("--model-dir", type=Path)
+    cache.add_argument("--data", type=Path, default=default_data_dir() / "cache",
+                       help="the labelled sets (default: ../shared/data/cache)")  # fmt: skip
+    cache.add_argument("--pairs", type=Path, help="evaluate this TSV (text_a, text_b, label) only")
+    cache.add_argument("--limit", type=int, help="at most N pairs per set (seeded sample)")
+    cache.add_argument("--json", action="store_true", help="print one JSON object")
+    cache.add_argument("--plot", type=Path, help="write a PNG plot here")
     return parser
 
 
@@ -71,15 +93,11 @@ def _secrets(settings: Settings) -> dict[str, str]:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from sluice.app import App  # imported late: `check-config` needs no onnxruntime
+    from sluice.app import App  # noqa: PLC0415 - `check-config` needs no onnxruntime
 
     settings = with_overrides(load_settings(args.config), _overrides(args))
     configure_logging(settings.logging.level, settings.logging.log_prompts)
-    model_dir = (
-        settings.embedding.model_dir
-        or (Path(os.environ["SLUICE_MODEL_DIR"]) if os.environ.get("SLUICE_MODEL_DIR") else None)
-        or default_model_dir()
-    )
+    model_dir = _resolve_model_dir(settings)
     secrets = _secrets(settings)
 
     async def run() -> None:
@@ -90,6 +108,43 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_cache(args: argparse.Namespace) -> int:
+    import json  # noqa: PLC0415 - the eval's imports stay out of `serve`
+
+    from sluice.app import offline_pipeline  # noqa: PLC0415
+    from sluice.evaluation import cache_eval, datasets  # noqa: PLC0415
+
+    settings = load_settings(args.config)
+    configure_logging("warning")
+    if args.pairs is not None:
+        sets = {args.pairs.stem: datasets.read_pairs_tsv(args.pairs)}
+    else:
+        try:
+            sets = datasets.load_all(args.data)
+        except FileNotFoundError as exc:
+            print(f"sluice: {exc}", file=sys.stderr)
+            return 2
+    sets = {name: cache_eval.sample(pairs, args.limit) for name, pairs in sets.items()}
+    default = settings.cache.threshold
+
+    async def run() -> dict[str, list[cache_eval.Row]]:
+        results = {}
+        async with offline_pipeline(settings, _resolve_model_dir(settings, args.model_dir)) as p:
+            for name, pairs in sets.items():
+                outcomes = await cache_eval.run_pairs(p, name.replace("_", "-")[:64], pairs)
+                results[name] = cache_eval.rows(outcomes)
+        return results
+
+    results = asyncio.run(run())
+    if args.plot is not None:
+        cache_eval.plot(results, default, args.plot)
+    if args.json:
+        print(json.dumps(cache_eval.as_json(default, results)))
+    else:
+        print(cache_eval.format_table(results, default))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -97,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             load_settings(args.file)
             print(f"{args.file}: ok")
             return 0
+        if args.command == "eval":
+            return _eval_cache(args)
         return _serve(args)
     except ConfigError as exc:
         print(f"sluice: {exc.message}", file=sys.stderr)

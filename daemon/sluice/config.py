@@ -162,6 +162,63 @@ class PriceSettings(_Strict):
     output: float = Field(ge=0)
 
 
+class RetrySettings(_Strict):
+    max_retries: int = Field(default=2, ge=0, le=10)
+    base_s: float = Field(default=0.1, gt=0)
+    cap_s: float = Field(default=2.0, gt=0)
+    # A Retry-After longer than this falls back to the next deployment at once.
+    max_retry_after_s: float = Field(default=30.0, ge=0)
+
+
+class BreakerSettings(_Strict):
+    failures: int = Field(default=5, ge=1)
+    window_s: float = Field(default=30.0, gt=0)
+    cooldown_s: float = Field(default=15.0, ge=0)
+    probes: int = Field(default=1, ge=1)
+
+
+class ConfidenceSettings(_Strict):
+    # sigmoid(a·mean_logprob + b·min_logprob + c); fitted by `sluice eval routing`.
+    a: float = 4.0
+    b: float = 0.25
+    c: float = 2.5
+    # Used when the provider returns no logprobs.
+    prior: Fraction = 0.8
+
+
+class BaselineSettings(_Strict):
+    provider: str
+    model: str
+
+
+class CascadeSettings(_Strict):
+    max_escalations: int = Field(default=3, ge=0, le=10)
+    # What "always premium" means for savings; default: the last tier's first deployment.
+    baseline: BaselineSettings | None = None
+    # Used when the caller sets no gRPC deadline.
+    default_deadline_s: float = Field(default=120.0, gt=0)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    confidence: ConfidenceSettings = Field(default_factory=ConfidenceSettings)
+    # Share of the input price billed for provider-cached input tokens.
+    cached_input_fraction: float = Field(default=0.5, ge=0, le=1)
+
+
+class BudgetLimitSettings(_Strict):
+    limit_usd: float = Field(ge=0)
+    window_s: float = Field(default=86400.0, gt=0)
+
+
+class BudgetSettings(_Strict):
+    # Applies to every namespace without its own entry; None: unlimited.
+    default: BudgetLimitSettings | None = None
+    namespaces: dict[str, BudgetLimitSettings] = Field(default_factory=dict)
+    # Past this share of the limit, traffic shifts to the cheapest affordable tier.
+    soft_fraction: Fraction = 0.8
+    # At the limit: answer RESOURCE_EXHAUSTED, or keep serving the cheapest tier.
+    on_exhausted: Literal["reject", "cheapest"] = "reject"
+
+
 class Settings(_Strict):
     server: ServerSettings = Field(default_factory=ServerSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
@@ -169,7 +226,10 @@ class Settings(_Strict):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    # Cheapest first: the cascade escalates from a tier to the next.
     tiers: tuple[TierSettings, ...] = ()
+    cascade: CascadeSettings = Field(default_factory=CascadeSettings)
+    budgets: BudgetSettings = Field(default_factory=BudgetSettings)
     # USD per 1M tokens, by model name; merged over the built-in table.
     prices: dict[str, PriceSettings] = Field(default_factory=dict)
 
@@ -185,6 +245,12 @@ class Settings(_Strict):
                         f"tiers[{i}].deployments[{j}].provider: {dep.provider!r} is not "
                         f"defined under providers (known: {sorted(self.providers)})"
                     )
+        base = self.cascade.baseline
+        if base is not None and base.provider not in self.providers:
+            raise ValueError(f"cascade.baseline.provider: {base.provider!r} is not defined")
+        for name, provider in self.providers.items():
+            if provider.api_key_env and provider.api_key_file:
+                raise ValueError(f"providers.{name}: set api_key_env or api_key_file, not both")
         return self
 
 
@@ -207,6 +273,10 @@ def parse_settings(data: Any, source: str = "<config>") -> Settings:
         err = exc.errors()[0]
         key = _key_of(tuple(err["loc"]))
         msg = err["msg"].removeprefix("Value error, ")
+        # Cross-field checks raise at the root and name their key first: "a.b[0].c: why".
+        named = re.match(r"^([\w.\[\]-]+): (.*)$", msg, re.DOTALL)
+        if key == "<root>" and named:
+            key, msg = named.group(1), named.group(2)
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise ConfigError(key, f"{msg}{more} in {source}") from None
 

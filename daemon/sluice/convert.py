@@ -76,7 +76,8 @@ def messages(
         if role is None:
             raise InvalidArgument(
                 f"{field}[{i}].role",
-                f"unknown role {item.role}; use ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT or ROLE_TOOL",
+                f"unknown role {item.role}; use ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT "
+                "or ROLE_TOOL",
             )
         total += len(item.content.encode("utf-8"))
         out.append(ChatMessage(role=role, content=item.content, name=item.name))

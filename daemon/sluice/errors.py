@@ -89,10 +89,14 @@ class ConfigError(SluiceError):
 class ProviderErrorKind(enum.Enum):
     """What the cascade may do after a failed provider call."""
 
-    RETRYABLE = "retryable"  # timeout, 429, 5xx, connection reset, malformed reply: retry, then fall back
+    RETRYABLE = (
+        "retryable"  # timeout, 429, 5xx, connection reset, malformed reply: retry, then fall back
+    )
     PROVIDER_WIDE = "provider_wide"  # auth failure, outage: skip every model of this provider
     FINAL = "final"  # bad request: no other deployment will do better
-    CONTEXT_LENGTH = "context_length"  # prompt too long: only a model with a longer context may help
+    CONTEXT_LENGTH = (
+        "context_length"  # prompt too long: only a model with a longer context may help
+    )
 
 
 class ProviderError(SluiceError):

@@ -36,7 +36,7 @@ async def start_http(app: web.Application, address: str) -> tuple[web.AppRunner,
     await runner.setup()
     site = web.TCPSite(runner, host.strip("[]"), int(port))
     await site.start()
-    server = site._server  # noqa: SLF001 - aiohttp exposes the bound port only here
+    server = site._server
     sockets = getattr(server, "sockets", None) or []
     bound_port = sockets[0].getsockname()[1] if sockets else int(port)
     return runner, f"{host}:{bound_port}"

@@ -33,7 +33,7 @@ class Pipeline:
     async def embed(self, texts: Sequence[str]) -> list[Embedded]:
         return await self.batcher.embed(texts)
 
-    async def _question_vector(self, key: CacheKey) -> tuple[npt.NDArray[np.float32] | None, str]:
+    async def question_vector(self, key: CacheKey) -> tuple[npt.NDArray[np.float32] | None, str]:
         """The question's vector, or None and why the vector layer must not be used."""
         (embedded,) = await self.batcher.embed([key.question])
         if embedded.truncated:
@@ -60,7 +60,7 @@ class Pipeline:
         entry = self.cache.lookup_exact(key)
         if entry is not None:
             return LookupResult("exact", entry, 1.0, threshold)
-        vector, reason = await self._question_vector(key)
+        vector, reason = await self.question_vector(key)
         if vector is None:
             self.cache.record_unsupported(namespace)
             return LookupResult("skipped", None, 0.0, threshold, reason)
@@ -79,7 +79,7 @@ class Pipeline:
         ttl_s: float | None,
     ) -> tuple[Entry, bool]:
         key = make_key(namespace, messages, params)
-        vector, _ = await self._question_vector(key)
+        vector, _ = await self.question_vector(key)
         return await self.cache.store(
             key, vector, answer=answer, finish_reason=finish_reason, usage=usage, model=model,
             ttl_s=ttl_s,

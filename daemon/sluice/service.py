@@ -99,7 +99,7 @@ class SluiceService:
         raise AssertionError("unreachable: context.abort raises")
 
     # ---- Embed
-    async def Embed(  # noqa: N802 - gRPC method names are CamelCase
+    async def Embed(
         self, request: pb.EmbedRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.EmbedResponse:
         async def handle() -> pb.EmbedResponse:
@@ -126,14 +126,14 @@ class SluiceService:
 
         return await self._rpc(method, request, context, handle)
 
-    async def Complete(  # noqa: N802
+    async def Complete(
         self, request: pb.CompleteRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.CompleteResponse:
         return await self._unimplemented(  # type: ignore[no-any-return]
             "Complete", request, context, "providers and the cascade (issue #5)"
         )
 
-    async def StreamComplete(  # noqa: N802
+    async def StreamComplete(
         self, request: pb.CompleteRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.CompleteChunk]:
         await self._unimplemented(
@@ -141,21 +141,21 @@ class SluiceService:
         )
         yield pb.CompleteChunk()  # pragma: no cover - unreachable, makes this a generator
 
-    async def Route(  # noqa: N802
+    async def Route(
         self, request: pb.RouteRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.RouteDecision:
         return await self._unimplemented(  # type: ignore[no-any-return]
             "Route", request, context, "routing policies (issue #6)"
         )
 
-    async def Feedback(  # noqa: N802
+    async def Feedback(
         self, request: pb.FeedbackRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.FeedbackResponse:
         return await self._unimplemented(  # type: ignore[no-any-return]
             "Feedback", request, context, "the learned routing policy (issue #6)"
         )
 
-    async def Lookup(  # noqa: N802
+    async def Lookup(
         self, request: pb.LookupRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.LookupResponse:
         async def handle() -> pb.LookupResponse:
@@ -177,7 +177,7 @@ class SluiceService:
 
         return await self._rpc("Lookup", request, context, handle)
 
-    async def Store(  # noqa: N802
+    async def Store(
         self, request: pb.StoreRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.StoreResponse:
         async def handle() -> pb.StoreResponse:
@@ -205,7 +205,7 @@ class SluiceService:
 
         return await self._rpc("Store", request, context, handle)
 
-    async def Invalidate(  # noqa: N802
+    async def Invalidate(
         self, request: pb.InvalidateRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.InvalidateResponse:
         async def handle() -> pb.InvalidateResponse:
@@ -226,7 +226,7 @@ class SluiceService:
 
         return await self._rpc("Invalidate", request, context, handle)
 
-    async def GetStats(  # noqa: N802
+    async def GetStats(
         self, request: pb.GetStatsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.Stats:
         async def handle() -> pb.Stats:

@@ -59,7 +59,9 @@ def test_probe_fails_while_loading_then_passes_then_fails_after_sigterm(start_da
     def call() -> None:
         for _ in range(4):
             try:
-                finished.append(len(stub.Embed(pb.EmbedRequest(texts=texts), timeout=60).embeddings))
+                finished.append(
+                    len(stub.Embed(pb.EmbedRequest(texts=texts), timeout=60).embeddings)
+                )
             except grpc.RpcError:
                 break
 
@@ -70,8 +72,10 @@ def test_probe_fails_while_loading_then_passes_then_fails_after_sigterm(start_da
     time.sleep(0.05)
     assert probe(daemon.address) != 0
     worker.join(60)
-    assert daemon.proc is not None and daemon.proc.wait(30) == 0
-    assert finished and finished[0] == 256
+    assert daemon.proc is not None
+    assert daemon.proc.wait(30) == 0
+    assert finished
+    assert finished[0] == 256
     assert probe(daemon.address) != 0
 
 

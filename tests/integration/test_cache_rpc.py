@@ -40,16 +40,21 @@ def lookup(daemon: Daemon, question: str, ns: str = "", **kw) -> pb.LookupRespon
 def test_store_then_exact_and_semantic_hits(shared_daemon: Daemon) -> None:
     stored = store(shared_daemon, "How do I delete a file in Linux?", "Use rm FILE.", ns="t1")
     exact = lookup(shared_daemon, "how do I delete a file in linux?", ns="t1")
-    assert exact.hit and exact.cache.outcome == pb.CACHE_OUTCOME_EXACT
-    assert exact.entry.id == stored.entry_id and exact.entry.answer.content == "Use rm FILE."
+    assert exact.hit
+    assert exact.cache.outcome == pb.CACHE_OUTCOME_EXACT
+    assert exact.entry.id == stored.entry_id
+    assert exact.entry.answer.content == "Use rm FILE."
     semantic = lookup(shared_daemon, "How do I delete a file on Linux?", ns="t1")
-    assert semantic.hit and semantic.cache.outcome == pb.CACHE_OUTCOME_SEMANTIC
+    assert semantic.hit
+    assert semantic.cache.outcome == pb.CACHE_OUTCOME_SEMANTIC
     assert semantic.cache.similarity >= 0.97
     assert semantic.cache.age.ToNanoseconds() >= 0
     # "delete a file" must never answer "delete a directory".
     other = lookup(shared_daemon, "How do I delete a directory in Linux?", ns="t1")
-    assert not other.hit and other.cache.outcome == pb.CACHE_OUTCOME_MISS
-    assert other.cache.similarity < 0.97 and "threshold" in other.cache.reason
+    assert not other.hit
+    assert other.cache.outcome == pb.CACHE_OUTCOME_MISS
+    assert other.cache.similarity < 0.97
+    assert "threshold" in other.cache.reason
 
 
 def test_namespaces_and_history_isolate(shared_daemon: Daemon) -> None:
@@ -67,7 +72,8 @@ def test_text_the_model_does_not_cover_uses_the_exact_layer_only(shared_daemon: 
     store(shared_daemon, "Как удалить файл в Linux?", "rm", ns="ru")
     assert lookup(shared_daemon, "Как удалить файл в Linux?", ns="ru").hit
     other = lookup(shared_daemon, "Как удалить папку в Linux?", ns="ru")
-    assert not other.hit and other.cache.outcome == pb.CACHE_OUTCOME_SKIPPED
+    assert not other.hit
+    assert other.cache.outcome == pb.CACHE_OUTCOME_SKIPPED
     assert "not covered" in other.cache.reason
     stats = shared_daemon.stub().GetStats(pb.GetStatsRequest(namespace="ru"), timeout=5)
     assert stats.cache.unsupported_text >= 1
@@ -86,7 +92,9 @@ def test_invalidate_and_stats(shared_daemon: Daemon) -> None:
     assert stub.Invalidate(pb.InvalidateRequest(namespace=ns), timeout=5).removed == 1
     assert lookup(shared_daemon, "question one", ns="inv-other").hit
     stats = stub.GetStats(pb.GetStatsRequest(namespace=ns), timeout=5)
-    assert stats.cache.entries == 0 and stats.cache.stores == 2 and stats.cache.invalidations == 2
+    assert stats.cache.entries == 0
+    assert stats.cache.stores == 2
+    assert stats.cache.invalidations == 2
     assert stats.model.startswith("all-MiniLM-L6-v2@") or "@" in stats.model
 
 
@@ -97,8 +105,10 @@ def test_invalidate_and_stats(shared_daemon: Daemon) -> None:
         (pb.LookupRequest(messages=[user("x")], threshold=0.5), "floor"),
         (pb.LookupRequest(messages=[user("x")], namespace="bad ns!"), "namespace"),
         (pb.LookupRequest(messages=[pb.Message(role=99, content="x")]), "messages[0].role"),
-        (pb.LookupRequest(messages=[user("x"), pb.Message(role=pb.ROLE_ASSISTANT, content="y")]),
-         "last message"),
+        (
+            pb.LookupRequest(messages=[user("x"), pb.Message(role=pb.ROLE_ASSISTANT, content="y")]),
+            "last message",
+        ),
         (pb.LookupRequest(messages=[user("")]), "content"),
     ],
 )
@@ -147,11 +157,14 @@ def test_graceful_restart_serves_yesterdays_hits(start_daemon, tmp_path: Path) -
     assert daemon.stop() == 0
     again = start_daemon(_config(tmp_path / "snap"))
     hit = lookup(again, "How many legs does a spider have ?")  # same tokens, other key
-    assert hit.hit and hit.entry.answer.content == "Eight."
+    assert hit.hit
+    assert hit.entry.answer.content == "Eight."
     assert hit.cache.outcome == pb.CACHE_OUTCOME_SEMANTIC
 
 
-def test_kill_9_loses_at_most_what_came_after_the_last_snapshot(start_daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_kill_9_loses_at_most_what_came_after_the_last_snapshot(
+    start_daemon, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     daemon = start_daemon(_config(tmp_path / "snap", interval=0.2))
     store(daemon, "before the snapshot", "kept")
     time.sleep(1.0)  # a few snapshot intervals

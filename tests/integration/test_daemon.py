@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -115,7 +117,8 @@ def test_one_json_log_line_per_request_without_bodies(start_daemon) -> None:  # 
     assert all("raw" not in line for line in lines), "every log line is JSON"
     rpc_lines = [line for line in lines if line.get("event") == "rpc"]
     assert len(rpc_lines) == 1
-    assert rpc_lines[0]["method"] == "Embed" and rpc_lines[0]["code"] == "OK"
+    assert rpc_lines[0]["method"] == "Embed"
+    assert rpc_lines[0]["code"] == "OK"
     assert secret_text not in daemon.log()
 
 
@@ -148,9 +151,6 @@ def test_sigterm_turns_not_serving_drains_in_flight_and_exits_zero(start_daemon)
 
 
 def test_config_error_names_the_key_and_exits_2(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import subprocess
-    import sys
-
     bad = tmp_path / "bad.yaml"
     bad.write_text("cache:\n  threshold: 1.5\n")
     proc = subprocess.run(
@@ -163,4 +163,5 @@ def test_config_error_names_the_key_and_exits_2(tmp_path) -> None:  # type: igno
         [sys.executable, "-m", "sluice", "check-config", str(bad)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
-    assert check.returncode == 2 and "cache.threshold" in check.stderr
+    assert check.returncode == 2
+    assert "cache.threshold" in check.stderr

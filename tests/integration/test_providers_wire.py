@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+
 from sluice.errors import ProviderError, ProviderErrorKind, ProviderTimeout, RateLimited
 from sluice.providers.base import Provider
 from sluice.providers.factory import ProviderSpec, Secret, build_provider

@@ -105,9 +105,7 @@ class Snapshotter:
             out.append({"namespace": namespace, "scope": scope, **meta})
         return out
 
-    def _finish(
-        self, tmp: Path, name: str, rows: list[str], groups: list[dict[str, Any]]
-    ) -> Path:
+    def _finish(self, tmp: Path, name: str, rows: list[str], groups: list[dict[str, Any]]) -> Path:
         (tmp / "entries.jsonl").write_text("\n".join(rows), encoding="utf-8")
         files = ["entries.jsonl"] + [f for g in groups for f in g["files"]]
         for f in files:
@@ -176,8 +174,8 @@ class Snapshotter:
                 if entry.slot >= 0:
                     vectors.remove_sync(entry.namespace, entry.scope, entry.slot)
                 continue
-            cache._insert(entry)  # noqa: SLF001 - restore is the cache's own persistence
+            cache._insert(entry)
             restored += 1
-        cache._evict()  # noqa: SLF001 - a smaller max_entries than before applies at once
+        cache._evict()
         log.info("snapshot_restored", path=str(folder), entries=restored)
         return restored

@@ -199,9 +199,7 @@ class SemanticCache:
         expires = now + ttl * (1.0 + self.rng.uniform(-jitter, jitter))
         label = -1
         if vector is not None:
-            label = await self.vectors.call(
-                self.vectors.add_sync, key.namespace, key.scope, vector
-            )
+            label = await self.vectors.call(self.vectors.add_sync, key.namespace, key.scope, vector)
         old_id = self._exact.get((key.namespace, key.exact))
         old = self.entries.get(old_id) if old_id else None
         if old is not None:
@@ -254,7 +252,9 @@ class SemanticCache:
     def _evict(self) -> None:
         s = self.settings
         while self._lru and (len(self.entries) > s.max_entries or self.bytes > s.max_bytes):
-            reason: Literal["lru", "bytes"] = "lru" if len(self.entries) > s.max_entries else "bytes"
+            reason: Literal["lru", "bytes"] = (
+                "lru" if len(self.entries) > s.max_entries else "bytes"
+            )
             oldest = next(iter(self._lru))
             self._remove(self.entries[oldest], reason)
 

@@ -234,15 +234,15 @@ def save_group(group: VectorGroup, directory: str, name: str) -> dict[str, Any]:
     if group.index is not None:
         path = f"{directory}/{name}.hnsw"
         group.index.save_index(path)
-        labels = sorted(group._index_live)  # noqa: SLF001 - the group's own persistence
+        labels = sorted(group._index_live)
         np.save(f"{directory}/{name}.labels.npy", np.asarray(labels, dtype=np.int64))
         return {"mode": "hnsw", "files": [f"{name}.hnsw", f"{name}.labels.npy"],
-                "next_label": group._next_label}  # fmt: skip  # noqa: SLF001
+                "next_label": group._next_label}  # fmt: skip
     labels, vecs = group.items()
     np.save(f"{directory}/{name}.labels.npy", np.asarray(labels, dtype=np.int64))
     np.save(f"{directory}/{name}.vectors.npy", vecs)
     return {"mode": "exact", "files": [f"{name}.labels.npy", f"{name}.vectors.npy"],
-            "next_label": group._next_label}  # fmt: skip  # noqa: SLF001
+            "next_label": group._next_label}  # fmt: skip
 
 
 def load_group(dims: int, params: HnswParams, directory: str, meta: dict[str, Any]) -> VectorGroup:
@@ -255,13 +255,13 @@ def load_group(dims: int, params: HnswParams, directory: str, meta: dict[str, An
         index.set_ef(params.ef_search)
         index.set_num_threads(1)
         group.index = index
-        group._index_live = set(labels)  # noqa: SLF001
-        group._index_deleted = index.get_current_count() - len(labels)  # noqa: SLF001
+        group._index_live = set(labels)
+        group._index_deleted = index.get_current_count() - len(labels)
     else:
         labels = np.load(f"{directory}/{files[0]}", allow_pickle=False).tolist()
         vecs = np.load(f"{directory}/{files[1]}", allow_pickle=False)
         if vecs.shape != (len(labels), dims):
             raise ValueError(f"vectors of shape {vecs.shape}, expected ({len(labels)}, {dims})")
         group.load_items(labels, vecs.astype(np.float32))
-    group._next_label = int(meta["next_label"])  # noqa: SLF001
+    group._next_label = int(meta["next_label"])
     return group

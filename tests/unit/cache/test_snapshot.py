@@ -30,9 +30,11 @@ async def test_round_trip_restores_entries_vectors_and_counters(tmp_path: Path) 
     assert Snapshotter(restored, tmp_path, "model@1").restore() == 2200
     assert all(g.index is not None for g in restored.vectors.groups.values())
     entry = restored.lookup_exact(key("question 7", ns="a"))
-    assert entry is not None and entry.answer == "answer to question 7"
+    assert entry is not None
+    assert entry.answer == "answer to question 7"
     hit = await restored.lookup_semantic(key("anything", ns="b"), unit(8), 0.97)
-    assert hit.entry is not None and hit.entry.question == "question 8"
+    assert hit.entry is not None
+    assert hit.entry.question == "question 8"
     assert restored.stats("a").entries == 1100
     restored.close()
 
@@ -53,7 +55,8 @@ async def test_only_the_newest_snapshot_is_kept(tmp_path: Path) -> None:
     snap = Snapshotter(c, tmp_path, "m")
     await snap.write()
     newest = await snap.write()
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["CURRENT", newest.name])
+    names = sorted(p.name for p in tmp_path.iterdir())  # noqa: ASYNC240 - a test's tmp dir
+    assert names == sorted(["CURRENT", newest.name])
     c.close()
 
 
@@ -96,7 +99,8 @@ async def test_damaged_snapshot_is_logged_and_skipped(tmp_path: Path, damage) ->
     with capture_logs() as logs:
         assert Snapshotter(fresh, tmp_path, "m").restore() == 0
     assert [entry["event"] for entry in logs] == ["snapshot_skipped"]
-    assert len(fresh.entries) == 0 and not fresh.vectors.groups
+    assert len(fresh.entries) == 0
+    assert not fresh.vectors.groups
     fresh.close()
 
 

@@ -63,10 +63,12 @@ async def test_exact_then_semantic_hit_and_threshold() -> None:
     stored = await put(c, "delete a file", v)
     assert c.lookup_exact(key("Delete a FILE")) is stored
     hit = await c.lookup_semantic(key("remove a file"), near(v, 0.98), 0.97)
-    assert hit.outcome == "semantic" and hit.entry is stored
+    assert hit.outcome == "semantic"
+    assert hit.entry is stored
     assert hit.similarity == pytest.approx(0.98, abs=1e-4)
     miss = await c.lookup_semantic(key("delete a directory"), near(v, 0.95), 0.97)
-    assert miss.outcome == "miss" and miss.entry is None
+    assert miss.outcome == "miss"
+    assert miss.entry is None
     assert "0.95" in miss.reason
     counts = c.stats()
     assert (counts.exact_hits, counts.semantic_hits, counts.misses) == (1, 1, 1)
@@ -90,7 +92,8 @@ async def test_ttl_with_jitter_and_expired_entries_are_never_served() -> None:
     expiries = []
     for i in range(50):
         expiries.append((await put(c, f"q{i}", unit(100 + i))).expires - clock.now)
-    assert min(expiries) >= 90.0 and max(expiries) <= 110.0
+    assert min(expiries) >= 90.0
+    assert max(expiries) <= 110.0
     assert max(expiries) - min(expiries) > 5.0, "jitter spreads expiries"
     clock.now += 111
     assert c.lookup_exact(key("q0")) is None
@@ -109,7 +112,8 @@ async def test_lru_eviction_at_max_entries_keeps_recently_used() -> None:
     await put(c, "q3", unit(3))
     assert c.lookup_exact(key("q1")) is None
     assert c.lookup_exact(key("q0")) is not None
-    assert len(c.entries) == 3 and c.stats().evictions == 1
+    assert len(c.entries) == 3
+    assert c.stats().evictions == 1
     c.close()
 
 
@@ -128,7 +132,8 @@ async def test_store_replaces_same_exact_key() -> None:
     _, replaced = await c.store(
         key("same"), unit(5), answer="new", finish_reason="stop", usage=Usage(), model="m"
     )
-    assert replaced and first.id not in c.entries
+    assert replaced
+    assert first.id not in c.entries
     assert c.lookup_exact(key("same")).answer == "new"  # type: ignore[union-attr]
     c.close()
 
@@ -145,13 +150,14 @@ async def test_invalidate_by_id_namespace_and_all() -> None:
     assert c.lookup_exact(key("c", ns="two")) is not None
     assert (await c.lookup_semantic(key("zz", ns="two"), unit(3), 0.97)).entry is not None
     assert c.invalidate_namespace(None) == 1
-    assert len(c.entries) == 0 and c.bytes == 0
+    assert len(c.entries) == 0
+    assert c.bytes == 0
     c.close()
 
 
 def test_threshold_override_may_not_go_below_floor() -> None:
-    c = cache(Clock(), threshold=0.97, floor=0.95,
-              namespaces={"strict": NamespaceCacheSettings(threshold=0.99, floor=0.99)})  # fmt: skip
+    strict = NamespaceCacheSettings(threshold=0.99, floor=0.99)
+    c = cache(Clock(), threshold=0.97, floor=0.95, namespaces={"strict": strict})
     assert c.threshold_for("any", None, "threshold") == 0.97
     assert c.threshold_for("any", 0.96, "threshold") == 0.96
     assert c.threshold_for("strict", None, "threshold") == 0.99
@@ -176,5 +182,6 @@ async def test_large_group_moves_into_hnsw_and_still_finds_its_vectors() -> None
     for i in range(0, 1200):
         c.invalidate_id(c.lookup_exact(key(f"q{i}")).id)  # type: ignore[union-attr]
     result = await c.lookup_semantic(key("paraphrase"), vectors[1400], 0.97)
-    assert result.entry is not None and result.entry.question == "q1400"
+    assert result.entry is not None
+    assert result.entry.question == "q1400"
     c.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sluice.cascade.budget import (
     BudgetCheck,
     BudgetDecision,
@@ -14,7 +15,6 @@ from sluice.cascade.budget import (
 )
 from sluice.cascade.types import Tier
 from sluice.errors import ResourceExhausted
-
 from tests.unit.cascade.fakes import FakeClock, dep, tier
 
 N = BudgetDecision

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+
 from sluice.cascade.budget import BudgetLimit, ExhaustedAction, InMemoryBudgetGuard, UnlimitedBudget
 from sluice.cascade.driver import CascadeStream, run_cascade, run_cascade_stream
 from sluice.cascade.types import AttemptOutcome as O
@@ -24,7 +25,6 @@ from sluice.errors import (
 from sluice.resilience.breaker import BreakerConfig, BreakerRegistry, BreakerState
 from sluice.resilience.retry import RetryPolicy
 from sluice.types import ChatMessage, GenParams, Usage
-
 from tests.unit.cascade.fakes import FakeClock, FakeProvider, TextScorer, completion, dep, tier
 
 MESSAGES = (ChatMessage("user", "What is the capital of France?"),)

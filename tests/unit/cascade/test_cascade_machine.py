@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from sluice.cascade.machine import (
     Action,
     Answered,
@@ -38,7 +39,6 @@ from sluice.errors import (
     Unavailable,
 )
 from sluice.resilience.retry import RetryPolicy
-
 from tests.unit.cascade.fakes import completion, dep, tier
 
 T0 = 0.0

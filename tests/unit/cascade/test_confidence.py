@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+
 from sluice.cascade.confidence import (
     CombinedScorer,
     FixedScorer,

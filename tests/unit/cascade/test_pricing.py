@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sluice.cascade.pricing import (
     DEFAULT_PRICE_TABLE,
     Price,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sluice.testing.fakeprovider import Chaos, Fault, FaultKind
 from sluice.testing.fakeprovider.faults import FaultPlan
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from sluice.providers._http import (
     IncompleteStream,
     InStreamError,

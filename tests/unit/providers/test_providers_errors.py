@@ -7,6 +7,7 @@ import pickle
 from datetime import UTC, datetime
 
 import pytest
+
 from sluice.errors import ProviderErrorKind, RateLimited
 from sluice.providers._http import (
     ErrorInfo,

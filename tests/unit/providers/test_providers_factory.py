@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
+
 from sluice.providers.anthropic import AnthropicProvider
 from sluice.providers.factory import ProviderSpec, Secret, build_provider
 from sluice.providers.gemini import GeminiProvider

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sluice.providers._http import SseDecoder, SseEvent, WireFormatError
 
 

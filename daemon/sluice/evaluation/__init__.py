@@ -1,0 +1,1 @@
+"""Offline evaluations on public data (../shared/data): the cache, later routing."""

@@ -1,0 +1,191 @@
+"""`sluice eval cache`: hit rate and false-hit rate against the threshold.
+
+Protocol (GPTCache's own benchmark, generalised): store every `a` with a
+distinct answer, then query every `b`. A query hits when the exact layer
+matches or the best semantic candidate's cosine is ≥ the threshold. A hit on
+a label-0 pair, or on another pair's entry, is a false hit. The store and
+lookup go through the daemon's own Pipeline and SemanticCache, so the figures
+are those of the code that serves requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sluice.cache.keys import make_key, normalise
+from sluice.evaluation.datasets import Pair
+from sluice.pipeline import Pipeline
+from sluice.types import ChatMessage, GenParams, Usage
+
+THRESHOLDS = tuple(round(0.85 + 0.01 * i, 2) for i in range(15))  # 0.85 … 0.99
+_CHUNK = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    label: int
+    exact: bool
+    # Best semantic similarity (None: no candidate, or kept to the exact layer).
+    similarity: float | None
+    # Whether the entry found is the pair's own `a`.
+    own_entry: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    threshold: float
+    hit_rate: float
+    false_hit_rate: float | None
+    precision: float | None
+    positives: int
+    negatives: int
+    hits: int
+    false_hits: int
+
+
+async def _gather_chunks(coros: Sequence[Any]) -> list[Any]:
+    out: list[Any] = []
+    for start in range(0, len(coros), _CHUNK):
+        out += await asyncio.gather(*coros[start : start + _CHUNK])
+    return out
+
+
+async def run_pairs(pipeline: Pipeline, namespace: str, pairs: Sequence[Pair]) -> list[Outcome]:
+    """Store every a, query every b; one Outcome per pair."""
+    params = GenParams()
+    stores = []
+    for i, p in enumerate(pairs):
+        messages = (*p.history_a, ChatMessage("user", p.a))
+        stores.append(
+            pipeline.store(
+                namespace,
+                messages,
+                params,
+                answer=f"answer #{i}",
+                finish_reason="stop",
+                usage=Usage(),
+                model="eval",
+                ttl_s=None,
+            )
+        )
+    await _gather_chunks(stores)
+
+    async def query(p: Pair) -> Outcome:
+        key = make_key(namespace, (*p.history_b, ChatMessage("user", p.b)), params)
+        entry = pipeline.cache.lookup_exact(key)
+        if entry is not None:
+            return Outcome(p.label, True, 1.0, normalise(entry.question) == normalise(p.a))
+        vector, _ = await pipeline.question_vector(key)
+        if vector is None:
+            return Outcome(p.label, False, None, False)
+        # Threshold 0: the best candidate comes back, thresholds are applied below.
+        result = await pipeline.cache.lookup_semantic(key, vector, 0.0)
+        if result.entry is None:
+            return Outcome(p.label, False, None, False)
+        own = normalise(result.entry.question) == normalise(p.a) and (p.history_a == p.history_b)
+        return Outcome(p.label, False, result.similarity, own)
+
+    return await _gather_chunks([query(p) for p in pairs])
+
+
+def rows(outcomes: Sequence[Outcome], thresholds: Sequence[float] = THRESHOLDS) -> list[Row]:
+    positives = sum(o.label == 1 for o in outcomes)
+    negatives = len(outcomes) - positives
+    out = []
+    for t in thresholds:
+        hits = false_hits = right = 0
+        negative_hits = 0
+        for o in outcomes:
+            hit = o.exact or (o.similarity is not None and o.similarity >= t)
+            if not hit:
+                continue
+            hits += 1
+            if o.label == 1 and o.own_entry:
+                right += 1
+            else:
+                false_hits += 1
+                negative_hits += o.label == 0
+        out.append(
+            Row(
+                threshold=t,
+                hit_rate=right / positives if positives else 0.0,
+                false_hit_rate=negative_hits / negatives if negatives else None,
+                precision=right / hits if hits else None,
+                positives=positives,
+                negatives=negatives,
+                hits=hits,
+                false_hits=false_hits,
+            )
+        )
+    return out
+
+
+def sample(pairs: list[Pair], limit: int | None, seed: int = 0) -> list[Pair]:
+    if limit is None or len(pairs) <= limit:
+        return pairs
+    return random.Random(seed).sample(pairs, limit)  # noqa: S311 - sampling, not security
+
+
+def as_json(default_threshold: float, results: dict[str, list[Row]]) -> dict[str, Any]:
+    return {
+        "default_threshold": default_threshold,
+        "sets": {
+            name: [
+                {k: v for k, v in asdict(r).items() if k not in {"hits", "false_hits"}}
+                | {"hits": r.hits, "false_hits": r.false_hits}
+                for r in table
+            ]
+            for name, table in results.items()
+        },
+    }
+
+
+def _fmt(value: float | None) -> str:
+    return "   —  " if value is None else f"{value:6.1%}"
+
+
+def format_table(results: dict[str, list[Row]], default_threshold: float) -> str:
+    lines = []
+    for name, table in results.items():
+        first = table[0]
+        lines.append(f"\n{name}  (positives {first.positives}, negatives {first.negatives})")
+        lines.append("  threshold  hit rate  false-hit rate  precision   hits  false hits")
+        for r in table:
+            mark = " *" if abs(r.threshold - default_threshold) < 1e-9 else "  "
+            lines.append(
+                f"  {r.threshold:.2f}{mark}     {_fmt(r.hit_rate)}     {_fmt(r.false_hit_rate)}"
+                f"      {_fmt(r.precision)}  {r.hits:5d}  {r.false_hits:5d}"
+            )
+    lines.append(f"\n* = the configured default threshold ({default_threshold})")
+    return "\n".join(lines)
+
+
+def plot(results: dict[str, list[Row]], default_threshold: float, path: Path) -> None:
+    import matplotlib  # noqa: PLC0415 - only the eval needs it
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    for name, table in results.items():
+        ts = [r.threshold for r in table]
+        if table[0].positives:
+            left.plot(ts, [r.hit_rate for r in table], marker="o", ms=3, label=name)
+        if table[0].negatives:
+            right.plot(ts, [r.false_hit_rate for r in table], marker="o", ms=3, label=name)
+    for ax, title in ((left, "hit rate on paraphrases"), (right, "false-hit rate on negatives")):
+        ax.axvline(default_threshold, color="grey", ls="--", lw=1)
+        ax.set_xlabel("cosine threshold")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Sluice semantic cache (all-MiniLM-L6-v2): hits vs false hits")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
