@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from tests.support.daemon import Daemon
+from tests.support.fake import FakeProvider
 
 
 @pytest.fixture
@@ -30,3 +31,31 @@ def shared_daemon() -> Iterator[Daemon]:
     daemon = Daemon().start()
     yield daemon
     daemon.cleanup()
+
+
+@pytest.fixture
+def fake_provider() -> Iterator[FakeProvider]:
+    fake = FakeProvider()
+    yield fake
+    fake.stop()
+
+
+def cascade_config(fake: FakeProvider, **extra: Any) -> dict[str, Any]:
+    """Three tiers across three wire protocols, all served by one fake."""
+    config: dict[str, Any] = {
+        "providers": fake.providers(),
+        "tiers": [
+            {"name": "cheap", "threshold": 0.75, "timeout_s": 2.0,
+             "deployments": [{"provider": "oa", "model": "gpt-4o-mini"},
+                             {"provider": "an", "model": "claude-3-haiku"}]},
+            {"name": "medium", "threshold": 0.75, "timeout_s": 2.0,
+             "deployments": [{"provider": "ge", "model": "gemini-1.5-flash"}]},
+            {"name": "premium", "threshold": 0.75, "timeout_s": 2.0,
+             "deployments": [{"provider": "oa", "model": "gpt-4o"}]},
+        ],
+        "cascade": {"retry": {"max_retries": 1, "base_s": 0.01, "cap_s": 0.05},
+                    "breaker": {"failures": 3, "window_s": 30, "cooldown_s": 1.0}},
+    }  # fmt: skip
+    for section, values in extra.items():
+        config[section] = {**config.get(section, {}), **values}
+    return config

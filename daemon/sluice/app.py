@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
 from sluice.cache.snapshot import Snapshotter
@@ -24,6 +25,7 @@ from sluice.config import Settings
 from sluice.embedding.batcher import MicroBatcher
 from sluice.embedding.model import OnnxEmbedder
 from sluice.http import build_http_app, start_http
+from sluice.models_path import build_model_path, build_providers
 from sluice.pipeline import Pipeline
 from sluice.server import GrpcServer
 from sluice.service import SluiceService
@@ -59,6 +61,7 @@ class App:
         self._snapshotter: Snapshotter | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._http: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -119,7 +122,16 @@ class App:
             await asyncio.to_thread(self._snapshotter.restore)
             self._tasks.append(asyncio.create_task(self._snapshot_loop(), name="snapshots"))
         self._tasks.append(asyncio.create_task(self._reap_loop(), name="reaper"))
-        self.service.attach(Pipeline(self.settings, self._batcher, self._cache))
+        # One connection pool for every provider; keys stay inside the providers.
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=None),
+            connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=30),
+        )
+        providers = build_providers(self.settings, self.secrets, self._session)
+        models = build_model_path(self.settings, providers, self.metrics)
+        self.service.attach(
+            Pipeline(self.settings, self._batcher, self._cache, models, self.metrics)
+        )
 
     async def _snapshot_loop(self) -> None:
         assert self._snapshotter is not None
@@ -155,6 +167,8 @@ class App:
                 log.warning("snapshot_failed", reason=str(exc))
         if self._cache is not None:
             self._cache.close()
+        if self._session is not None:
+            await self._session.close()
         if self._batcher is not None:
             await self._batcher.stop()
         if self._http is not None:

@@ -6,6 +6,7 @@ Only the service imports this module; nothing below the service sees protobuf.
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Sequence
 
 from google.protobuf.duration_pb2 import Duration
@@ -13,8 +14,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from sluice.cache.entry import Entry
 from sluice.cache.store import CacheCounts, LookupResult
+from sluice.cascade.types import Attempt, AttemptOutcome
 from sluice.config import DEFAULT_NAMESPACE, NAMESPACE_RE, LimitSettings
 from sluice.errors import InvalidArgument, ResourceExhausted
+from sluice.pipeline import CompletionRequest, CompletionResult
+from sluice.routing.fixed import RouteDecision, RoutingHints
 from sluice.types import ChatMessage, GenParams, Role, Usage
 from sluice.v1 import sluice_pb2 as pb
 
@@ -195,3 +199,98 @@ def cache_stats_to_pb(c: CacheCounts) -> pb.CacheStats:
         evictions=c.evictions, expirations=c.expirations, invalidations=c.invalidations,
         unsupported_text=c.unsupported_text,
     )  # fmt: skip
+
+
+_ATTEMPT_OUTCOMES = {
+    AttemptOutcome.ACCEPTED: pb.ATTEMPT_OUTCOME_ACCEPTED,
+    AttemptOutcome.LOW_CONFIDENCE: pb.ATTEMPT_OUTCOME_LOW_CONFIDENCE,
+    AttemptOutcome.TIMEOUT: pb.ATTEMPT_OUTCOME_TIMEOUT,
+    AttemptOutcome.RATE_LIMITED: pb.ATTEMPT_OUTCOME_RATE_LIMITED,
+    AttemptOutcome.PROVIDER_ERROR: pb.ATTEMPT_OUTCOME_PROVIDER_ERROR,
+    AttemptOutcome.REJECTED: pb.ATTEMPT_OUTCOME_REJECTED,
+    AttemptOutcome.CIRCUIT_OPEN: pb.ATTEMPT_OUTCOME_CIRCUIT_OPEN,
+    AttemptOutcome.OVER_BUDGET: pb.ATTEMPT_OUTCOME_OVER_BUDGET,
+    AttemptOutcome.CANCELLED: pb.ATTEMPT_OUTCOME_CANCELLED,
+}
+
+
+def attempts_to_pb(attempts: Sequence[Attempt]) -> list[pb.Attempt]:
+    out = []
+    for a in attempts:
+        item = pb.Attempt(
+            provider=a.provider, model=a.model, tier=a.tier, outcome=_ATTEMPT_OUTCOMES[a.outcome],
+            latency=duration(a.latency_s), usage=usage_to_pb(a.usage), cost_usd=a.cost_usd,
+            error=a.error, retry=a.retry,
+        )  # fmt: skip
+        if a.confidence is not None:
+            item.confidence = a.confidence
+        out.append(item)
+    return out
+
+
+def routing_hints(value: pb.RoutingHints, field: str = "routing") -> RoutingHints:
+    if value.max_cost_usd < 0 or math.isnan(value.max_cost_usd):
+        raise InvalidArgument(f"{field}.max_cost_usd", "must not be negative")
+    if len(value.task_tags) > 32:
+        raise InvalidArgument(f"{field}.task_tags", "at most 32 tags")
+    return RoutingHints(
+        task_tags=tuple(t[:64] for t in value.task_tags),
+        max_cost_usd=value.max_cost_usd or None,
+        pinned_model=value.pinned_model[:128],
+        start_tier=value.start_tier[:64],
+    )
+
+
+def request_id(value: str) -> str:
+    """The caller's id, or a new one (so errors and logs can name the request)."""
+    if len(value) > 128:
+        raise InvalidArgument("request_id", "at most 128 characters")
+    return value or uuid.uuid4().hex
+
+
+def completion_request(
+    request: pb.CompleteRequest, limits: LimitSettings, deadline: float
+) -> CompletionRequest:
+    cache = request.cache
+    return CompletionRequest(
+        namespace=namespace(request.namespace),
+        messages=messages(request.messages, limits),
+        params=params(request.params),
+        deadline=deadline,
+        request_id=request_id(request.request_id),
+        user_id=request.user_id[:128],
+        skip_read=cache.skip_read,
+        skip_write=cache.skip_write,
+        ttl_s=ttl_seconds(cache.ttl, "cache.ttl"),
+        threshold=threshold(cache.threshold, "cache.threshold")
+        if cache.HasField("threshold")
+        else None,
+        store_nondeterministic=cache.store_nondeterministic,
+        routing=routing_hints(request.routing),
+    )
+
+
+def route_to_pb(route: RouteDecision) -> pb.RouteDecision:
+    return pb.RouteDecision(
+        tier=route.tier, provider=route.provider, model=route.model, policy=route.policy,
+        reason=route.reason, score=route.score, variant=route.variant,
+    )  # fmt: skip
+
+
+def completion_response(result: CompletionResult, now: float) -> pb.CompleteResponse:
+    response = pb.CompleteResponse(
+        request_id=result.request_id,
+        message=pb.Message(role=pb.ROLE_ASSISTANT, content=result.text),
+        finish_reason=result.finish_reason, cache=cache_info(result.lookup, now),
+        attempts=attempts_to_pb(result.attempts), usage=usage_to_pb(result.usage),
+        cost_usd=result.cost_usd, baseline_cost_usd=result.baseline_cost_usd,
+        degraded=result.degraded, degraded_reason=result.degraded_reason,
+    )  # fmt: skip
+    if result.served_by is not None:
+        s = result.served_by
+        response.served_by.CopyFrom(pb.ServedBy(provider=s.provider, model=s.model, tier=s.tier))
+    if result.route is not None:
+        response.route.CopyFrom(route_to_pb(result.route))
+    if result.confidence is not None:
+        response.confidence = result.confidence
+    return response

@@ -1,12 +1,18 @@
 """The request path (DESIGN.md §1) as plain async code.
 
-Built so far: embedding and the cache (exact, then semantic). Routing and the
-cascade plug in here as they land.
+    key → exact lookup → embed → semantic lookup → route → cascade → store → account
+
+Every step's outcome lands in the result, so the caller is told what happened.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -14,17 +20,88 @@ import numpy.typing as npt
 from sluice.cache.entry import Entry
 from sluice.cache.keys import CacheKey, make_key
 from sluice.cache.store import CacheCounts, LookupResult, SemanticCache
+from sluice.cascade.budget import BudgetGuard
+from sluice.cascade.confidence import Scorer
+from sluice.cascade.driver import run_cascade, run_cascade_stream
+from sluice.cascade.plan import Catalogue
+from sluice.cascade.types import Attempt, CascadeResult, ServedBy
 from sluice.config import Settings
 from sluice.embedding.batcher import MicroBatcher
 from sluice.embedding.model import Embedded
+from sluice.errors import SluiceError, Unavailable
+from sluice.providers.base import Provider
+from sluice.resilience.breaker import BreakerRegistry
+from sluice.resilience.retry import RetryPolicy
+from sluice.routing.fixed import FixedRouter, RouteDecision, RoutingHints
+from sluice.telemetry import accounting
+from sluice.telemetry.metrics import Metrics
 from sluice.types import ChatMessage, GenParams, Usage
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ModelPath:
+    """Everything the cascade needs, built once by the app."""
+
+    catalogue: Catalogue
+    providers: Mapping[str, Provider]
+    breakers: BreakerRegistry
+    retry: RetryPolicy
+    scorer: Scorer
+    budget: BudgetGuard
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    namespace: str
+    messages: tuple[ChatMessage, ...]
+    params: GenParams
+    # Absolute time.monotonic() by which the answer must be back.
+    deadline: float
+    request_id: str = ""
+    user_id: str = ""
+    skip_read: bool = False
+    skip_write: bool = False
+    ttl_s: float | None = None
+    threshold: float | None = None
+    store_nondeterministic: bool = False
+    routing: RoutingHints = field(default_factory=RoutingHints)
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionResult:
+    request_id: str
+    text: str
+    finish_reason: str
+    lookup: LookupResult
+    usage: Usage
+    cost_usd: float
+    baseline_cost_usd: float
+    served_by: ServedBy | None = None
+    attempts: tuple[Attempt, ...] = ()
+    route: RouteDecision | None = None
+    confidence: float | None = None
+    degraded: bool = False
+    degraded_reason: str = ""
+    stored: bool = False
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, batcher: MicroBatcher, cache: SemanticCache) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        batcher: MicroBatcher,
+        cache: SemanticCache,
+        models: ModelPath | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.settings = settings
         self.batcher = batcher
         self.cache = cache
+        self.models = models
+        self.metrics = metrics or batcher.metrics
+        self.router = FixedRouter(models.catalogue) if models is not None else None
         embedder = batcher.embedder
         self.model_id = embedder.model_id
         self.dimensions = embedder.dimensions
@@ -54,9 +131,14 @@ class Pipeline:
         messages: tuple[ChatMessage, ...],
         params: GenParams,
         threshold: float | None = None,
+        field: str = "threshold",
     ) -> LookupResult:
-        threshold = self.cache.threshold_for(namespace, threshold, "threshold")
+        threshold = self.cache.threshold_for(namespace, threshold, field)
         key = make_key(namespace, messages, params)
+        return await self._lookup(key, threshold)
+
+    async def _lookup(self, key: CacheKey, threshold: float) -> LookupResult:
+        namespace = key.namespace
         entry = self.cache.lookup_exact(key)
         if entry is not None:
             return LookupResult("exact", entry, 1.0, threshold)
@@ -78,7 +160,21 @@ class Pipeline:
         model: str,
         ttl_s: float | None,
     ) -> tuple[Entry, bool]:
-        key = make_key(namespace, messages, params)
+        return await self._store(
+            make_key(namespace, messages, params), answer=answer, finish_reason=finish_reason,
+            usage=usage, model=model, ttl_s=ttl_s,
+        )  # fmt: skip
+
+    async def _store(
+        self,
+        key: CacheKey,
+        *,
+        answer: str,
+        finish_reason: str,
+        usage: Usage,
+        model: str,
+        ttl_s: float | None,
+    ) -> tuple[Entry, bool]:
         vector, _ = await self.question_vector(key)
         return await self.cache.store(
             key, vector, answer=answer, finish_reason=finish_reason, usage=usage, model=model,
@@ -92,3 +188,204 @@ class Pipeline:
 
     def cache_stats(self, namespace: str | None) -> CacheCounts:
         return self.cache.stats(namespace)
+
+    # ---- completions
+    def _models(self) -> ModelPath:
+        if self.models is None or not self.models.catalogue.tiers:
+            raise Unavailable(
+                "no model tiers are configured: add providers and tiers to the config "
+                "(see README, Configuration)"
+            )
+        return self.models
+
+    async def _cached(
+        self, request: CompletionRequest, key: CacheKey
+    ) -> tuple[CompletionResult | None, LookupResult]:
+        threshold = self.cache.threshold_for(
+            request.namespace, request.threshold, "cache.threshold"
+        )
+        if request.skip_read or not self.settings.cache.enabled:
+            return None, LookupResult("skipped", None, 0.0, threshold, "cache read skipped")
+        lookup = await self._lookup(key, threshold)
+        if lookup.entry is None:
+            return None, lookup
+        entry = lookup.entry
+        baseline = self.models.catalogue.baseline if self.models is not None else None
+        baseline_cost = (
+            self.models.catalogue.prices.cost(entry.usage, baseline)
+            if self.models is not None and baseline is not None
+            else 0.0
+        )
+        result = CompletionResult(
+            request_id=request.request_id, text=entry.answer, finish_reason=entry.finish_reason,
+            lookup=lookup, usage=entry.usage, cost_usd=0.0, baseline_cost_usd=baseline_cost,
+        )  # fmt: skip
+        return result, lookup
+
+    def _should_store(self, request: CompletionRequest, result: CascadeResult) -> bool:
+        if request.skip_write or not self.settings.cache.enabled or result.degraded:
+            return False
+        if result.completion.finish_reason != "stop" or not result.completion.text.strip():
+            return False
+        temperature = request.params.temperature
+        nondeterministic = temperature is not None and temperature > 0
+        allowed = request.store_nondeterministic or self.settings.cache.store_nondeterministic
+        return not nondeterministic or allowed
+
+    def _with_id(self, request: CompletionRequest) -> CompletionRequest:
+        if request.request_id:
+            return request
+        return replace(request, request_id=uuid.uuid4().hex)
+
+    def route(self, hints: RoutingHints) -> RouteDecision:
+        self._models()
+        assert self.router is not None
+        return self.router.decide(hints)[1]
+
+    def _cascade(
+        self, request: CompletionRequest, driver: Callable[..., T]
+    ) -> tuple[RouteDecision, Callable[[], T]]:
+        """Route, then bind the driver (run_cascade or run_cascade_stream) to this request."""
+        models = self._models()
+        assert self.router is not None
+        start, route = self.router.decide(request.routing)
+        plan = models.catalogue.plan(
+            request.namespace, start=start, pinned_model=request.routing.pinned_model,
+            max_cost_usd=request.routing.max_cost_usd,
+        )  # fmt: skip
+        bound = functools.partial(
+            driver, plan, request.messages, request.params, providers=models.providers,
+            breakers=models.breakers, retry_policy=models.retry, scorer=models.scorer,
+            deadline=request.deadline, budget=models.budget, prices=models.catalogue.prices,
+        )  # fmt: skip
+        return route, bound
+
+    async def complete(self, request: CompletionRequest) -> CompletionResult:
+        request = self._with_id(request)
+        started = time.perf_counter()
+        key = make_key(request.namespace, request.messages, request.params)
+        cached, lookup = await self._cached(request, key)
+        if cached is not None:
+            self._account(request, cached, started)
+            return cached
+        route, cascade = self._cascade(request, run_cascade)
+        try:
+            outcome = await cascade()
+        except SluiceError as exc:
+            self._account_error(request, lookup, route, exc, started)
+            raise
+        result = await self._finish(request, key, lookup, route, outcome)
+        self._account(request, result, started)
+        return result
+
+    async def stream_complete(
+        self, request: CompletionRequest
+    ) -> AsyncIterator[str | CompletionResult]:
+        """Text deltas, then the CompletionResult. A hit streams too."""
+        request = self._with_id(request)
+        started = time.perf_counter()
+        key = make_key(request.namespace, request.messages, request.params)
+        cached, lookup = await self._cached(request, key)
+        if cached is not None:
+            for chunk in _chunks(cached.text):
+                yield chunk
+            self._account(request, cached, started)
+            yield cached
+            return
+        route, open_stream = self._cascade(request, run_cascade_stream)
+        try:
+            stream = open_stream()
+            try:
+                async for delta in stream:
+                    yield delta
+            finally:
+                await stream.aclose()
+        except SluiceError as exc:
+            self._account_error(request, lookup, route, exc, started)
+            raise
+        assert stream.result is not None
+        result = await self._finish(request, key, lookup, route, stream.result)
+        self._account(request, result, started)
+        yield result
+
+    async def _finish(
+        self,
+        request: CompletionRequest,
+        key: CacheKey,
+        lookup: LookupResult,
+        route: RouteDecision,
+        outcome: CascadeResult,
+    ) -> CompletionResult:
+        completion = outcome.completion
+        stored = False
+        if self._should_store(request, outcome):
+            await self._store(
+                key, answer=completion.text, finish_reason=completion.finish_reason,
+                usage=completion.usage, model=completion.model, ttl_s=request.ttl_s,
+            )  # fmt: skip
+            stored = True
+        return CompletionResult(
+            request_id=request.request_id, text=completion.text,
+            finish_reason=completion.finish_reason, lookup=lookup, usage=completion.usage,
+            cost_usd=outcome.cost_usd, baseline_cost_usd=outcome.baseline_cost_usd,
+            served_by=outcome.served_by, attempts=outcome.attempts, route=route,
+            confidence=outcome.confidence, degraded=outcome.degraded,
+            degraded_reason=outcome.degraded_reason, stored=stored,
+        )  # fmt: skip
+
+    def _account(
+        self, request: CompletionRequest, result: CompletionResult, started: float
+    ) -> None:
+        m = self.metrics
+        source = "cache" if result.served_by is None else "model"
+        m.completions.labels(source, str(result.degraded).lower()).inc()
+        m.baseline_cost_usd.inc(result.baseline_cost_usd)
+        accounting.record_attempts(m, result.attempts)
+        if self.models is not None:
+            remaining = self.models.budget.remaining(request.namespace)
+            if remaining is not None:
+                m.budget_remaining_usd.labels(request.namespace).set(remaining)
+        accounting.log_request(
+            request_id=request.request_id, namespace=request.namespace,
+            cache=result.lookup.outcome, similarity=round(result.lookup.similarity, 4),
+            route=None if result.route is None else f"{result.route.policy}:{result.route.tier}",
+            served_by=None if result.served_by is None
+            else f"{result.served_by.provider}/{result.served_by.model}",
+            attempts=accounting.attempts_summary(result.attempts),
+            cost_usd=round(result.cost_usd, 8),
+            baseline_cost_usd=round(result.baseline_cost_usd, 8),
+            degraded=result.degraded_reason or None, stored=result.stored,
+            ms=round((time.perf_counter() - started) * 1000, 2),
+        )  # fmt: skip
+
+    def _account_error(
+        self,
+        request: CompletionRequest,
+        lookup: LookupResult,
+        route: RouteDecision,
+        exc: SluiceError,
+        started: float,
+    ) -> None:
+        attempts = tuple(getattr(exc, "attempts", ()))
+        accounting.record_attempts(self.metrics, attempts)
+        accounting.log_request(
+            request_id=request.request_id, namespace=request.namespace, cache=lookup.outcome,
+            route=f"{route.policy}:{route.tier}", error=type(exc).__name__,
+            message=exc.message, attempts=accounting.attempts_summary(attempts),
+            ms=round((time.perf_counter() - started) * 1000, 2),
+        )  # fmt: skip
+
+
+def _chunks(text: str, size: int = 64) -> list[str]:
+    """A cached answer, streamed in pieces of about `size` characters (at word breaks)."""
+    chunks, current = [], ""
+    for word in text.split(" "):
+        piece = word if not current else " " + word
+        if current and len(current) + len(piece) > size:
+            chunks.append(current)
+            current = " " + word
+        else:
+            current += piece
+    if current:
+        chunks.append(current)
+    return chunks or [""]

@@ -8,12 +8,16 @@ to look up in the log, never a stack trace on the wire.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf import any_pb2
+from google.rpc import status_pb2
 
 from sluice import __version__, convert
 from sluice.config import LimitSettings
@@ -34,6 +38,31 @@ log = get_logger("sluice.rpc")
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
+
+
+def _details(
+    code: grpc.StatusCode, exc: SluiceError, request: Any
+) -> tuple[tuple[str, bytes], ...]:
+    """grpc-status-details-bin carrying the attempts made (UNAVAILABLE and friends)."""
+    attempts = getattr(exc, "attempts", ())
+    field = getattr(exc, "field", "")
+    if not attempts and not field:
+        return ()
+    detail = any_pb2.Any()
+    detail.Pack(
+        pb.ErrorDetails(
+            request_id=getattr(request, "request_id", ""),
+            attempts=convert.attempts_to_pb(attempts), field=field,
+        )
+    )  # fmt: skip
+    status = status_pb2.Status(code=code.value[0], message=exc.message, details=[detail])
+    return (("grpc-status-details-bin", status.SerializeToString()),)
+
+
+class _CallLog:
+    """Set by a handler once the pipeline has written the request's log line."""
+
+    pipeline_logged = False
 
 
 class BadRequest:
@@ -61,25 +90,27 @@ class SluiceService:
             raise Unavailable("the sidecar is starting (loading the model); retry when SERVING")
         return self._pipeline
 
-    async def _rpc(
-        self,
-        method: str,
-        request: Any,
-        context: grpc.aio.ServicerContext[Any, Any],
-        handler: Callable[[], Awaitable[Resp]],
-    ) -> Resp:
+    @contextlib.asynccontextmanager
+    async def _guard(
+        self, method: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[_CallLog]:
+        """Map errors to status codes, count and time the call, write its log line."""
         started = time.perf_counter()
         code = grpc.StatusCode.OK
         error: SluiceError | None = None
+        call_log = _CallLog()
         try:
             if isinstance(request, BadRequest):
                 code = grpc.StatusCode.INVALID_ARGUMENT
                 await context.abort(code, request.reason)
-            return await handler()
+            yield call_log
         except SluiceError as exc:
             error, code = exc, grpc_code(exc)
-            await context.abort(code, exc.message)
+            await context.abort(code, exc.message, trailing_metadata=_details(code, exc, request))
         except grpc.aio.AbortError:
+            raise
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
             raise
         except Exception:
             code = grpc.StatusCode.INTERNAL
@@ -90,13 +121,30 @@ class SluiceService:
             elapsed = time.perf_counter() - started
             self.metrics.rpc_requests.labels(method, code.name).inc()
             self.metrics.rpc_latency.labels(method).observe(elapsed)
-            # One line per request; bodies never (redacted by telemetry.logging).
-            log.info(
-                "rpc", method=method, code=code.name,
-                error=error.message if error is not None else None,
-                ms=round(elapsed * 1000, 3),
-            )  # fmt: skip
-        raise AssertionError("unreachable: context.abort raises")
+            # One line per request (the pipeline writes it for completions); bodies never.
+            if not call_log.pipeline_logged:
+                log.info(
+                    "rpc", method=method, code=code.name,
+                    error=error.message if error is not None else None,
+                    ms=round(elapsed * 1000, 3),
+                )  # fmt: skip
+
+    async def _rpc(
+        self,
+        method: str,
+        request: Any,
+        context: grpc.aio.ServicerContext[Any, Any],
+        handler: Callable[[], Awaitable[Resp]],
+    ) -> Resp:
+        async with self._guard(method, request, context):
+            return await handler()
+        raise AssertionError("unreachable: _guard re-raises or aborts")
+
+    def _deadline(self, context: grpc.aio.ServicerContext[Any, Any]) -> float:
+        remaining = context.time_remaining()
+        if remaining is None:
+            remaining = self.pipeline.settings.cascade.default_deadline_s
+        return time.monotonic() + max(0.0, remaining)
 
     # ---- Embed
     async def Embed(
@@ -129,24 +177,36 @@ class SluiceService:
     async def Complete(
         self, request: pb.CompleteRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.CompleteResponse:
-        return await self._unimplemented(  # type: ignore[no-any-return]
-            "Complete", request, context, "providers and the cascade (issue #5)"
-        )
+        async with self._guard("Complete", request, context) as call_log:
+            domain = convert.completion_request(request, self.limits, self._deadline(context))
+            call_log.pipeline_logged = True
+            result = await self.pipeline.complete(domain)
+            return convert.completion_response(result, self.pipeline.cache.clock())
+        raise AssertionError("unreachable: _guard re-raises or aborts")
 
     async def StreamComplete(
         self, request: pb.CompleteRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.CompleteChunk]:
-        await self._unimplemented(
-            "StreamComplete", request, context, "providers and the cascade (issue #5)"
-        )
-        yield pb.CompleteChunk()  # pragma: no cover - unreachable, makes this a generator
+        async with self._guard("StreamComplete", request, context) as call_log:
+            domain = convert.completion_request(request, self.limits, self._deadline(context))
+            call_log.pipeline_logged = True
+            async for item in self.pipeline.stream_complete(domain):
+                if isinstance(item, str):
+                    yield pb.CompleteChunk(delta=item)
+                else:
+                    summary = convert.completion_response(item, self.pipeline.cache.clock())
+                    yield pb.CompleteChunk(summary=summary)
 
     async def Route(
         self, request: pb.RouteRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.RouteDecision:
-        return await self._unimplemented(  # type: ignore[no-any-return]
-            "Route", request, context, "routing policies (issue #6)"
-        )
+        async def handle() -> pb.RouteDecision:
+            convert.messages(request.messages, self.limits)
+            convert.namespace(request.namespace)
+            route = self.pipeline.route(convert.routing_hints(request.routing))
+            return convert.route_to_pb(route)
+
+        return await self._rpc("Route", request, context, handle)
 
     async def Feedback(
         self, request: pb.FeedbackRequest, context: grpc.aio.ServicerContext[Any, Any]

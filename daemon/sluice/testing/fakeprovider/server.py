@@ -93,6 +93,7 @@ class FakeProviderServer:
         self._models: dict[str, ModelBehaviour] = {}
         self._plan = FaultPlan()
         self._calls: list[RecordedCall] = []
+        self._inflight = 0
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.app = self._build_app(protocols)
@@ -189,6 +190,11 @@ class FakeProviderServer:
         app.router.add_get("/_fake/calls", self._get_calls)
         return app
 
+    @property
+    def inflight(self) -> int:
+        """Provider requests being handled now (a cancelled client call ends its handler)."""
+        return self._inflight
+
     async def _openai(self, request: web.Request) -> web.StreamResponse:
         return await self._serve(request, WIRE_FORMATS["openai"])
 
@@ -210,6 +216,15 @@ class FakeProviderServer:
         wire: WireFormat,
         path_model: str = "",
         path_stream: bool = False,
+    ) -> web.StreamResponse:
+        self._inflight += 1
+        try:
+            return await self._serve_counted(request, wire, path_model, path_stream)
+        finally:
+            self._inflight -= 1
+
+    async def _serve_counted(
+        self, request: web.Request, wire: WireFormat, path_model: str, path_stream: bool
     ) -> web.StreamResponse:
         try:
             body = json.loads(await request.read())
@@ -413,7 +428,9 @@ class FakeProviderServer:
         return web.json_response({"ok": True})
 
     async def _get_calls(self, request: web.Request) -> web.Response:
-        return web.json_response({"calls": [call.to_json() for call in self._calls]})
+        return web.json_response(
+            {"calls": [call.to_json() for call in self._calls], "inflight": self._inflight}
+        )
 
     async def _control(self, request: web.Request, apply: Callable[[Any], None]) -> web.Response:
         try:

@@ -1,0 +1,94 @@
+"""Builds the cascade's dependencies from Settings: providers, breakers, retry, scorer, budget.
+
+Part of the composition root (app.py), split out to keep each file readable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import aiohttp
+
+from sluice.cascade.budget import BudgetLimit, ExhaustedAction, InMemoryBudgetGuard
+from sluice.cascade.confidence import CombinedScorer, FormatScorer, LogprobScorer
+from sluice.cascade.plan import Catalogue
+from sluice.config import ProviderSettings, Settings
+from sluice.errors import ConfigError
+from sluice.pipeline import ModelPath
+from sluice.providers.base import Provider
+from sluice.providers.factory import ProviderSpec, Secret, build_provider
+from sluice.resilience.breaker import BreakerConfig, BreakerRegistry, BreakerState
+from sluice.resilience.retry import RetryPolicy
+from sluice.telemetry.logging import get_logger
+from sluice.telemetry.metrics import Metrics
+
+log = get_logger("sluice.providers")
+_STATE_VALUE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+
+
+def _api_key(name: str, p: ProviderSettings, secrets: Mapping[str, str]) -> Secret | None:
+    if p.api_key_file is not None:
+        try:
+            return Secret(p.api_key_file.read_text(encoding="utf-8").strip())
+        except OSError as exc:
+            raise ConfigError(
+                f"providers.{name}.api_key_file", f"cannot read it: {exc.strerror}"
+            ) from None
+    if p.api_key_env:
+        value = secrets.get(p.api_key_env)
+        if not value:
+            # Not fatal: a local server may need no key; the provider's 401 will say so.
+            log.warning("api_key_missing", provider=name, env=p.api_key_env)
+            return None
+        return Secret(value)
+    return None
+
+
+def build_providers(
+    settings: Settings, secrets: Mapping[str, str], session: aiohttp.ClientSession
+) -> dict[str, Provider]:
+    return {
+        name: build_provider(
+            ProviderSpec(
+                name=name, kind=p.kind, base_url=p.base_url,
+                api_key=_api_key(name, p, secrets), extra_headers=p.headers,
+            ),
+            session,
+        )
+        for name, p in settings.providers.items()
+    }  # fmt: skip
+
+
+def build_model_path(
+    settings: Settings, providers: Mapping[str, Provider], metrics: Metrics
+) -> ModelPath:
+    c = settings.cascade
+
+    def on_change(provider: str, old: BreakerState, new: BreakerState) -> None:
+        metrics.circuit_state.labels(provider).set(_STATE_VALUE[new])
+        log.warning("circuit_breaker", provider=provider, old=old.value, new=new.value)
+
+    breakers = BreakerRegistry(
+        BreakerConfig(c.breaker.failures, c.breaker.window_s, c.breaker.cooldown_s,
+                      c.breaker.probes),
+        on_change=on_change,
+    )  # fmt: skip
+    for name in providers:
+        metrics.circuit_state.labels(name).set(0)
+    b = settings.budgets
+    budget = InMemoryBudgetGuard(
+        {ns: BudgetLimit(v.limit_usd, v.window_s) for ns, v in b.namespaces.items()},
+        default=BudgetLimit(b.default.limit_usd, b.default.window_s) if b.default else None,
+        soft_fraction=b.soft_fraction,
+        on_exhausted=ExhaustedAction(b.on_exhausted),
+    )
+    conf = c.confidence
+    return ModelPath(
+        catalogue=Catalogue.from_settings(settings),
+        providers=providers,
+        breakers=breakers,
+        retry=RetryPolicy(c.retry.max_retries, c.retry.base_s, c.retry.cap_s,
+                          c.retry.max_retry_after_s),
+        scorer=CombinedScorer((FormatScorer(), LogprobScorer(conf.a, conf.b, conf.c, conf.prior))),
+        budget=budget,
+    )  # fmt: skip
