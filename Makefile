@@ -23,7 +23,12 @@ help:
 	@echo "make run | make test | make check | make generate | make bench"
 
 # ---- install (idempotent: each step is skipped when its stamp is newer than its inputs)
-install: $(VENV)/.installed $(BIN)/buf $(BIN)/grpc_health_probe
+install: $(VENV)/.installed $(BIN)/buf $(BIN)/grpc_health_probe $(VENV)/.codegen
+
+# Generators and the four clients' dependencies (Go modules, npm, Maven, PyPI): idempotent.
+$(VENV)/.codegen: scripts/install-codegen.sh $(VENV)/.installed clients/go/go.mod clients/typescript/package-lock.json clients/java/pom.xml clients/python/pyproject.toml
+	scripts/install-codegen.sh
+	touch $@
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,9 +47,20 @@ $(BIN)/grpc_health_probe:
 run: install
 	$(BIN)/sluice serve
 
-# ---- tests
+# ---- tests (CI runs exactly this): the daemon's suite, then the four generated clients
 test: install
 	$(BIN)/pytest -q
+	scripts/test-clients.sh
+
+test-unit: install
+	$(BIN)/pytest -q tests/unit
+
+test-integration: install
+	$(BIN)/pytest -q tests/integration
+
+test-e2e: install
+	$(BIN)/pytest -q tests/e2e
+	scripts/test-clients.sh
 
 # ---- checks
 generate: install
@@ -56,6 +72,7 @@ check: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/buf lint
+	scripts/check-breaking.sh
 	scripts/check-generated.sh
 
 clean:

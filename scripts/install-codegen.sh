@@ -82,8 +82,9 @@ if [ ! -d clients/typescript/node_modules ] \
   log "npm ci (clients/typescript)"
   (cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error)
 fi
-log "mvn dependency:go-offline (clients/java)"
-(cd clients/java && mvn -q -B --no-transfer-progress dependency:go-offline \
-   surefire:help >/dev/null)
+log "mvn: resolve clients/java dependencies and plugins (incl. the surefire JUnit provider)"
+# A test run that selects no test resolves everything `mvn -o test` needs later.
+(cd clients/java && mvn -q -B --no-transfer-progress test -Dtest=NoSuchTest \
+   -Dsurefire.failIfNoSpecifiedTests=false)
 log "pip install -e clients/python"
 "$BIN/python" -m pip install -q --no-deps -e clients/python

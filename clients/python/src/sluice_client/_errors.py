@@ -72,9 +72,9 @@ _BY_CODE: dict[grpc.StatusCode, type[SluiceError]] = {
 
 
 def _error_details(err: grpc.RpcError) -> sluice_pb2.ErrorDetails | None:
-    if not isinstance(err, grpc.Call):
+    if not hasattr(err, "trailing_metadata"):
         return None
-    status = rpc_status.from_call(err)
+    status = rpc_status.from_call(err)  # type: ignore[arg-type]  # RpcErrors from calls are grpc.Call
     if status is None:
         return None
     for detail in status.details:
@@ -87,7 +87,10 @@ def _error_details(err: grpc.RpcError) -> sluice_pb2.ErrorDetails | None:
 
 def from_rpc_error(err: grpc.RpcError) -> SluiceError:
     """Translate a grpc.RpcError into the matching SluiceError subclass."""
-    code = err.code() if isinstance(err, grpc.Call) else grpc.StatusCode.UNKNOWN
-    message = (err.details() if isinstance(err, grpc.Call) else None) or str(err)
+    # Errors raised by calls are also grpc.Call (code/details); others fall back to UNKNOWN.
+    code_fn = getattr(err, "code", None)
+    details_fn = getattr(err, "details", None)
+    code: grpc.StatusCode = code_fn() if callable(code_fn) else grpc.StatusCode.UNKNOWN
+    message: str = (details_fn() if callable(details_fn) else None) or str(err)
     cls = _BY_CODE.get(code, SluiceError)
     return cls(code, message, _error_details(err))

@@ -1,0 +1,124 @@
+package dev.sluice.client;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.sluice.v1.ErrorDetails;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.protobuf.StatusProto;
+import java.util.Optional;
+
+/**
+ * A failed call to the daemon. Unchecked, like grpc-java's own StatusRuntimeException (kept as
+ * the cause). {@link #code()} is the gRPC status code; subclasses exist for the codes callers
+ * handle differently:
+ *
+ * <pre>
+ * SluiceException                 any failure; code() says which
+ * ├── InvalidArgumentException    a field is missing or out of range
+ * ├── ResourceExhaustedException  a size limit or cost budget was hit
+ * ├── NotFoundException           an entry or request id is unknown or expired
+ * ├── UnavailableException        every provider failed, or the daemon is unreachable
+ * ├── DeadlineExceededException   the call's deadline passed
+ * ├── UnimplementedException      the RPC is not built in this daemon version
+ * └── UnauthenticatedException    a non-loopback listener wants a bearer token
+ * </pre>
+ */
+public class SluiceException extends RuntimeException {
+  private static final long serialVersionUID = 1L;
+
+  private final Status.Code code;
+  private final String description;
+  private final transient ErrorDetails details;
+
+  public SluiceException(Status.Code code, String description, ErrorDetails details, Throwable cause) {
+    super(code + ": " + description, cause);
+    this.code = code;
+    this.description = description;
+    this.details = details;
+  }
+
+  /** The gRPC status code. */
+  public Status.Code code() {
+    return code;
+  }
+
+  /** The daemon's message: what to fix. */
+  public String description() {
+    return description;
+  }
+
+  /** The attempts made and the field to fix, when the daemon attached them. */
+  public Optional<ErrorDetails> details() {
+    return Optional.ofNullable(details);
+  }
+
+  /** The one translation table from grpc-java's exception to ours. */
+  public static SluiceException from(StatusRuntimeException e) {
+    Status status = e.getStatus();
+    String desc = status.getDescription() == null ? "" : status.getDescription();
+    ErrorDetails details = errorDetails(e);
+    switch (status.getCode()) {
+      case INVALID_ARGUMENT: return new InvalidArgumentException(desc, details, e);
+      case RESOURCE_EXHAUSTED: return new ResourceExhaustedException(desc, details, e);
+      case NOT_FOUND: return new NotFoundException(desc, details, e);
+      case UNAVAILABLE: return new UnavailableException(desc, details, e);
+      case DEADLINE_EXCEEDED: return new DeadlineExceededException(desc, details, e);
+      case UNIMPLEMENTED: return new UnimplementedException(desc, details, e);
+      case UNAUTHENTICATED: return new UnauthenticatedException(desc, details, e);
+      default: return new SluiceException(status.getCode(), desc, details, e);
+    }
+  }
+
+  private static ErrorDetails errorDetails(StatusRuntimeException e) {
+    com.google.rpc.Status st = StatusProto.fromThrowable(e);
+    if (st == null) {
+      return null;
+    }
+    for (Any any : st.getDetailsList()) {
+      if (any.is(ErrorDetails.class)) {
+        try {
+          return any.unpack(ErrorDetails.class);
+        } catch (InvalidProtocolBufferException ignored) {
+          return null; // a malformed detail is no reason to hide the status itself
+        }
+      }
+    }
+    return null;
+  }
+
+  public static final class InvalidArgumentException extends SluiceException {
+    private static final long serialVersionUID = 1L;
+    InvalidArgumentException(String d, ErrorDetails x, Throwable c) { super(Status.Code.INVALID_ARGUMENT, d, x, c); }
+  }
+
+  public static final class ResourceExhaustedException extends SluiceException {
+    private static final long serialVersionUID = 1L;
+    ResourceExhaustedException(String d, ErrorDetails x, Throwable c) { super(Status.Code.RESOURCE_EXHAUSTED, d, x, c); }
+  }
+
+  public static final class NotFoundException extends SluiceException {
+    private static final long serialVersionUID = 1L;
+    NotFoundException(String d, ErrorDetails x, Throwable c) { super(Status.Code.NOT_FOUND, d, x, c); }
+  }
+
+  public static final class UnavailableException extends SluiceException {
+    private static final long serialVersionUID = 1L;
+    UnavailableException(String d, ErrorDetails x, Throwable c) { super(Status.Code.UNAVAILABLE, d, x, c); }
+  }
+
+  public static final class DeadlineExceededException extends SluiceException {
+    private static final long serialVersionUID = 1L;
+    DeadlineExceededException(String d, ErrorDetails x, Throwable c) { super(Status.Code.DEADLINE_EXCEEDED, d, x, c); }
+  }
+
+  public static final class UnimplementedException extends SluiceException {
+    private static final long serialVersionUID = 1L;
+    UnimplementedException(String d, ErrorDetails x, Throwable c) { super(Status.Code.UNIMPLEMENTED, d, x, c); }
+  }
+
+  public static final class UnauthenticatedException extends SluiceException {
+    private static final long serialVersionUID = 1L;
+    UnauthenticatedException(String d, ErrorDetails x, Throwable c) { super(Status.Code.UNAUTHENTICATED, d, x, c); }
+  }
+}

@@ -1,0 +1,36 @@
+"""Python client for the Sluice sidecar.
+
+with sluice_client.Client("unix:///run/sluice/sluice.sock") as client:
+    answer = client.complete([("user", "What is a sluice?")])
+"""
+
+from sluice_client._client import SERVICE_NAME, Client, message, normalize_target
+from sluice_client._errors import (
+    DeadlineExceededError,
+    InvalidArgumentError,
+    NotFoundError,
+    ResourceExhaustedError,
+    SluiceError,
+    UnauthenticatedError,
+    UnavailableError,
+    UnimplementedError,
+    from_rpc_error,
+)
+from sluice_client.v1 import sluice_pb2 as pb
+
+__all__ = [
+    "SERVICE_NAME",
+    "Client",
+    "DeadlineExceededError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "ResourceExhaustedError",
+    "SluiceError",
+    "UnauthenticatedError",
+    "UnavailableError",
+    "UnimplementedError",
+    "from_rpc_error",
+    "message",
+    "normalize_target",
+    "pb",
+]
