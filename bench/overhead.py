@@ -40,12 +40,18 @@ async def measure(address: str, base_url: str, n: int) -> dict[str, list[float]]
             direct = (time.perf_counter() - started) * 1000
             messages = [pb.Message(role=pb.ROLE_USER, content=text)]
             started = time.perf_counter()
-            await stub.Complete(pb.CompleteRequest(
-                messages=messages, cache=pb.CachePolicy(skip_read=True, skip_write=True)))
+            await stub.Complete(
+                pb.CompleteRequest(
+                    messages=messages, cache=pb.CachePolicy(skip_read=True, skip_write=True)
+                )
+            )
             skip = (time.perf_counter() - started) * 1000
             started = time.perf_counter()
-            await stub.Complete(pb.CompleteRequest(
-                messages=[pb.Message(role=pb.ROLE_USER, content=f"{text} (cached path)")]))
+            await stub.Complete(
+                pb.CompleteRequest(
+                    messages=[pb.Message(role=pb.ROLE_USER, content=f"{text} (cached path)")]
+                )
+            )
             miss = (time.perf_counter() - started) * 1000
             if i >= 20:  # warm-up excluded
                 out["direct"].append(direct)

@@ -33,11 +33,16 @@ async def main() -> None:
     routed: list[float] = []
     async with aiohttp.ClientSession() as session:
         for i in range(args.n + 20):
-            body = {"model": "gpt-4o-mini",
-                    "messages": [{"role": "user", "content": f"overhead question {i}"}]}
+            body = {
+                "model": "gpt-4o-mini",
+                "messages": [{"role": "user", "content": f"overhead question {i}"}],
+            }
             started = time.perf_counter()
-            async with session.post(f"{args.base_url}/chat/completions", json=body,
-                                    headers={"Authorization": "Bearer sk-bench"}) as r:
+            async with session.post(
+                f"{args.base_url}/chat/completions",
+                json=body,
+                headers={"Authorization": "Bearer sk-bench"},
+            ) as r:
                 await r.json()
             if i >= 20:  # warm-up excluded
                 direct.append((time.perf_counter() - started) * 1000)
@@ -45,8 +50,16 @@ async def main() -> None:
             await router.acompletion(model="cheap", messages=body["messages"])
             if i >= 20:
                 routed.append((time.perf_counter() - started) * 1000)
-    print(json.dumps({"direct_p50": pct(direct, 50), "direct_p99": pct(direct, 99),
-                      "router_p50": pct(routed, 50), "router_p99": pct(routed, 99)}))
+    print(
+        json.dumps(
+            {
+                "direct_p50": pct(direct, 50),
+                "direct_p99": pct(direct, 99),
+                "router_p50": pct(routed, 50),
+                "router_p99": pct(routed, 99),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

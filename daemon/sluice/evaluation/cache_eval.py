@@ -6,6 +6,14 @@ matches or the best semantic candidate's cosine is ≥ the threshold. A hit on
 a label-0 pair, or on another pair's entry, is a false hit. The store and
 lookup go through the daemon's own Pipeline and SemanticCache, so the figures
 are those of the code that serves requests.
+
+Two ways to store, chosen per set:
+- retrieval: every `a` in one namespace (GPTCache's benchmark), so a query
+  competes with every stored question;
+- pairwise: each pair in a namespace of its own, used when queries also occur
+  among the stored texts (PAWS and CANNOT reuse sentences across pairs: in
+  one shared namespace a query would simply find itself, which measures
+  nothing about the pair).
 """
 
 from __future__ import annotations
@@ -55,15 +63,29 @@ async def _gather_chunks(coros: Sequence[Any]) -> list[Any]:
     return out
 
 
-async def run_pairs(pipeline: Pipeline, namespace: str, pairs: Sequence[Pair]) -> list[Outcome]:
+def protocol_for(pairs: Sequence[Pair]) -> str:
+    stored = {(p.history_a, normalise(p.a)) for p in pairs}
+    overlap = any(
+        (p.history_b, normalise(p.b)) in stored and normalise(p.b) != normalise(p.a) for p in pairs
+    )
+    return "pairwise" if overlap else "retrieval"
+
+
+async def run_pairs(
+    pipeline: Pipeline, namespace: str, pairs: Sequence[Pair], protocol: str = "retrieval"
+) -> list[Outcome]:
     """Store every a, query every b; one Outcome per pair."""
     params = GenParams()
+
+    def ns(i: int) -> str:
+        return f"{namespace[:48]}-{i}" if protocol == "pairwise" else namespace
+
     stores = []
     for i, p in enumerate(pairs):
         messages = (*p.history_a, ChatMessage("user", p.a))
         stores.append(
             pipeline.store(
-                namespace,
+                ns(i),
                 messages,
                 params,
                 answer=f"answer #{i}",
@@ -75,8 +97,8 @@ async def run_pairs(pipeline: Pipeline, namespace: str, pairs: Sequence[Pair]) -
         )
     await _gather_chunks(stores)
 
-    async def query(p: Pair) -> Outcome:
-        key = make_key(namespace, (*p.history_b, ChatMessage("user", p.b)), params)
+    async def query(i: int, p: Pair) -> Outcome:
+        key = make_key(ns(i), (*p.history_b, ChatMessage("user", p.b)), params)
         entry = pipeline.cache.lookup_exact(key)
         if entry is not None:
             return Outcome(p.label, True, 1.0, normalise(entry.question) == normalise(p.a))
@@ -90,7 +112,7 @@ async def run_pairs(pipeline: Pipeline, namespace: str, pairs: Sequence[Pair]) -
         own = normalise(result.entry.question) == normalise(p.a) and (p.history_a == p.history_b)
         return Outcome(p.label, False, result.similarity, own)
 
-    return await _gather_chunks([query(p) for p in pairs])
+    return await _gather_chunks([query(i, p) for i, p in enumerate(pairs)])
 
 
 def rows(outcomes: Sequence[Outcome], thresholds: Sequence[float] = THRESHOLDS) -> list[Row]:
@@ -131,9 +153,12 @@ def sample(pairs: list[Pair], limit: int | None, seed: int = 0) -> list[Pair]:
     return random.Random(seed).sample(pairs, limit)  # noqa: S311 - sampling, not security
 
 
-def as_json(default_threshold: float, results: dict[str, list[Row]]) -> dict[str, Any]:
+def as_json(
+    default_threshold: float, results: dict[str, list[Row]], protocols: dict[str, str]
+) -> dict[str, Any]:
     return {
         "default_threshold": default_threshold,
+        "protocols": protocols,
         "sets": {
             name: [
                 {k: v for k, v in asdict(r).items() if k not in {"hits", "false_hits"}}
@@ -149,11 +174,16 @@ def _fmt(value: float | None) -> str:
     return "   —  " if value is None else f"{value:6.1%}"
 
 
-def format_table(results: dict[str, list[Row]], default_threshold: float) -> str:
+def format_table(
+    results: dict[str, list[Row]], default_threshold: float, protocols: dict[str, str]
+) -> str:
     lines = []
     for name, table in results.items():
         first = table[0]
-        lines.append(f"\n{name}  (positives {first.positives}, negatives {first.negatives})")
+        lines.append(
+            f"\n{name}  ({protocols[name]}; positives {first.positives}, "
+            f"negatives {first.negatives})"
+        )
         lines.append("  threshold  hit rate  false-hit rate  precision   hits  false hits")
         for r in table:
             mark = " *" if abs(r.threshold - default_threshold) < 1e-9 else "  "
@@ -189,3 +219,31 @@ def plot(results: dict[str, list[Row]], default_threshold: float, path: Path) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def rows_from_json(data: dict[str, Any]) -> dict[str, list[Row]]:
+    """The inverse of `as_json` (to re-render a saved run)."""
+    return {name: [Row(**row) for row in table] for name, table in data["sets"].items()}
+
+
+def markdown(
+    results: dict[str, list[Row]], default_threshold: float, protocols: dict[str, str]
+) -> str:
+    """The tables for docs/cache-eval.md."""
+    out = [
+        "| set | protocol | threshold | hit rate (positives) | false-hit rate (negatives) "
+        "| precision | hits | false hits |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, table in results.items():
+        for r in table:
+            if round(r.threshold, 2) not in (0.85, 0.9, 0.93, 0.95, 0.97, 0.99):
+                continue
+            mark = "**" if abs(r.threshold - default_threshold) < 1e-9 else ""
+            out.append(
+                f"| {name} ({r.positives}+/{r.negatives}−) | {protocols[name]} "
+                f"| {mark}{r.threshold:.2f}{mark} | {_fmt(r.hit_rate).strip()} "
+                f"| {_fmt(r.false_hit_rate).strip()} | {_fmt(r.precision).strip()} "
+                f"| {r.hits} | {r.false_hits} |"
+            )
+    return "\n".join(out)

@@ -1,0 +1,73 @@
+"""`sluice eval cache` on a generic pairs file and on the shared public sets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sluice.cli import default_data_dir
+
+pytestmark = pytest.mark.integration
+
+
+def run(*args: str) -> dict:  # type: ignore[type-arg]
+    done = subprocess.run(
+        [sys.executable, "-m", "sluice", "eval", "cache", *args, "--json"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    data: dict = json.loads(done.stdout)  # type: ignore[type-arg]
+    return data
+
+
+def test_pairs_file_at_the_defaults(tmp_path: Path) -> None:
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text(
+        "text_a\ttext_b\tlabel\n"
+        "How do I delete a file in Linux?\tHow do I delete a file on Linux?\t1\n"
+        "How do I delete a file in Linux?\tHow do I delete a directory in Linux?\t0\n"
+        "What is the capital of France?\twhat is the capital of france?\t1\n"
+        "Flight from London to Paris\tFlight from Paris to London\t0\n"
+    )
+    data = run("--pairs", str(pairs))
+    assert data["default_threshold"] == 0.97
+    assert data["protocols"] == {"pairs": "retrieval"}  # no query is also a stored text
+    rows = {r["threshold"]: r for r in data["sets"]["pairs"]}
+    default = rows[0.97]
+    assert (default["positives"], default["negatives"]) == (2, 2)
+    assert default["hit_rate"] == 1.0  # the exact and the near-identical paraphrase
+    # "delete a directory" never answers "delete a file"; the swapped flight is a known
+    # weakness of cosine (issue #4), so it is measured, not asserted away.
+    assert default["false_hit_rate"] in (0.0, 0.5)
+    assert rows[0.85]["hits"] >= default["hits"], "lower thresholds hit at least as often"
+
+
+def test_bad_pairs_file_names_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("only two\tcolumns\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "sluice", "eval", "cache", "--pairs", str(bad)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "bad.tsv:1" in done.stderr
+
+
+@pytest.mark.skipif(
+    not (default_data_dir() / "cache").is_dir(), reason="../shared/data/cache is not there"
+)
+def test_every_public_set_is_evaluated(tmp_path: Path) -> None:
+    data = run("--limit", "15", "--plot", str(tmp_path / "plot.png"))
+    assert set(data["sets"]) == {
+        "gptcache_mock", "paws_dev", "cannot_antonyms", "cannot_negations",
+        "meancache_contextual", "meancache_contextual_no_history",
+        "meancache_paraphrased_followups",
+    }  # fmt: skip
+    contextual = {r["threshold"]: r for r in data["sets"]["meancache_contextual"]}
+    assert contextual[0.85]["false_hits"] == 0, "history-aware keys never cross conversations"
+    blind = {r["threshold"]: r for r in data["sets"]["meancache_contextual_no_history"]}
+    assert blind[0.97]["false_hits"] > 0, "a history-blind key would have crossed them"
+    assert (tmp_path / "plot.png").stat().st_size > 10_000
