@@ -17,13 +17,23 @@ export HNSWLIB_NO_NATIVE ?=
 BUF_VERSION := v1.75.0
 GRPC_HEALTH_PROBE_VERSION := v0.4.62
 
-.PHONY: help install run test test-unit test-integration test-e2e check generate lint types bench clean
+.PHONY: help install run test test-unit test-integration test-e2e check generate lint types bench bench-peers clean
 
 help:
 	@echo "make run | make test | make check | make generate | make bench"
 
 # ---- install (idempotent: each step is skipped when its stamp is newer than its inputs)
-install: $(VENV)/.installed $(BIN)/buf $(BIN)/grpc_health_probe $(VENV)/.codegen
+install: $(VENV)/.installed $(BIN)/buf $(BIN)/grpc_health_probe $(VENV)/.codegen tests/e2e/openai_node/node_modules/.installed $(VENV)/.deploy-tools
+
+# promtool, the manifest validator's Go modules, the image's wheelhouse (deploy/README.md).
+$(VENV)/.deploy-tools: scripts/install-deploy-tools.sh $(VENV)/.installed pyproject.toml deploy/validate/go.mod deploy/validate/go.sum
+	scripts/install-deploy-tools.sh
+	touch $@
+
+# The official openai npm package, for the OpenAI front's end-to-end test.
+tests/e2e/openai_node/node_modules/.installed: tests/e2e/openai_node/package-lock.json
+	npm ci --prefix tests/e2e/openai_node --no-audit --no-fund --loglevel=error
+	touch $@
 
 # Generators and the four clients' dependencies (Go modules, npm, Maven, PyPI): idempotent.
 $(VENV)/.codegen: scripts/install-codegen.sh $(VENV)/.installed clients/go/go.mod clients/typescript/package-lock.json clients/java/pom.xml clients/python/pyproject.toml
@@ -74,6 +84,17 @@ check: install
 	$(BIN)/buf lint
 	scripts/check-breaking.sh
 	scripts/check-generated.sh
+	scripts/check-deploy.sh
+
+# ---- benchmarks (print figures; never part of `make test`)
+bench-peers: install
+	bench/peers/install.sh
+
+bench: install bench-peers
+	$(BIN)/python -m bench.embed
+	$(BIN)/python -m bench.cache
+	$(BIN)/python -m bench.overhead
+	$(BIN)/python -m bench.gptcache_side_by_side
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
