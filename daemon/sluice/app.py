@@ -12,13 +12,14 @@ import contextlib
 import json
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
+from sluice.auth import BearerTokenInterceptor, read_token
 from sluice.cache.snapshot import Snapshotter
 from sluice.cache.store import SemanticCache
 from sluice.config import Settings
@@ -27,6 +28,8 @@ from sluice.embedding.model import OnnxEmbedder
 from sluice.http import build_http_app, start_http
 from sluice.models_path import build_model_path, build_providers
 from sluice.pipeline import Pipeline
+from sluice.providers.base import Provider
+from sluice.routing.router import Router, build_router
 from sluice.server import GrpcServer
 from sluice.service import SluiceService
 from sluice.telemetry.logging import get_logger
@@ -47,18 +50,25 @@ class App:
         self.metrics = Metrics()
         self.service = SluiceService(self.metrics, self.settings.limits)
         server = self.settings.server
+        interceptors = []
+        if server.auth_token_file is not None:
+            token = read_token(server.auth_token_file)
+            interceptors.append(BearerTokenInterceptor(token, self.metrics))
         self.grpc = GrpcServer(
             self.service,
             listen=server.listen,
             max_message_bytes=server.max_message_bytes,
             socket_mode=server.socket_mode,
+            socket_group=server.socket_group,
             max_concurrent_rpcs=server.max_concurrent_rpcs,
+            interceptors=interceptors,
         )
         self.serving = False
         self._stop = asyncio.Event()
         self._batcher: MicroBatcher | None = None
         self._cache: SemanticCache | None = None
         self._snapshotter: Snapshotter | None = None
+        self._router: Router | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._http: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -80,7 +90,12 @@ class App:
         bound = await self.grpc.start()
         http_address = None
         if self.settings.server.http is not None:
-            http_app = build_http_app(self.metrics, lambda: self.serving)
+            http_app = build_http_app(
+                self.metrics,
+                lambda: self.serving,
+                lambda: self.service.pipeline if self.serving else None,
+                self.settings.server.max_message_bytes,
+            )
             self._http, http_address = await start_http(http_app, self.settings.server.http)
         log.info("listening", grpc=bound, http=http_address, model_dir=str(self.model_dir))
         loading = asyncio.create_task(self._load())
@@ -110,7 +125,9 @@ class App:
         )
         # One warm-up run allocates onnxruntime's buffers before the first caller pays for it.
         await asyncio.to_thread(embedder.embed, ["warm-up"] * 8)
-        self._batcher = MicroBatcher(embedder, self.metrics, max_batch=emb.max_batch)
+        self._batcher = MicroBatcher(
+            embedder, self.metrics, max_batch=emb.max_batch, batching=emb.micro_batching
+        )
         await self._batcher.start()
         cache_settings = self.settings.cache
         self._cache = SemanticCache(cache_settings, embedder.dimensions, self.metrics)
@@ -129,8 +146,16 @@ class App:
         )
         providers = build_providers(self.settings, self.secrets, self._session)
         models = build_model_path(self.settings, providers, self.metrics)
+        self._router = build_router(
+            self.settings.routing, models.catalogue, dimensions=embedder.dimensions,
+            model_id=embedder.model_id,
+        )  # fmt: skip
+        if cache_settings.snapshot_dir is not None:  # learned bandit state lives beside the cache
+            self._router.restore(cache_settings.snapshot_dir)
         self.service.attach(
-            Pipeline(self.settings, self._batcher, self._cache, models, self.metrics)
+            Pipeline(
+                self.settings, self._batcher, self._cache, models, self.metrics, router=self._router
+            )
         )
 
     async def _snapshot_loop(self) -> None:
@@ -139,8 +164,14 @@ class App:
             await asyncio.sleep(self.settings.cache.snapshot_interval_s)
             try:
                 await self._snapshotter.write()
+                self._save_router()
             except OSError as exc:  # a full emptyDir must not take the daemon down
                 log.warning("snapshot_failed", reason=str(exc))
+
+    def _save_router(self) -> None:
+        folder = self.settings.cache.snapshot_dir
+        if self._router is not None and folder is not None:
+            self._router.save(folder)
 
     async def _reap_loop(self) -> None:
         assert self._cache is not None
@@ -163,6 +194,7 @@ class App:
         if self._snapshotter is not None:
             try:
                 await self._snapshotter.write()
+                self._save_router()
             except OSError as exc:
                 log.warning("snapshot_failed", reason=str(exc))
         if self._cache is not None:
@@ -179,18 +211,36 @@ class App:
 
 
 @contextlib.asynccontextmanager
-async def offline_pipeline(settings: Settings, model_dir: Path) -> AsyncIterator[Pipeline]:
-    """The serving pipeline without servers, for evaluations and benchmarks."""
+async def offline_pipeline(
+    settings: Settings,
+    model_dir: Path,
+    *,
+    providers: Mapping[str, Provider] | None = None,
+    embedder: OnnxEmbedder | None = None,
+) -> AsyncIterator[Pipeline]:
+    """The serving pipeline without servers, for evaluations and benchmarks.
+
+    With `providers` (e.g. a replay provider) the model path and the routing
+    policies are built from `settings` as the daemon builds them.
+    """
     emb = settings.embedding
-    embedder = await asyncio.to_thread(
-        OnnxEmbedder, model_dir, threads=emb.threads, max_tokens=emb.max_tokens
-    )
+    if embedder is None:
+        embedder = await asyncio.to_thread(
+            OnnxEmbedder, model_dir, threads=emb.threads, max_tokens=emb.max_tokens
+        )
     metrics = Metrics()
     batcher = MicroBatcher(embedder, metrics, max_batch=emb.max_batch)
     await batcher.start()
     cache = SemanticCache(settings.cache, embedder.dimensions, metrics)
+    models = router = None
+    if providers is not None:
+        models = build_model_path(settings, providers, metrics)
+        router = build_router(
+            settings.routing, models.catalogue, dimensions=embedder.dimensions,
+            model_id=embedder.model_id,
+        )  # fmt: skip
     try:
-        yield Pipeline(settings, batcher, cache)
+        yield Pipeline(settings, batcher, cache, models, metrics, router=router)
     finally:
         cache.close()
         await batcher.stop()

@@ -70,7 +70,40 @@ def _parser() -> argparse.ArgumentParser:
     cache.add_argument("--limit", type=int, help="at most N pairs per set (seeded sample)")
     cache.add_argument("--json", action="store_true", help="print one JSON object")
     cache.add_argument("--plot", type=Path, help="write a PNG plot here")
+    cache.add_argument("--markdown", type=Path, help="write the tables as Markdown here")
+    _routing_parsers(eval_sub, sub)
     return parser
+
+
+def _routing_parsers(eval_sub: Any, sub: Any) -> None:
+    routing = eval_sub.add_parser("routing", help="replay recorded answers through each policy")
+    routing.add_argument("--replay", type=Path, action="append", required=True,
+                         help="CSV/JSONL file or data-set folder; repeatable")  # fmt: skip
+    routing.add_argument(
+        "--config", type=Path, help="tiers and prices (examples/routing-replay.yaml)"
+    )
+    routing.add_argument("--model-dir", type=Path)
+    routing.add_argument("--json", action="store_true", help="print one JSON object")
+    routing.add_argument("--markdown", action="store_true", help="tables in Markdown")
+    routing.add_argument("--json-out", type=Path, help="also write the JSON object to this file")
+    routing.add_argument("--plot", type=Path, help="write a PNG plot here (+ -calibration.png)")
+    routing.add_argument("--policies", help="comma-separated subset of the policies")
+    routing.add_argument("--seed", type=int, default=0)
+    routing.add_argument("--margin", type=float, default=0.05,
+                         help="a tier suffices within this of the best tier's quality")  # fmt: skip
+    routing.add_argument("--limit", type=int, help="at most N prompts per data set (seeded)")
+    routing.add_argument("--cache-dir", type=Path, help="keep prompt embeddings here")
+    routing.add_argument("--save-confidence", type=Path,
+                         help="write the first data set's learned confidence (.npz)")  # fmt: skip
+    train = sub.add_parser("train", help="train a routing model from replay data")
+    train_sub = train.add_subparsers(dest="what", required=True)
+    clf = train_sub.add_parser("classifier", help="the complexity classifier (.npz)")
+    clf.add_argument("--replay", type=Path, action="append", required=True)
+    clf.add_argument("--config", type=Path, help="tiers (and prices) the classes map to")
+    clf.add_argument("--out", type=Path, required=True)
+    clf.add_argument("--model-dir", type=Path)
+    clf.add_argument("--margin", type=float, default=0.05)
+    clf.add_argument("--cache-dir", type=Path)
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -116,42 +149,71 @@ def _eval_cache(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     configure_logging("warning")
-    if args.pairs is not None:
-        sets = {args.pairs.stem: datasets.read_pairs_tsv(args.pairs)}
-    else:
-        try:
+    try:
+        if args.pairs is not None:
+            sets = {args.pairs.stem: datasets.read_pairs_tsv(args.pairs)}
+        else:
             sets = datasets.load_all(args.data)
-        except FileNotFoundError as exc:
-            print(f"sluice: {exc}", file=sys.stderr)
-            return 2
+    except (OSError, ValueError) as exc:
+        print(f"sluice: {exc}", file=sys.stderr)
+        return 2
     sets = {name: cache_eval.sample(pairs, args.limit) for name, pairs in sets.items()}
     default = settings.cache.threshold
+
+    protocols = {name: cache_eval.protocol_for(pairs) for name, pairs in sets.items()}
 
     async def run() -> dict[str, list[cache_eval.Row]]:
         results = {}
         async with offline_pipeline(settings, _resolve_model_dir(settings, args.model_dir)) as p:
             for name, pairs in sets.items():
-                outcomes = await cache_eval.run_pairs(p, name.replace("_", "-")[:64], pairs)
+                namespace = name.replace("_", "-")[:48]
+                outcomes = await cache_eval.run_pairs(p, namespace, pairs, protocols[name])
                 results[name] = cache_eval.rows(outcomes)
         return results
 
     results = asyncio.run(run())
     if args.plot is not None:
         cache_eval.plot(results, default, args.plot)
+    if args.markdown is not None:
+        args.markdown.write_text(cache_eval.markdown(results, default, protocols) + "\n")
     if args.json:
-        print(json.dumps(cache_eval.as_json(default, results)))
+        print(json.dumps(cache_eval.as_json(default, results, protocols)))
     else:
-        print(cache_eval.format_table(results, default))
+        print(cache_eval.format_table(results, default, protocols))
     return 0
+
+
+def _routing(args: argparse.Namespace) -> int:
+    from sluice.evaluation import routing_run  # noqa: PLC0415 - the eval's imports stay out of `serve`
+
+    settings = load_settings(args.config)
+    configure_logging("warning")
+    model_dir = _resolve_model_dir(settings, args.model_dir)
+    if args.command == "train":
+        return routing_run.train_classifier(
+            settings, model_dir, replay=args.replay, out=args.out, cache_dir=args.cache_dir,
+            margin=args.margin,
+        )  # fmt: skip
+    return routing_run.eval_routing(
+        settings, model_dir, replay=args.replay, json_out=args.json, plot_path=args.plot,
+        cache_dir=args.cache_dir, seed=args.seed, margin=args.margin,
+        policies=args.policies.split(",") if args.policies else None, limit=args.limit,
+        save_confidence=args.save_confidence, markdown=args.markdown, json_file=args.json_out,
+    )  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "check-config":
-            load_settings(args.file)
+            from sluice.cascade.plan import Catalogue  # noqa: PLC0415 - keeps `serve` lean
+
+            # Tiers are priced here too: a model without a price is a config error.
+            Catalogue.from_settings(load_settings(args.file))
             print(f"{args.file}: ok")
             return 0
+        if args.command == "train" or (args.command == "eval" and args.what == "routing"):
+            return _routing(args)
         if args.command == "eval":
             return _eval_cache(args)
         return _serve(args)

@@ -6,6 +6,7 @@ module never reads the environment: `cli.py` does, and passes values in.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -14,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sluice.errors import ConfigError
+from sluice.routing_config import RoutingSettings
 
 NAMESPACE_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 DEFAULT_NAMESPACE = "default"
@@ -38,6 +40,19 @@ def validate_listen_address(addr: str) -> str:
     return addr
 
 
+def is_loopback(addr: str) -> bool:
+    """True for a unix socket or a loopback host (127.0.0.0/8, ::1, localhost)."""
+    if addr.startswith("unix://"):
+        return True
+    host = addr.rpartition(":")[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
+
+
 class ServerSettings(_Strict):
     # Loopback TCP plus a unix socket by default: pod-local only.
     listen: tuple[str, ...] = ("127.0.0.1:50051", "unix:///tmp/sluice.sock")
@@ -46,8 +61,20 @@ class ServerSettings(_Strict):
     # How long in-flight calls may finish after SIGTERM (keep below the pod's
     # terminationGracePeriodSeconds).
     grace_period_s: float = Field(default=10.0, ge=0.0, le=600.0)
+    # Unix sockets: owner-only by default; with a group, 0o660 unless socket_mode is set.
     socket_mode: int = Field(default=0o600, ge=0, le=0o777)
+    socket_group: str | None = Field(default=None, min_length=1, max_length=64)
+    # A file holding the bearer token every TCP call must send (`authorization: Bearer …`);
+    # required when a gRPC address is off loopback. Health checks are exempt (docs/RELIABILITY.md).
+    auth_token_file: Path | None = None
     max_concurrent_rpcs: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _group_mode(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("socket_group") and "socket_mode" not in data:
+            return {**data, "socket_mode": 0o660}
+        return data
 
     @field_validator("listen")
     @classmethod
@@ -63,6 +90,17 @@ class ServerSettings(_Strict):
             raise ValueError("the HTTP port must be host:port")
         return None if value is None else validate_listen_address(value)
 
+    @model_validator(mode="after")
+    def _check_auth(self) -> ServerSettings:
+        exposed = [a for a in self.listen if not is_loopback(a)]
+        if exposed and self.auth_token_file is None:
+            raise ValueError(
+                f"server.auth_token_file: {exposed[0]!r} is off loopback; set "
+                "server.auth_token_file (a bearer token every call must send), or listen on "
+                "127.0.0.1 / a unix socket (mTLS is not built)"
+            )
+        return self
+
 
 class EmbeddingSettings(_Strict):
     # None: the model shipped in the repository / image (resolved by the CLI).
@@ -72,6 +110,8 @@ class EmbeddingSettings(_Strict):
     # Sentence-transformers' limit for MiniLM; longer texts are cut and reported.
     max_tokens: int = Field(default=256, ge=8, le=8192)
     max_batch: int = Field(default=64, ge=1, le=1024)
+    # Concurrent requests share onnxruntime calls (off only for benchmarks' side-by-side).
+    micro_batching: bool = True
     # Texts with more than this share of unknown / single-character word pieces
     # are "not covered" by the model and only served from the exact layer.
     coverage_min: Fraction = 0.5
@@ -184,6 +224,8 @@ class ConfidenceSettings(_Strict):
     c: float = 2.5
     # Used when the provider returns no logprobs.
     prior: Fraction = 0.8
+    # A learned scorer (.npz from `sluice eval routing --save-confidence`) replaces a, b, c.
+    learned_path: Path | None = None
 
 
 class BaselineSettings(_Strict):
@@ -232,6 +274,8 @@ class Settings(_Strict):
     budgets: BudgetSettings = Field(default_factory=BudgetSettings)
     # USD per 1M tokens, by model name; merged over the built-in table.
     prices: dict[str, PriceSettings] = Field(default_factory=dict)
+    # Routing policies (rules, classifier, bandit) and shadow / A-B / rollout per namespace.
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
 
     @model_validator(mode="after")
     def _check_references(self) -> Settings:
@@ -245,6 +289,9 @@ class Settings(_Strict):
                         f"tiers[{i}].deployments[{j}].provider: {dep.provider!r} is not "
                         f"defined under providers (known: {sorted(self.providers)})"
                     )
+        for key, tier_name in self.routing.tier_references():
+            if tier_name not in names:
+                raise ValueError(f"{key}: no tier {tier_name!r} (configured tiers: {names})")
         base = self.cascade.baseline
         if base is not None and base.provider not in self.providers:
             raise ValueError(f"cascade.baseline.provider: {base.provider!r} is not defined")
@@ -275,7 +322,7 @@ def parse_settings(data: Any, source: str = "<config>") -> Settings:
         msg = err["msg"].removeprefix("Value error, ")
         # Cross-field checks raise at the root and name their key first: "a.b[0].c: why".
         named = re.match(r"^([\w.\[\]-]+): (.*)$", msg, re.DOTALL)
-        if key == "<root>" and named:
+        if named and (key == "<root>" or named.group(1).startswith(f"{key}.")):
             key, msg = named.group(1), named.group(2)
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise ConfigError(key, f"{msg}{more} in {source}") from None
@@ -295,6 +342,8 @@ def load_settings(path: Path | None) -> Settings:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError("<file>", f"{path} is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError("<file>", f"{path} is nested too deeply to be a config") from None
     return parse_settings(data, str(path))
 
 

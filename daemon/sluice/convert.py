@@ -124,11 +124,17 @@ def threshold(value: float, field: str) -> float:
     return value
 
 
+# Ten years: an entry's expiry must still be a valid protobuf Timestamp (year ≤ 9999).
+MAX_TTL_S = 10 * 365 * 86400
+
+
 def ttl_seconds(value: Duration, field: str) -> float | None:
     """None when unset or zero (use the namespace default)."""
     seconds = value.seconds + value.nanos / 1e9
     if seconds < 0:
         raise InvalidArgument(field, "must not be negative")
+    if seconds > MAX_TTL_S:
+        raise InvalidArgument(field, f"at most {MAX_TTL_S} seconds (ten years)")
     return seconds or None
 
 
@@ -268,6 +274,38 @@ def completion_request(
         store_nondeterministic=cache.store_nondeterministic,
         routing=routing_hints(request.routing),
     )
+
+
+def route_request(request: pb.RouteRequest, limits: LimitSettings) -> CompletionRequest:
+    """A Route call as the request it would route (nothing is called or cached)."""
+    return CompletionRequest(
+        namespace=namespace(request.namespace), messages=messages(request.messages, limits),
+        params=GenParams(), deadline=0.0, request_id=request_id(request.request_id),
+        user_id=request.user_id[:128], skip_read=True, skip_write=True,
+        routing=routing_hints(request.routing),
+    )  # fmt: skip
+
+
+_FEEDBACK_QUALITY = {
+    pb.FEEDBACK_KIND_THUMBS_UP: 1.0,
+    pb.FEEDBACK_KIND_THUMBS_DOWN: 0.0,
+    pb.FEEDBACK_KIND_REGENERATE: 0.0,  # the first answer was not good enough
+}
+
+
+def feedback(request: pb.FeedbackRequest) -> tuple[str, float]:
+    """(request id, quality in [0, 1]) of a Feedback call."""
+    if not request.request_id:
+        raise InvalidArgument("request_id", "must not be empty")
+    if len(request.request_id) > 128:
+        raise InvalidArgument("request_id", "at most 128 characters")
+    if request.kind == pb.FEEDBACK_KIND_SCORE:
+        if math.isnan(request.score) or not 0.0 <= request.score <= 1.0:
+            raise InvalidArgument("score", f"{request.score} is outside [0, 1]")
+        return request.request_id, request.score
+    if request.kind not in _FEEDBACK_QUALITY:
+        raise InvalidArgument("kind", "set THUMBS_UP, THUMBS_DOWN, REGENERATE or SCORE")
+    return request.request_id, _FEEDBACK_QUALITY[request.kind]
 
 
 def route_to_pb(route: RouteDecision) -> pb.RouteDecision:

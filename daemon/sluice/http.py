@@ -1,6 +1,6 @@
-"""The HTTP port (aiohttp): Prometheus `/metrics` and `/healthz`.
+"""The HTTP port (aiohttp): Prometheus `/metrics`, `/healthz`, and the OpenAI-compatible front.
 
-The OpenAI-compatible front (`/v1/chat/completions`) is not built yet (issue #9).
+The front (`/v1/chat/completions`, `/v1/embeddings`, `/v1/models`) lives in `sluice.openai`.
 """
 
 from __future__ import annotations
@@ -10,10 +10,18 @@ from collections.abc import Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from sluice.openai import PipelineGetter, add_routes
 from sluice.telemetry.metrics import Metrics
 
 
-def build_http_app(metrics: Metrics, is_serving: Callable[[], bool]) -> web.Application:
+def build_http_app(
+    metrics: Metrics,
+    is_serving: Callable[[], bool],
+    pipeline: PipelineGetter = lambda: None,
+    max_body_bytes: int = 1024**2,
+) -> web.Application:
+    """`pipeline` is None while the model loads or the daemon drains: the front answers 503."""
+
     async def metrics_handler(_request: web.Request) -> web.Response:
         body = generate_latest(metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -23,9 +31,10 @@ def build_http_app(metrics: Metrics, is_serving: Callable[[], bool]) -> web.Appl
             return web.json_response({"status": "SERVING"})
         return web.json_response({"status": "NOT_SERVING"}, status=503)
 
-    app = web.Application()
+    app = web.Application(client_max_size=max_body_bytes)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", healthz)
+    add_routes(app, pipeline)
     return app
 
 

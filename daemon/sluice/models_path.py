@@ -10,7 +10,8 @@ from collections.abc import Mapping
 import aiohttp
 
 from sluice.cascade.budget import BudgetLimit, ExhaustedAction, InMemoryBudgetGuard
-from sluice.cascade.confidence import CombinedScorer, FormatScorer, LogprobScorer
+from sluice.cascade.confidence import CombinedScorer, FormatScorer, LogprobScorer, Scorer
+from sluice.cascade.learned import LearnedScorer
 from sluice.cascade.plan import Catalogue
 from sluice.config import ProviderSettings, Settings
 from sluice.errors import ConfigError
@@ -59,6 +60,18 @@ def build_providers(
     }  # fmt: skip
 
 
+def _probability(settings: Settings) -> Scorer:
+    conf = settings.cascade.confidence
+    if conf.learned_path is None:
+        return LogprobScorer(conf.a, conf.b, conf.c, conf.prior)
+    try:
+        return LearnedScorer.load(conf.learned_path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(
+            "cascade.confidence.learned_path", f"cannot load {conf.learned_path}: {exc}"
+        ) from None
+
+
 def build_model_path(
     settings: Settings, providers: Mapping[str, Provider], metrics: Metrics
 ) -> ModelPath:
@@ -82,13 +95,12 @@ def build_model_path(
         soft_fraction=b.soft_fraction,
         on_exhausted=ExhaustedAction(b.on_exhausted),
     )
-    conf = c.confidence
     return ModelPath(
         catalogue=Catalogue.from_settings(settings),
         providers=providers,
         breakers=breakers,
         retry=RetryPolicy(c.retry.max_retries, c.retry.base_s, c.retry.cap_s,
                           c.retry.max_retry_after_s),
-        scorer=CombinedScorer((FormatScorer(), LogprobScorer(conf.a, conf.b, conf.c, conf.prior))),
+        scorer=CombinedScorer((FormatScorer(), _probability(settings))),
         budget=budget,
     )  # fmt: skip

@@ -17,12 +17,14 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from sluice import accounting
 from sluice.cache.entry import Entry
 from sluice.cache.keys import CacheKey, make_key
 from sluice.cache.store import CacheCounts, LookupResult, SemanticCache
 from sluice.cascade.budget import BudgetGuard
 from sluice.cascade.confidence import Scorer
 from sluice.cascade.driver import run_cascade, run_cascade_stream
+from sluice.cascade.learned import bind_scorer, needs_vector
 from sluice.cascade.plan import Catalogue
 from sluice.cascade.types import Attempt, CascadeResult, ServedBy
 from sluice.config import Settings
@@ -32,8 +34,9 @@ from sluice.errors import SluiceError, Unavailable
 from sluice.providers.base import Provider
 from sluice.resilience.breaker import BreakerRegistry
 from sluice.resilience.retry import RetryPolicy
-from sluice.routing.fixed import FixedRouter, RouteDecision, RoutingHints
-from sluice.telemetry import accounting
+from sluice.routing.fixed import RouteDecision, RoutingHints
+from sluice.routing.policy import RouteContext
+from sluice.routing.router import Routed, Router
 from sluice.telemetry.metrics import Metrics
 from sluice.types import ChatMessage, GenParams, Usage
 
@@ -87,6 +90,16 @@ class CompletionResult:
     stored: bool = False
 
 
+@dataclass(slots=True)
+class _Question:
+    """A request's question: its key, and its vector once computed (at most once)."""
+
+    key: CacheKey
+    vector: npt.NDArray[np.float32] | None = None
+    reason: str = ""
+    embedded: bool = False
+
+
 class Pipeline:
     def __init__(
         self,
@@ -95,13 +108,17 @@ class Pipeline:
         cache: SemanticCache,
         models: ModelPath | None = None,
         metrics: Metrics | None = None,
+        *,
+        router: Router | None = None,
     ) -> None:
         self.settings = settings
         self.batcher = batcher
         self.cache = cache
         self.models = models
         self.metrics = metrics or batcher.metrics
-        self.router = FixedRouter(models.catalogue) if models is not None else None
+        if router is None and models is not None:
+            router = Router(models.catalogue)
+        self.router = router
         embedder = batcher.embedder
         self.model_id = embedder.model_id
         self.dimensions = embedder.dimensions
@@ -134,15 +151,21 @@ class Pipeline:
         field: str = "threshold",
     ) -> LookupResult:
         threshold = self.cache.threshold_for(namespace, threshold, field)
-        key = make_key(namespace, messages, params)
-        return await self._lookup(key, threshold)
+        return await self._lookup(_Question(make_key(namespace, messages, params)), threshold)
 
-    async def _lookup(self, key: CacheKey, threshold: float) -> LookupResult:
+    async def _vector(self, question: _Question) -> tuple[npt.NDArray[np.float32] | None, str]:
+        if not question.embedded:
+            question.vector, question.reason = await self.question_vector(question.key)
+            question.embedded = True
+        return question.vector, question.reason
+
+    async def _lookup(self, question: _Question, threshold: float) -> LookupResult:
+        key = question.key
         namespace = key.namespace
         entry = self.cache.lookup_exact(key)
         if entry is not None:
             return LookupResult("exact", entry, 1.0, threshold)
-        vector, reason = await self.question_vector(key)
+        vector, reason = await self._vector(question)
         if vector is None:
             self.cache.record_unsupported(namespace)
             return LookupResult("skipped", None, 0.0, threshold, reason)
@@ -161,13 +184,13 @@ class Pipeline:
         ttl_s: float | None,
     ) -> tuple[Entry, bool]:
         return await self._store(
-            make_key(namespace, messages, params), answer=answer, finish_reason=finish_reason,
-            usage=usage, model=model, ttl_s=ttl_s,
+            _Question(make_key(namespace, messages, params)), answer=answer,
+            finish_reason=finish_reason, usage=usage, model=model, ttl_s=ttl_s,
         )  # fmt: skip
 
     async def _store(
         self,
-        key: CacheKey,
+        question: _Question,
         *,
         answer: str,
         finish_reason: str,
@@ -175,9 +198,9 @@ class Pipeline:
         model: str,
         ttl_s: float | None,
     ) -> tuple[Entry, bool]:
-        vector, _ = await self.question_vector(key)
+        vector, _ = await self._vector(question)
         return await self.cache.store(
-            key, vector, answer=answer, finish_reason=finish_reason, usage=usage, model=model,
+            question.key, vector, answer=answer, finish_reason=finish_reason, usage=usage, model=model,
             ttl_s=ttl_s,
         )  # fmt: skip
 
@@ -199,14 +222,14 @@ class Pipeline:
         return self.models
 
     async def _cached(
-        self, request: CompletionRequest, key: CacheKey
+        self, request: CompletionRequest, question: _Question
     ) -> tuple[CompletionResult | None, LookupResult]:
         threshold = self.cache.threshold_for(
             request.namespace, request.threshold, "cache.threshold"
         )
         if request.skip_read or not self.settings.cache.enabled:
             return None, LookupResult("skipped", None, 0.0, threshold, "cache read skipped")
-        lookup = await self._lookup(key, threshold)
+        lookup = await self._lookup(question, threshold)
         if lookup.entry is None:
             return None, lookup
         entry = lookup.entry
@@ -237,44 +260,84 @@ class Pipeline:
             return request
         return replace(request, request_id=uuid.uuid4().hex)
 
-    def route(self, hints: RoutingHints) -> RouteDecision:
-        self._models()
-        assert self.router is not None
-        return self.router.decide(hints)[1]
+    async def route(self, request: CompletionRequest) -> RouteDecision:
+        """The routing decision alone (the Route RPC): nothing is called or cached."""
+        question = _Question(make_key(request.namespace, request.messages, request.params))
+        return (await self._route(request, question))[0].decision
 
-    def _cascade(
-        self, request: CompletionRequest, driver: Callable[..., T]
-    ) -> tuple[RouteDecision, Callable[[], T]]:
-        """Route, then bind the driver (run_cascade or run_cascade_stream) to this request."""
+    async def _route(
+        self, request: CompletionRequest, question: _Question
+    ) -> tuple[Routed, RouteContext]:
         models = self._models()
         assert self.router is not None
-        start, route = self.router.decide(request.routing)
+        hints = request.routing
+        vector = None
+        routed_by_policy = not (hints.pinned_model or hints.start_tier)
+        if (routed_by_policy and self.router.needs_vector(request.namespace)) or needs_vector(
+            models.scorer
+        ):
+            vector, _ = await self._vector(question)
+            if vector is None:  # too long or too foreign for the cache; still a routing signal
+                vector = (await self.batcher.embed([question.key.question]))[0].vector
+        context = RouteContext(
+            request.namespace, question.key.question, hints.task_tags, request.user_id,
+            request.request_id, vector,
+        )  # fmt: skip
+        return self.router.decide(hints, context), context
+
+    def feedback(self, request_id: str, quality: float) -> str:
+        """The user's judgement (quality in [0, 1]) of a recent answer; the policy that learned."""
+        self._models()
+        assert self.router is not None
+        return self.router.feedback(request_id, quality)
+
+    def _remember(
+        self, request: CompletionRequest, context: RouteContext, routed: Routed,
+        result: CompletionResult,
+    ) -> None:  # fmt: skip
+        if self.router is not None:
+            self.router.record(
+                request.request_id, context, routed, result.cost_usd, result.baseline_cost_usd
+            )
+
+    def _cascade(
+        self,
+        request: CompletionRequest,
+        driver: Callable[..., T],
+        routed: Routed,
+        vector: npt.NDArray[np.float32] | None,
+    ) -> tuple[RouteDecision, Callable[[], T]]:
+        """Bind the driver (run_cascade or run_cascade_stream) to this request and its route."""
+        models = self._models()
         plan = models.catalogue.plan(
-            request.namespace, start=start, pinned_model=request.routing.pinned_model,
+            request.namespace, start=routed.start, pinned_model=routed.pinned_model,
             max_cost_usd=request.routing.max_cost_usd,
         )  # fmt: skip
         bound = functools.partial(
             driver, plan, request.messages, request.params, providers=models.providers,
-            breakers=models.breakers, retry_policy=models.retry, scorer=models.scorer,
+            breakers=models.breakers, retry_policy=models.retry,
+            scorer=bind_scorer(models.scorer, vector),
             deadline=request.deadline, budget=models.budget, prices=models.catalogue.prices,
         )  # fmt: skip
-        return route, bound
+        return routed.decision, bound
 
     async def complete(self, request: CompletionRequest) -> CompletionResult:
         request = self._with_id(request)
         started = time.perf_counter()
-        key = make_key(request.namespace, request.messages, request.params)
-        cached, lookup = await self._cached(request, key)
+        question = _Question(make_key(request.namespace, request.messages, request.params))
+        cached, lookup = await self._cached(request, question)
         if cached is not None:
             self._account(request, cached, started)
             return cached
-        route, cascade = self._cascade(request, run_cascade)
+        routed, context = await self._route(request, question)
+        route, cascade = self._cascade(request, run_cascade, routed, context.vector)
         try:
             outcome = await cascade()
         except SluiceError as exc:
             self._account_error(request, lookup, route, exc, started)
             raise
-        result = await self._finish(request, key, lookup, route, outcome)
+        result = await self._finish(request, question, lookup, route, outcome)
+        self._remember(request, context, routed, result)
         self._account(request, result, started)
         return result
 
@@ -284,15 +347,16 @@ class Pipeline:
         """Text deltas, then the CompletionResult. A hit streams too."""
         request = self._with_id(request)
         started = time.perf_counter()
-        key = make_key(request.namespace, request.messages, request.params)
-        cached, lookup = await self._cached(request, key)
+        question = _Question(make_key(request.namespace, request.messages, request.params))
+        cached, lookup = await self._cached(request, question)
         if cached is not None:
             for chunk in _chunks(cached.text):
                 yield chunk
             self._account(request, cached, started)
             yield cached
             return
-        route, open_stream = self._cascade(request, run_cascade_stream)
+        routed, context = await self._route(request, question)
+        route, open_stream = self._cascade(request, run_cascade_stream, routed, context.vector)
         try:
             stream = open_stream()
             try:
@@ -304,14 +368,15 @@ class Pipeline:
             self._account_error(request, lookup, route, exc, started)
             raise
         assert stream.result is not None
-        result = await self._finish(request, key, lookup, route, stream.result)
+        result = await self._finish(request, question, lookup, route, stream.result)
+        self._remember(request, context, routed, result)
         self._account(request, result, started)
         yield result
 
     async def _finish(
         self,
         request: CompletionRequest,
-        key: CacheKey,
+        question: _Question,
         lookup: LookupResult,
         route: RouteDecision,
         outcome: CascadeResult,
@@ -320,7 +385,7 @@ class Pipeline:
         stored = False
         if self._should_store(request, outcome):
             await self._store(
-                key, answer=completion.text, finish_reason=completion.finish_reason,
+                question, answer=completion.text, finish_reason=completion.finish_reason,
                 usage=completion.usage, model=completion.model, ttl_s=request.ttl_s,
             )  # fmt: skip
             stored = True

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import grp
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from sluice.errors import ConfigError
 from sluice.service import BadRequest, SluiceService
 from sluice.v1 import sluice_pb2 as pb
 
@@ -56,6 +58,16 @@ def _generic_handler(servicer: SluiceService) -> grpc.GenericRpcHandler:
     return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)
 
 
+def _group_id(name: str) -> int:
+    """A group name or a numeric gid; a ConfigError names the key."""
+    if name.isdigit():
+        return int(name)
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        raise ConfigError("server.socket_group", f"no group named {name!r}") from None
+
+
 class GrpcServer:
     def __init__(
         self,
@@ -64,16 +76,23 @@ class GrpcServer:
         listen: tuple[str, ...],
         max_message_bytes: int,
         socket_mode: int,
+        socket_group: str | None = None,
         max_concurrent_rpcs: int | None = None,
+        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     ) -> None:
         self._listen = listen
         self._socket_mode = socket_mode
+        self._socket_gid = _group_id(socket_group) if socket_group is not None else -1
         options = [
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.so_reuseport", 0),
         ]
-        self.server = grpc.aio.server(options=options, maximum_concurrent_rpcs=max_concurrent_rpcs)
+        self.server = grpc.aio.server(
+            options=options,
+            maximum_concurrent_rpcs=max_concurrent_rpcs,
+            interceptors=tuple(interceptors),
+        )
         self.server.add_generic_rpc_handlers((_generic_handler(servicer),))
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -85,6 +104,22 @@ class GrpcServer:
     async def start(self) -> list[str]:
         """Bind every address (health NOT_SERVING) and return them, ports resolved."""
         await self.set_serving(False)
+        # Sockets are created owner-only (no window in which others may connect), then
+        # opened up to socket_mode / socket_group. Start-up is single-threaded here.
+        previous = os.umask(0o177)
+        try:
+            await self._bind()
+        finally:
+            os.umask(previous)
+        for address in self.bound:
+            if address.startswith("unix://"):
+                path = address.removeprefix("unix://")
+                if self._socket_gid >= 0:
+                    os.chown(path, -1, self._socket_gid)
+                os.chmod(path, self._socket_mode)
+        return self.bound
+
+    async def _bind(self) -> None:
         for address in self._listen:
             if address.startswith("unix://"):
                 path = Path(address.removeprefix("unix://"))
@@ -98,10 +133,6 @@ class GrpcServer:
                 host = address.rpartition(":")[0]
                 self.bound.append(f"{host}:{port}")
         await self.server.start()
-        for address in self.bound:
-            if address.startswith("unix://"):
-                os.chmod(address.removeprefix("unix://"), self._socket_mode)
-        return self.bound
 
     async def set_serving(self, serving: bool) -> None:
         status = (

@@ -201,9 +201,7 @@ class SluiceService:
         self, request: pb.RouteRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.RouteDecision:
         async def handle() -> pb.RouteDecision:
-            convert.messages(request.messages, self.limits)
-            convert.namespace(request.namespace)
-            route = self.pipeline.route(convert.routing_hints(request.routing))
+            route = await self.pipeline.route(convert.route_request(request, self.limits))
             return convert.route_to_pb(route)
 
         return await self._rpc("Route", request, context, handle)
@@ -211,9 +209,11 @@ class SluiceService:
     async def Feedback(
         self, request: pb.FeedbackRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.FeedbackResponse:
-        return await self._unimplemented(  # type: ignore[no-any-return]
-            "Feedback", request, context, "the learned routing policy (issue #6)"
-        )
+        async def handle() -> pb.FeedbackResponse:
+            request_id, quality = convert.feedback(request)
+            return pb.FeedbackResponse(policy=self.pipeline.feedback(request_id, quality))
+
+        return await self._rpc("Feedback", request, context, handle)
 
     async def Lookup(
         self, request: pb.LookupRequest, context: grpc.aio.ServicerContext[Any, Any]

@@ -91,13 +91,6 @@ def test_undecodable_request_is_invalid_argument_not_internal(shared_daemon: Dae
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-def test_unbuilt_rpcs_say_what_is_missing(shared_daemon: Daemon) -> None:
-    with pytest.raises(grpc.RpcError) as info:
-        shared_daemon.stub().Route(pb.RouteRequest(), timeout=5)
-    assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "issue #6" in info.value.details()
-
-
 def test_http_metrics_and_healthz(shared_daemon: Daemon) -> None:
     shared_daemon.stub().Embed(pb.EmbedRequest(texts=["metrics please"]), timeout=10)
     with urllib.request.urlopen(f"{shared_daemon.http}/metrics", timeout=5) as r:

@@ -34,6 +34,10 @@ class FakeProvider:
     def model(self, model: str, **behaviour: Any) -> None:
         self._post("/_fake/models", {"model": model, **behaviour})
 
+    def chaos(self, seed: int = 0, faults: list[dict[str, Any]] | None = None) -> None:
+        """Random faults ({"probability", "kind", …} each); no faults: chaos off."""
+        self._post("/_fake/chaos", {"seed": seed, "faults": faults} if faults else {})
+
     def reset(self) -> None:
         self._post("/_fake/reset", {})
 

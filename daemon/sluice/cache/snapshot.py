@@ -51,8 +51,10 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _entry_row(e: Entry) -> str:
+    # The question (a prompt body) is not written: lookups need only its digest and
+    # vector, and a snapshot on disk must not hold what users asked (docs/RELIABILITY.md).
     return json.dumps(
-        [e.id, e.namespace, e.scope, e.exact, e.question, e.answer, e.finish_reason,
+        [e.id, e.namespace, e.scope, e.exact, "", e.answer, e.finish_reason,
          [e.usage.input_tokens, e.usage.output_tokens, e.usage.cached_input_tokens],
          e.model, e.created, e.expires, e.hits, e.last_hit, e.slot],
         ensure_ascii=False,
@@ -150,6 +152,7 @@ class Snapshotter:
             return 0
 
     def _restore(self, folder: Path) -> int:
+        started = time.perf_counter()
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         if meta.get("format") != FORMAT or meta.get("version") != VERSION:
             raise ValueError(f"format {meta.get('format')!r} v{meta.get('version')} not v{VERSION}")
@@ -177,5 +180,6 @@ class Snapshotter:
             cache._insert(entry)
             restored += 1
         cache._evict()
-        log.info("snapshot_restored", path=str(folder), entries=restored)
+        log.info("snapshot_restored", path=str(folder), entries=restored,
+                 ms=round((time.perf_counter() - started) * 1000, 1))  # fmt: skip
         return restored

@@ -40,6 +40,7 @@ _MAX_DETAIL: Final = 200  # characters of a provider's error message kept in our
 _MAX_ERROR_BODY: Final = 64 * 1024  # bytes of an error reply read to classify it
 _MAX_SSE_PENDING: Final = 8 * 1024 * 1024  # an SSE line longer than this is not a real reply
 _MIN_SCRUB_LEN: Final = 8  # prompt texts shorter than this are too common to redact reliably
+_MIN_FRAGMENT: Final = 16  # a quoted piece of a prompt this long is redacted too
 
 
 @final
@@ -323,9 +324,11 @@ def build_error(
     secrets: Iterable[str] = (),
 ) -> ProviderError:
     """A classified error whose message names provider, status and the provider's own words."""
-    detail = redact(" ".join(info.message.split()), secrets)
-    if len(detail) > _MAX_DETAIL:
-        detail = detail[:_MAX_DETAIL] + "…"
+    secrets = tuple(secrets)
+    # Whole secrets first (the cut below could split one), then pieces in what is kept.
+    detail = redact(" ".join(info.message.split()), secrets, fragments=False)
+    cut = len(detail) > _MAX_DETAIL
+    detail = redact(detail[:_MAX_DETAIL], secrets) + ("…" if cut else "")
     kind_part = f" {redact(info.type[:60], secrets)}" if info.type else ""
     message = f"{provider}: {where}{kind_part}" + (f": {detail}" if detail else "")
     retry_after = info.retry_after if retry_after is None else retry_after
@@ -340,11 +343,41 @@ def build_error(
     )
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
+def redact(text: str, secrets: Iterable[str], *, fragments: bool = True) -> str:
+    """`text` without any secret, whole or in part (providers quote prompts cut or re-spaced).
+
+    Fragment search costs len(text) substring scans of each secret: keep `text` short.
+    """
     for secret in secrets:
-        if len(secret) >= _MIN_SCRUB_LEN and secret in text:
-            text = text.replace(secret, "[redacted]")
+        if len(secret) < _MIN_SCRUB_LEN:
+            continue
+        flat = " ".join(secret.split())
+        for form in (secret, flat):
+            if form in text:
+                text = text.replace(form, "[redacted]")
+        if fragments:
+            text = _redact_fragments(text, flat)
     return text
+
+
+def _redact_fragments(text: str, secret: str) -> str:
+    """Every run of at least _MIN_FRAGMENT characters of `text` that also occurs in `secret`."""
+    n = _MIN_FRAGMENT
+    if len(secret) < n:
+        return text
+    out: list[str] = []
+    start = i = 0
+    while i <= len(text) - n:
+        if text[i : i + n] not in secret:
+            i += 1
+            continue
+        end = i + n
+        while end < len(text) and text[i : end + 1] in secret:
+            end += 1
+        out.append(text[start:i] + "[redacted]")
+        start = i = end
+    out.append(text[start:])
+    return "".join(out)
 
 
 # ---- the seam between a protocol and the transport

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -34,7 +35,8 @@ async def test_round_trip_restores_entries_vectors_and_counters(tmp_path: Path) 
     assert entry.answer == "answer to question 7"
     hit = await restored.lookup_semantic(key("anything", ns="b"), unit(8), 0.97)
     assert hit.entry is not None
-    assert hit.entry.question == "question 8"
+    assert hit.entry.answer == "answer to question 8"
+    assert hit.entry.question == ""  # prompt bodies are not written to disk
     assert restored.stats("a").entries == 1100
     restored.close()
 
@@ -86,9 +88,33 @@ def _missing_file(folder: Path) -> None:
     next(folder.glob("*.npy")).unlink()
 
 
+def _current_points_nowhere(folder: Path) -> None:
+    (folder.parent / "CURRENT").write_text("snap-does-not-exist")
+
+
+def _current_garbage(folder: Path) -> None:
+    (folder.parent / "CURRENT").write_bytes(b"\xff\xfe\x00/../..")
+
+
+def _empty_folder(folder: Path) -> None:
+    for path in folder.iterdir():
+        path.unlink()
+
+
+def _forged_row(folder: Path) -> None:
+    """A row of the wrong shape, with checksums to match (a writer bug, not a disk fault)."""
+    entries = folder / "entries.jsonl"
+    entries.write_text('["id", "ns"]\n' + entries.read_text())
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["sha256"]["entries.jsonl"] = hashlib.sha256(entries.read_bytes()).hexdigest()
+    (folder / "meta.json").write_text(json.dumps(meta))
+
+
 @pytest.mark.parametrize(
-    "damage", [_corrupt_truncate, _corrupt_flip, _corrupt_version, _corrupt_meta, _missing_file]
-)
+    "damage",
+    [_corrupt_truncate, _corrupt_flip, _corrupt_version, _corrupt_meta, _missing_file,
+     _current_points_nowhere, _current_garbage, _empty_folder, _forged_row],
+)  # fmt: skip
 async def test_damaged_snapshot_is_logged_and_skipped(tmp_path: Path, damage) -> None:  # type: ignore[no-untyped-def]
     clock = Clock()
     c = await filled(clock)

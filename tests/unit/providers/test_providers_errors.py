@@ -147,6 +147,22 @@ def test_build_error_redacts_secrets_in_provider_messages() -> None:
     assert "My question" not in error.message
 
 
+def test_build_error_redacts_quoted_pieces_of_a_prompt() -> None:
+    prompt = "Summarise   this:\nmy card number is 4111 1111 1111 1111 and my name is Ann"
+    quoted = "invalid content 'my card number is 4111 1111 1111 1111' in messages[0]"
+    cut = "x " * 95 + "sk-test-SECRET-1234567890"
+    for message in (quoted, prompt, cut):
+        error = build_error(
+            "p", 400, ErrorInfo(message=message), where="HTTP 400",
+            secrets=["sk-test-SECRET-1234567890", prompt],
+        )  # fmt: skip
+        assert "4111" not in error.message
+        assert "SECRET" not in error.message
+        assert "sk-test" not in error.message
+    assert "messages[0]" in build_error("p", 400, ErrorInfo(message=quoted), where="",
+                                        secrets=[prompt]).message  # fmt: skip
+
+
 def test_redact_leaves_short_strings_alone() -> None:
     assert redact("hi there", ["hi"]) == "hi there"
 

@@ -1,0 +1,153 @@
+"""Learned confidence: P(this answer is good | prompt embedding, answer features).
+
+A numpy logistic regression fitted on replay data (`sluice eval routing` fits
+and reports it; `--save-confidence PATH` writes it). The prompt embedding is
+reduced to a few principal components (fitted on the training prompts) so a
+few hundred examples suffice; the answer features need no provider support
+beyond the text (log-probabilities are used when the provider sent them).
+
+The scorer needs the prompt's embedding: the pipeline binds it per request
+(`bind_scorer`), and an unbound scorer uses the training prompts' mean.
+Saved as .npz (arrays and JSON metadata, no pickle).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from sluice.cascade.confidence import CombinedScorer, FormatScorer, LogprobScorer, Scorer
+from sluice.learning.logistic import fit_logistic, predict
+from sluice.types import Completion, GenParams, ProviderRequest
+
+Array = npt.NDArray[np.float64]
+_FINAL = re.compile(
+    r"(####\s*-?[$\d]|answer is[:\s]|final answer|\\boxed|^\s*\(?[A-D]\)?[.:)]?\s*$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_FORMAT = FormatScorer()
+ANSWER_FEATURES = (
+    "has_text", "log_chars", "final_answer_marker", "numbers_per_word", "format_gate",
+    "truncated", "has_logprobs", "mean_logprob", "min_logprob",
+)  # fmt: skip
+
+
+def answer_features(completion: Completion, params: GenParams | None = None) -> Array:
+    text = completion.text
+    words = max(1, len(text.split()))
+    gate = _FORMAT.score(completion, ProviderRequest("", (), params or GenParams()))
+    lp = LogprobScorer.features(completion)
+    return np.array(
+        [
+            float(bool(text.strip())),
+            math.log1p(len(text)) / 8.0,
+            float(bool(_FINAL.search(text))),
+            min(len(_NUMBER.findall(text)) / words, 1.0),
+            gate,
+            float(completion.finish_reason == "length"),
+            float(lp is not None),
+            lp[0] / 20.0 if lp is not None else 0.0,
+            lp[1] / 20.0 if lp is not None else 0.0,
+        ]
+    )
+
+
+@runtime_checkable
+class ContextualScorer(Protocol):
+    def bind(self, vector: npt.ArrayLike) -> Scorer: ...
+
+
+@dataclass(frozen=True)
+class LearnedScorer:
+    mean: Array  # (d,) mean training prompt embedding
+    components: Array  # (d, k) principal directions
+    weights: Array  # (k + len(ANSWER_FEATURES) + 1,)
+    model_id: str = ""
+    vector: Array | None = None  # the bound prompt embedding
+
+    def project(self, vectors: npt.ArrayLike) -> Array:
+        v = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
+        out: Array = (v - self.mean) @ self.components
+        return out
+
+    def design(self, vectors: npt.ArrayLike, answers: Array) -> Array:
+        return np.hstack([self.project(vectors), np.atleast_2d(answers)])
+
+    def bind(self, vector: npt.ArrayLike) -> LearnedScorer:
+        return replace(self, vector=np.asarray(vector, dtype=np.float64))
+
+    def probability(self, vectors: npt.ArrayLike, answers: Array) -> Array:
+        return predict(self.weights, self.design(vectors, answers))
+
+    def score(self, completion: Completion, request: ProviderRequest) -> float:
+        vector = self.mean if self.vector is None else self.vector
+        feats = answer_features(completion, request.params)[None, :]
+        return float(self.probability(vector, feats)[0])
+
+    @classmethod
+    def fit(
+        cls,
+        vectors: npt.ArrayLike,
+        answers: npt.ArrayLike,
+        labels: npt.ArrayLike,
+        *,
+        components: int = 16,
+        l2: float = 1e-3,
+        model_id: str = "",
+    ) -> LearnedScorer:
+        v = np.asarray(vectors, dtype=np.float64)
+        mean = v.mean(axis=0)
+        _, _, vt = np.linalg.svd(v - mean, full_matrices=False)
+        basis = vt[: max(0, min(components, vt.shape[0]))].T
+        unfitted = cls(mean, basis, np.zeros(1), model_id)
+        design = unfitted.design(v, np.asarray(answers, dtype=np.float64))
+        return replace(unfitted, weights=fit_logistic(design, labels, l2=l2))
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = json.dumps({"model_id": self.model_id, "answer_features": list(ANSWER_FEATURES)})
+        with path.open("wb") as f:
+            np.savez(
+                f, mean=self.mean, components=self.components, weights=self.weights,
+                meta=np.array(meta),
+            )  # fmt: skip
+
+    @classmethod
+    def load(cls, path: Path) -> LearnedScorer:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            if tuple(meta.get("answer_features", ())) != ANSWER_FEATURES:
+                raise ValueError("saved with other answer features; fit it again")
+            return cls(
+                np.asarray(data["mean"], dtype=np.float64),
+                np.asarray(data["components"], dtype=np.float64),
+                np.asarray(data["weights"], dtype=np.float64),
+                str(meta.get("model_id", "")),
+            )
+
+
+def bind_scorer(scorer: Scorer, vector: npt.ArrayLike | None) -> Scorer:
+    """The scorer with the prompt's embedding bound where a member needs it."""
+    if vector is None:
+        return scorer
+    if isinstance(scorer, ContextualScorer):
+        return scorer.bind(vector)
+    if isinstance(scorer, CombinedScorer) and any(
+        isinstance(s, ContextualScorer) for s in scorer.scorers
+    ):
+        return CombinedScorer(tuple(bind_scorer(s, vector) for s in scorer.scorers), scorer.mode)
+    return scorer
+
+
+def needs_vector(scorer: Scorer) -> bool:
+    if isinstance(scorer, ContextualScorer):
+        return True
+    return isinstance(scorer, CombinedScorer) and any(needs_vector(s) for s in scorer.scorers)

@@ -1,0 +1,403 @@
+"""`sluice eval routing`: replay recorded answers through the real pipeline, policy by policy.
+
+Every request goes through `Pipeline.complete` (cache off) with a replay
+provider standing in for the model servers, so routing, the cascade, its
+confidence threshold, pricing and the Feedback path are the daemon's own.
+
+Protocol, per data set (fixed seed):
+  split     test 50 %; the rest: fit 75 % (models are trained here) and
+            calibrate 25 % (knob grids and each policy's operating point are chosen here)
+  labels    the cheapest tier whose quality is within `margin` of the best tier's
+  curves    every policy at every knob setting, on the test split
+  operating point  the cheapest knob whose calibration-split quality is ≥ 95 % of the
+            strong model's (else the best quality), reported on the test split
+Nothing is tuned on the test split.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from sluice.cascade.confidence import FixedScorer, Scorer
+from sluice.cascade.learned import LearnedScorer, answer_features
+from sluice.cascade.plan import Catalogue
+from sluice.cascade.types import AttemptOutcome
+from sluice.config import Settings
+from sluice.evaluation.replay_data import ReplayRow, ReplaySet
+from sluice.evaluation.replay_provider import NO_TEXT
+from sluice.evaluation.routing_metrics import Point
+from sluice.learning.logistic import Calibration, auc, calibration, log_loss
+from sluice.pipeline import CompletionRequest, ModelPath, Pipeline
+from sluice.routing.bandit import BanditPolicy
+from sluice.routing.classifier import ClassifierPolicy, TierClassifier, features, sufficient_tier
+from sluice.routing.policy import Choice, Policy, RouteContext
+from sluice.routing.router import Router
+from sluice.routing.rules import Rule, RulesPolicy
+from sluice.routing_config import NamespaceRouting, RoutingSettings
+from sluice.types import ChatMessage, Completion, GenParams, Usage
+
+Array = npt.NDArray[np.float64]
+Vectors = dict[str, npt.NDArray[np.float32]]
+_ANSWERED = {AttemptOutcome.ACCEPTED, AttemptOutcome.LOW_CONFIDENCE}
+_CHUNK = 64
+NAMESPACE = "replay"
+
+
+# ---- policies only the evaluation needs
+@dataclass(frozen=True)
+class TierPolicy:
+    """Always the same tier (always-cheap, always-strong, the cascade's start)."""
+
+    tier: int
+    kind: str = "fixed"
+    needs_vector: bool = False
+
+    def choose(self, context: RouteContext) -> Choice:
+        return Choice(self.tier, f"always tier {self.tier}")
+
+
+@dataclass
+class RandomPolicy:
+    """The strongest tier with probability `share`, else the cheapest (seeded)."""
+
+    share: float
+    top: int
+    seed: int = 0
+    kind: str = "random"
+    needs_vector: bool = False
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)  # noqa: S311 - a baseline, not security
+
+    def choose(self, context: RouteContext) -> Choice:
+        return Choice(self.top if self.rng.random() < self.share else 0, f"random {self.share}")
+
+
+def single_router(catalogue: Catalogue, policy: Policy) -> Router:
+    routing = RoutingSettings.model_construct(
+        policies={}, default=NamespaceRouting(policy="eval"), namespaces={}
+    )
+    return Router(catalogue, {"eval": policy}, routing, recent_capacity=4096)
+
+
+# ---- data
+@dataclass(frozen=True)
+class Split:
+    fit: tuple[ReplayRow, ...]
+    cal: tuple[ReplayRow, ...]
+    test: tuple[ReplayRow, ...]
+
+
+def split(rows: Sequence[ReplayRow], seed: int = 0) -> Split:
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)  # noqa: S311 - a reproducible split, not security
+    n_test = len(rows) // 2
+    rest = order[n_test:]
+    n_cal = max(1, len(rest) // 4)
+
+    def pick(idx: Sequence[int]) -> tuple[ReplayRow, ...]:
+        return tuple(rows[i] for i in idx)
+
+    return Split(pick(rest[n_cal:]), pick(rest[:n_cal]), pick(order[:n_test]))
+
+
+@dataclass(frozen=True)
+class Tiers:
+    """The configured tiers as the replay sees them: one model per tier, cheapest first."""
+
+    models: tuple[str, ...]
+    catalogue: Catalogue
+
+    @classmethod
+    def from_settings(cls, settings: Settings, data: ReplaySet) -> Tiers:
+        catalogue = Catalogue.from_settings(settings)
+        if len(catalogue.tiers) < 2:
+            raise ValueError("the replay config needs at least two tiers (cheap … strong)")
+        models = tuple(t.deployments[0].model for t in catalogue.tiers)
+        missing = [m for m in models if m not in data.models]
+        if missing:
+            raise ValueError(f"{data.name}: no quality column for the tier models {missing}")
+        return cls(models, catalogue)
+
+    @property
+    def top(self) -> int:
+        return len(self.models) - 1
+
+    def labels(self, rows: Sequence[ReplayRow], margin: float) -> npt.NDArray[np.int64]:
+        return np.array(
+            [sufficient_tier([r.quality[m] for m in self.models], margin) for r in rows]
+        )
+
+
+def cheap_answers(rows: Sequence[ReplayRow], model: str) -> Array:
+    feats = [
+        answer_features(Completion(r.response.get(model, NO_TEXT), "stop", Usage(), model))
+        for r in rows
+    ]
+    return np.vstack(feats)
+
+
+def matrix(rows: Sequence[ReplayRow], vectors: Vectors) -> Array:
+    return np.vstack([vectors[r.prompt] for r in rows]).astype(np.float64)
+
+
+def fit_classifier(
+    s: Split, tiers: Tiers, vectors: Vectors, margin: float, model_id: str
+) -> TierClassifier:
+    x_fit = features(matrix(s.fit, vectors), [len(r.prompt) for r in s.fit])
+    x_cal = features(matrix(s.cal, vectors), [len(r.prompt) for r in s.cal])
+    y_fit, y_cal = tiers.labels(s.fit, margin), tiers.labels(s.cal, margin)
+    names = tuple(t.name for t in tiers.catalogue.tiers)
+    best: tuple[float, TierClassifier] | None = None
+    for l2 in (1e-4, 1e-3, 1e-2, 1e-1):
+        clf = TierClassifier.fit(x_fit, y_fit, names, l2=l2, model_id=model_id)
+        loss = log_loss(clf.need_more(x_cal)[:, 0], y_cal > 0)
+        if best is None or loss < best[0]:
+            best = (loss, clf)
+    assert best is not None
+    return best[1]
+
+
+def fit_confidence(
+    s: Split, tiers: Tiers, vectors: Vectors, margin: float, model_id: str
+) -> LearnedScorer:
+    cheap = tiers.models[0]
+    y_fit = tiers.labels(s.fit, margin) == 0
+    y_cal = tiers.labels(s.cal, margin) == 0
+    a_fit, a_cal = cheap_answers(s.fit, cheap), cheap_answers(s.cal, cheap)
+    v_fit, v_cal = matrix(s.fit, vectors), matrix(s.cal, vectors)
+    best: tuple[float, LearnedScorer] | None = None
+    for components in (8, 32):
+        for l2 in (1e-3, 1e-2, 1e-1):
+            scorer = LearnedScorer.fit(
+                v_fit, a_fit, y_fit, components=components, l2=l2, model_id=model_id
+            )
+            loss = log_loss(scorer.probability(v_cal, a_cal), y_cal)
+            if best is None or loss < best[0]:
+                best = (loss, scorer)
+    assert best is not None
+    return best[1]
+
+
+def confidence_report(
+    scorer: LearnedScorer, rows: Sequence[ReplayRow], tiers: Tiers, vectors: Vectors, margin: float
+) -> Calibration:
+    probs = scorer.probability(matrix(rows, vectors), cheap_answers(rows, tiers.models[0]))
+    return calibration(probs, tiers.labels(rows, margin) == 0)
+
+
+def quantile_knobs(values: Array, count: int = 9) -> list[float]:
+    qs = np.quantile(values, np.linspace(0.0, 1.0, count))
+    return sorted({round(float(v), 6) for v in qs} | {0.0, 1.000001})
+
+
+# ---- running rows through the pipeline
+@dataclass(frozen=True)
+class Setting:
+    """One knob value of one policy: the router and scorer the pipeline runs with."""
+
+    knob: float
+    router: Router
+    scorer: Scorer
+    thresholds: float | None = None  # the cascade's confidence threshold (all tiers but the top)
+    learn: bool = False  # send Feedback after each answer (the bandit)
+
+
+def _models_for(base: ModelPath, setting: Setting) -> ModelPath:
+    catalogue = base.catalogue
+    if setting.thresholds is not None:
+        th = min(max(setting.thresholds, 0.0), 1.0)
+        last = len(catalogue.tiers) - 1
+        # The strongest tier is always accepted: the scorer was fitted on the cheap tier's answers.
+        tiers = tuple(
+            replace(t, threshold=th if i < last else 0.0) for i, t in enumerate(catalogue.tiers)
+        )
+        catalogue = replace(catalogue, tiers=tiers)
+    return replace(base, catalogue=catalogue, scorer=setting.scorer)
+
+
+async def run_rows(
+    pipeline: Pipeline, base: ModelPath, setting: Setting, rows: Sequence[ReplayRow], tiers: Tiers,
+) -> Point:  # fmt: skip
+    pipeline.models = _models_for(base, setting)
+    pipeline.router = setting.router
+    strong_model = tiers.models[-1]
+    quality = cost = 0.0
+    strong = 0
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        results = await asyncio.gather(*(pipeline.complete(_request(r)) for r in chunk))
+        for row, result in zip(chunk, results, strict=True):
+            assert result.served_by is not None
+            q = row.quality[result.served_by.model]
+            answered = [a for a in result.attempts if a.outcome in _ANSWERED]
+            quality += q
+            cost += sum(row.cost.get(a.model, a.cost_usd) for a in answered)
+            strong += any(a.model == strong_model for a in answered)
+            if setting.learn:
+                pipeline.feedback(result.request_id, q)
+    n = max(len(rows), 1)
+    return Point(strong / n, quality / n, cost / n, setting.knob)
+
+
+def _request(row: ReplayRow) -> CompletionRequest:
+    return CompletionRequest(
+        namespace=NAMESPACE, messages=(ChatMessage("user", row.prompt),), params=GenParams(),
+        deadline=time.monotonic() + 600.0, skip_read=True, skip_write=True,
+    )  # fmt: skip
+
+
+# ---- the policies and their knobs
+Factory = Callable[[], list[Setting]]
+
+
+@dataclass(frozen=True)
+class Models:
+    classifier: TierClassifier
+    confidence: LearnedScorer
+
+
+def policy_settings(  # noqa: PLR0911 - one branch per policy, read as a table
+    name: str, tiers: Tiers, s: Split, vectors: Vectors, models: Models, *, seed: int
+) -> list[Setting]:
+    cat, top, accept = tiers.catalogue, tiers.top, FixedScorer(1.0)
+    x_cal = features(matrix(s.cal, vectors), [len(r.prompt) for r in s.cal])
+    need_cal = models.classifier.need_more(x_cal)[:, 0]
+    conf_cal = models.confidence.probability(
+        matrix(s.cal, vectors), cheap_answers(s.cal, tiers.models[0])
+    )
+    identity = {i: i for i in range(len(tiers.models))}
+    if name == "always-cheap":
+        return [Setting(0.0, single_router(cat, TierPolicy(0)), accept)]
+    if name == "always-strong":
+        return [Setting(1.0, single_router(cat, TierPolicy(top)), accept)]
+    if name == "random":
+        return [
+            Setting(p, single_router(cat, RandomPolicy(p, top, seed)), accept)
+            for p in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+        ]
+    if name == "rules":  # a length rule: prompts of at least L characters go to the strong tier
+        lengths = np.array([len(r.prompt) for r in s.fit + s.cal], dtype=np.float64)
+        knobs = sorted({float(v) for v in np.quantile(lengths, np.linspace(0, 1, 9))} | {1e9})
+        return [
+            Setting(
+                L, single_router(cat, RulesPolicy([Rule("long", top, min_chars=int(L))])), accept
+            )
+            for L in knobs
+        ]
+    if name == "classifier":
+        return [
+            Setting(t, single_router(cat, ClassifierPolicy(models.classifier, t, identity)), accept)
+            for t in quantile_knobs(need_cal)
+        ]
+    if name == "bandit":
+        return [
+            Setting(lam, single_router(cat, BanditPolicy(
+                len(tiers.models), vectors_dim(vectors), alpha=0.3, cost_weight=lam
+            )), accept, learn=True)
+            for lam in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.45, 0.7, 1.0)
+        ]  # fmt: skip
+    if name == "cascade":
+        return [
+            Setting(t, single_router(cat, TierPolicy(0)), models.confidence, thresholds=t)
+            for t in quantile_knobs(conf_cal)
+        ]
+    if name == "cascade+classifier":
+        # The classifier sends the prompts it is fairly sure need more (P ≥ 0.5) straight up;
+        # the cascade's confidence threshold is the knob.
+        policy = ClassifierPolicy(models.classifier, 0.5, identity)
+        return [
+            Setting(t, single_router(cat, policy), models.confidence, thresholds=t)
+            for t in quantile_knobs(conf_cal)
+        ]
+    raise ValueError(f"unknown policy {name!r}")
+
+
+POLICIES = (
+    "always-cheap", "always-strong", "random", "rules", "classifier", "bandit", "cascade",
+    "cascade+classifier",
+)  # fmt: skip
+
+
+def vectors_dim(vectors: Vectors) -> int:
+    return len(next(iter(vectors.values())))
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    name: str
+    curve: tuple[Point, ...]  # test split, one point per knob
+    chosen: Point  # the operating point (knob chosen on the calibration split)
+
+
+@dataclass(frozen=True)
+class DatasetResult:
+    name: str
+    rows: int
+    dropped: int
+    split: tuple[int, int, int]
+    strong_model: str
+    cheap_model: str
+    note: str
+    policies: tuple[PolicyResult, ...]
+    calibration: Calibration
+    classifier_auc: float
+    seconds: float
+
+
+def choose(cal_points: Sequence[Point], strong_quality: float) -> int:
+    """Index of the cheapest calibration point with quality ≥ 95 % of strong, else the best."""
+    ok = [i for i, p in enumerate(cal_points) if p.quality >= 0.95 * strong_quality]
+    if ok:
+        return min(ok, key=lambda i: (cal_points[i].cost, -cal_points[i].quality))
+    return max(range(len(cal_points)), key=lambda i: (cal_points[i].quality, -cal_points[i].cost))
+
+
+async def evaluate(
+    pipeline: Pipeline,
+    data: ReplaySet,
+    tiers: Tiers,
+    vectors: Vectors,
+    *,
+    seed: int = 0,
+    margin: float = 0.05,
+    policies: Sequence[str] = POLICIES,
+    model_id: str = "",
+) -> tuple[DatasetResult, Models]:
+    started = time.perf_counter()
+    base = pipeline.models
+    assert base is not None
+    s = split(data.rows, seed)
+    models = Models(
+        fit_classifier(s, tiers, vectors, margin, model_id),
+        fit_confidence(s, tiers, vectors, margin, model_id),
+    )
+    x_test = features(matrix(s.test, vectors), [len(r.prompt) for r in s.test])
+    clf_auc = auc(models.classifier.need_more(x_test)[:, 0], tiers.labels(s.test, margin) > 0)
+    strong_cal = sum(r.quality[tiers.models[-1]] for r in s.cal) / max(len(s.cal), 1)
+    results = []
+    for name in policies:
+        settings = policy_settings(name, tiers, s, vectors, models, seed=seed)
+        cal_points, test_points = [], []
+        for setting in settings:
+            if setting.learn:  # the bandit learns online: fit split first, then on
+                await run_rows(pipeline, base, setting, s.fit, tiers)
+            cal_points.append(await run_rows(pipeline, base, setting, s.cal, tiers))
+            test_points.append(await run_rows(pipeline, base, setting, s.test, tiers))
+        chosen = test_points[choose(cal_points, strong_cal)]
+        results.append(PolicyResult(name, tuple(test_points), chosen))
+    pipeline.models = base
+    return DatasetResult(
+        data.name, len(data.rows), data.dropped, (len(s.fit), len(s.cal), len(s.test)),
+        tiers.models[-1], tiers.models[0], data.note, tuple(results),
+        confidence_report(models.confidence, s.test, tiers, vectors, margin), clf_auc,
+        time.perf_counter() - started,
+    ), models  # fmt: skip

@@ -1,0 +1,1 @@
+"""Small numpy learners shared by routing and the cascade (no scikit-learn)."""

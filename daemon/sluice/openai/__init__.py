@@ -1,0 +1,21 @@
+"""The OpenAI-compatible front on the daemon's HTTP port (issue #9).
+
+Apps that speak the OpenAI API adopt Sluice by changing one base URL
+(`http://127.0.0.1:9090/v1`). The same pipeline as the gRPC `Complete` serves
+it: cache, routing, cascade, fallback, accounting.
+
+    POST /v1/chat/completions   `model: "sluice-auto"` routes; a configured model pins it;
+                                `stream: true` answers in OpenAI's SSE chunk format
+    POST /v1/embeddings         the daemon's ONNX model
+    GET  /v1/models             sluice-auto, the configured tiers' models, the embedding model
+
+    chat.py, embeddings.py   request bodies → domain values (reusing `convert`'s checks)
+    controls.py              x-sluice-* headers and the `sluice` body object
+    replies.py               domain results → OpenAI shapes, x-sluice-* response headers
+    errors.py                the status table: gRPC code → HTTP status and error type
+    routes.py                the aiohttp handlers
+"""
+
+from sluice.openai.routes import PipelineGetter, add_routes
+
+__all__ = ["PipelineGetter", "add_routes"]

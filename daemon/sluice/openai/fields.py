@@ -1,0 +1,49 @@
+"""Typed reads of decoded JSON, with errors that name the OpenAI field to fix."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import TypeVar
+
+from sluice.errors import InvalidArgument
+
+T = TypeVar("T")
+
+_NAMES: dict[type, str] = {
+    str: "a string", int: "an integer", float: "a number", bool: "a boolean",
+    dict: "an object", list: "an array",
+}  # fmt: skip
+
+
+def typed(value: object, field: str, kind: type[T]) -> T:
+    # JSON true/false decode to bool, which Python counts as an int: never a number here.
+    if kind in (int, float) and isinstance(value, bool):
+        raise InvalidArgument(field, f"must be {_NAMES[kind]}")
+    if kind is float and isinstance(value, int):
+        return float(value)  # type: ignore[return-value]  # T is float in this branch
+    if not isinstance(value, kind):
+        raise InvalidArgument(field, f"must be {_NAMES[kind]}")
+    return value
+
+
+def optional(body: Mapping[str, object], key: str, kind: type[T], prefix: str = "") -> T | None:
+    value = body.get(key)
+    return None if value is None else typed(value, prefix + key, kind)
+
+
+def str_list(value: object, field: str) -> list[str]:
+    items = typed(value, field, list)
+    return [typed(item, f"{field}[{i}]", str) for i, item in enumerate(items)]
+
+
+@contextlib.contextmanager
+def renamed(old: str, new: str) -> Iterator[None]:
+    """Reuse `convert`'s checks, which name gRPC fields, and name the OpenAI field instead."""
+    try:
+        yield
+    except InvalidArgument as exc:
+        if not exc.field.startswith(old):
+            raise
+        field = new + exc.field.removeprefix(old)
+        raise InvalidArgument(field, exc.message.removeprefix(f"{exc.field}: ")) from None

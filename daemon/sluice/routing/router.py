@@ -1,0 +1,239 @@
+"""The router: the caller's hints, else the namespace's policy — with shadow, A/B and rollout.
+
+    hints (pinned model, start tier)  win, as in fixed routing
+    split {a: 50, b: 50}             sticky hash of user_id picks the policy; variant = its name
+    rollout {policy, percent}        the same hash; "treatment" below percent, else "control"
+    shadow [..]                      decide and log only; the request is served by the primary
+    no policy                        the cheapest tier (the cascade escalates)
+
+Every routed request is remembered (bounded) for Feedback; a bandit that
+acted learns from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sluice.cascade.plan import Catalogue
+from sluice.errors import ConfigError, InvalidArgument, NotFound
+from sluice.routing.bandit import BanditPolicy, LinUCB, Recent, Served
+from sluice.routing.classifier import ClassifierPolicy, TierClassifier
+from sluice.routing.fixed import FixedRouter, RouteDecision, RoutingHints
+from sluice.routing.policy import Choice, Policy, RouteContext
+from sluice.routing.rules import RulesPolicy
+from sluice.routing_config import (
+    BanditPolicySettings,
+    ClassifierPolicySettings,
+    NamespaceRouting,
+    RoutingSettings,
+    RulesPolicySettings,
+)
+from sluice.telemetry.logging import get_logger
+
+log = get_logger("sluice.routing")
+_RECENT_DEFAULT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    start: int
+    decision: RouteDecision
+    pinned_model: str = ""
+    policy_name: str = ""  # the configured name of the policy that acted ("" for none)
+
+
+def bucket(key: str) -> float:
+    """A stable position in [0, 100) for sticky assignment."""
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 * 100.0
+
+
+class Router:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        policies: Mapping[str, Policy] | None = None,
+        settings: RoutingSettings | None = None,
+        *,
+        recent_capacity: int = _RECENT_DEFAULT,
+    ) -> None:
+        self.catalogue = catalogue
+        self.fixed = FixedRouter(catalogue)
+        self.policies = dict(policies or {})
+        self.settings = settings or RoutingSettings()
+        self.recent = Recent(recent_capacity)
+
+    def namespace_settings(self, namespace: str) -> NamespaceRouting:
+        return self.settings.namespaces.get(namespace, self.settings.default)
+
+    def needs_vector(self, namespace: str) -> bool:
+        ns = self.namespace_settings(namespace)
+        return any(self.policies[n].needs_vector for n in ns.policies() if n in self.policies)
+
+    def _decision(self, name: str, choice: Choice, variant: str) -> tuple[int, RouteDecision]:
+        policy = self.policies[name]
+        if choice.pinned_model:
+            (tier,) = self.catalogue.pinned(choice.pinned_model, f"routing.policies.{name}")
+        else:
+            tier = self.catalogue.tiers[min(choice.tier, len(self.catalogue.tiers) - 1)]
+        index = self.catalogue.tier_index(tier.name, f"routing.policies.{name}")
+        first = tier.deployments[0]
+        reason = f"{name}: {choice.reason}"
+        return index, RouteDecision(
+            tier.name, first.provider, first.model, policy.kind, reason, choice.score, variant
+        )
+
+    def _acting(self, ns: NamespaceRouting, context: RouteContext) -> tuple[str, str]:
+        """(policy name, variant) that serves this request."""
+        key = context.user_id or context.request_id
+        if ns.split:
+            point, total = bucket(key), 0.0
+            for name, percent in ns.split.items():
+                total += percent
+                if point < total:
+                    return name, name
+            return next(reversed(ns.split)), next(reversed(ns.split))
+        if ns.rollout is not None:
+            if bucket(key) < ns.rollout.percent:
+                return ns.rollout.policy, "treatment"
+            return ns.policy, "control"
+        return ns.policy, ""
+
+    def decide(self, hints: RoutingHints, context: RouteContext) -> Routed:
+        if hints.pinned_model or hints.start_tier:
+            start, decision = self.fixed.decide(hints)
+            return Routed(start, decision, hints.pinned_model)
+        ns = self.namespace_settings(context.namespace)
+        for name in ns.shadow:
+            _, shadow = self._decision(name, self.policies[name].choose(context), "shadow")
+            log.info(
+                "shadow_route", request_id=context.request_id, namespace=context.namespace,
+                policy=name, tier=shadow.tier, reason=shadow.reason, score=round(shadow.score, 4),
+            )  # fmt: skip
+        name, variant = self._acting(ns, context)
+        if not name:
+            start, decision = self.fixed.decide(hints)
+            return Routed(start, decision)
+        choice = self.policies[name].choose(context)
+        start, decision = self._decision(name, choice, variant)
+        return Routed(start, decision, choice.pinned_model, name)
+
+    # ---- feedback
+    def record(
+        self,
+        request_id: str,
+        context: RouteContext,
+        routed: Routed,
+        cost_usd: float,
+        baseline_cost_usd: float,
+    ) -> None:
+        vector = context.vector
+        served = Served(
+            context.namespace, routed.policy_name, routed.start,
+            LinUCB.context(vector) if vector is not None else LinUCB.context([]),
+            cost_usd, baseline_cost_usd,
+        )  # fmt: skip
+        self.recent.put(request_id, served)
+
+    def feedback(self, request_id: str, quality: float) -> str:
+        """Learn from the user's judgement of an earlier answer; the policy kind that learned."""
+        if not 0.0 <= quality <= 1.0:
+            raise InvalidArgument("score", f"{quality} is outside [0, 1]")
+        served = self.recent.pop(request_id)
+        if served is None:
+            raise NotFound(
+                f"request_id {request_id[:128]!r}: no recent completion with this id "
+                f"(the last {self.recent.capacity} are kept)"
+            )
+        policy = self.policies.get(served.policy)
+        if isinstance(policy, BanditPolicy) and served.context.shape[0] == policy.model.dim:
+            r = policy.learn(served, quality)
+            log.info("bandit_feedback", request_id=request_id, arm=served.arm, reward=round(r, 4))
+            return "bandit"
+        return ""
+
+    # ---- persistence (beside the cache snapshot)
+    def save(self, folder: Path) -> None:
+        for name, policy in self.policies.items():
+            if isinstance(policy, BanditPolicy):
+                policy.model.save(folder / f"bandit-{_safe(name)}.npz")
+
+    def restore(self, folder: Path) -> None:
+        for name, policy in self.policies.items():
+            path = folder / f"bandit-{_safe(name)}.npz"
+            if isinstance(policy, BanditPolicy) and path.is_file():
+                try:
+                    loaded = policy.model.load(path)
+                except (OSError, ValueError, KeyError) as exc:
+                    log.warning("bandit_restore_failed", policy=name, reason=str(exc))
+                    continue
+                log.info("bandit_restored", policy=name, loaded=loaded)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def build_router(
+    settings: RoutingSettings, catalogue: Catalogue, *, dimensions: int, model_id: str
+) -> Router:
+    """Policies from config; a classifier file that is missing or does not fit is a config error."""
+    policies: dict[str, Policy] = {}
+    capacity = _RECENT_DEFAULT
+    tiers = [t.name for t in catalogue.tiers]
+    for name, p in settings.policies.items():
+        key = f"routing.policies.{name}"
+        if isinstance(p, ClassifierPolicySettings):
+            policies[name] = _classifier(p, key, tiers, model_id)
+        elif isinstance(p, BanditPolicySettings):
+            capacity = max(capacity, p.feedback_capacity)
+            policies[name] = BanditPolicy(
+                max(len(tiers), 1), dimensions, alpha=p.alpha, cost_weight=p.cost_weight,
+                ridge=p.ridge,
+            )  # fmt: skip
+        else:
+            policies[name] = _rules(p, key, catalogue)
+    if settings.policies and not tiers:
+        raise ConfigError("routing.policies", "routing policies need tiers: add tiers first")
+    return Router(catalogue, policies, settings, recent_capacity=capacity)
+
+
+def _rules(p: RulesPolicySettings, key: str, catalogue: Catalogue) -> RulesPolicy:
+    def tier_index(tier: str) -> int:
+        return catalogue.tier_index(tier, key)
+
+    def model_tier(model: str) -> int:
+        try:
+            return catalogue.tier_index(catalogue.pinned(model, key)[0].name, key)
+        except InvalidArgument as exc:
+            raise ConfigError(key, exc.message) from None
+
+    return RulesPolicy.from_settings(p, tier_index, model_tier)
+
+
+def _classifier(
+    p: ClassifierPolicySettings, key: str, tiers: list[str], model_id: str
+) -> ClassifierPolicy:
+    try:
+        classifier = TierClassifier.load(p.path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(f"{key}.path", f"cannot load {p.path}: {exc}") from None
+    if classifier.model_id and model_id and classifier.model_id != model_id:
+        raise ConfigError(
+            f"{key}.path",
+            f"trained on embeddings of {classifier.model_id}, the daemon runs {model_id}",
+        )
+    names = classifier.tiers
+    if all(n in tiers for n in names):
+        mapping = {i: tiers.index(n) for i, n in enumerate(names)}
+    elif len(names) == len(tiers):
+        mapping = {i: i for i in range(len(names))}
+    else:
+        raise ConfigError(
+            f"{key}.path", f"its classes {list(names)} match neither the tiers {tiers} "
+            "by name nor by count"
+        )  # fmt: skip
+    return ClassifierPolicy(classifier, p.threshold, mapping)

@@ -1,0 +1,91 @@
+// The official `openai` npm package against Sluice's OpenAI-compatible front.
+// It starts nothing: tests/e2e/test_openai_sdks.py starts the daemon and a fake
+// provider, then runs `node --test` here with SLUICE_OPENAI_BASE_URL set.
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { test } from "node:test";
+
+import OpenAI from "openai";
+
+const baseURL = process.env.SLUICE_OPENAI_BASE_URL;
+if (!baseURL) throw new Error("set SLUICE_OPENAI_BASE_URL (tests/e2e/test_openai_sdks.py does)");
+
+// maxRetries 0: an error status must reach the test, not a retry loop.
+const client = new OpenAI({ baseURL, apiKey: "unused-by-sluice", maxRetries: 0 });
+
+const ask = (text) => ({ model: "sluice-auto", messages: [{ role: "user", content: text }] });
+
+test("a completion, then the same question served from the cache", async () => {
+  const question = `node question ${randomUUID()}`;
+  const first = await client.chat.completions.create(ask(question)).withResponse();
+  assert.equal(first.data.choices[0].message.content, `echo: ${question}`);
+  assert.equal(first.data.choices[0].finish_reason, "stop");
+  assert.equal(first.data.model, "gpt-4o-mini");
+  assert.ok(first.data.usage.total_tokens > 0);
+  assert.equal(first.response.headers.get("x-sluice-cache"), "miss");
+  assert.equal(first.response.headers.get("x-sluice-served-by"), "oa/gpt-4o-mini");
+
+  const again = await client.chat.completions.create(ask(question)).withResponse();
+  assert.equal(again.data.choices[0].message.content, `echo: ${question}`);
+  assert.equal(again.response.headers.get("x-sluice-cache"), "exact");
+  assert.equal(again.response.headers.get("x-sluice-served-by"), "cache");
+  assert.equal(Number(again.response.headers.get("x-sluice-cost-usd")), 0);
+});
+
+test("streaming: deltas, the finish chunk with the sluice object, usage", async () => {
+  const question = `node stream ${randomUUID()}`;
+  const stream = await client.chat.completions.create(
+    { ...ask(question), stream: true, stream_options: { include_usage: true } },
+    { headers: { "x-sluice-request-id": "node-stream-1" } },
+  );
+  let text = "";
+  const chunks = [];
+  for await (const chunk of stream) {
+    chunks.push(chunk);
+    text += chunk.choices[0]?.delta?.content ?? "";
+  }
+  assert.equal(text, `echo: ${question}`);
+  const finish = chunks.find((c) => c.choices[0]?.finish_reason);
+  assert.equal(finish.choices[0].finish_reason, "stop");
+  assert.equal(finish.sluice.cache, "miss");
+  assert.equal(finish.sluice.request_id, "node-stream-1");
+  assert.equal(finish.sluice.served_by, "oa/gpt-4o-mini");
+  const last = chunks.at(-1);
+  assert.deepEqual(last.choices, []);
+  assert.ok(last.usage.completion_tokens > 0);
+});
+
+test("controls in the body: a configured model pinned, a namespace", async () => {
+  const { data, response } = await client.chat.completions
+    .create({ ...ask(`node pin ${randomUUID()}`), sluice: { namespace: "node", pinned_model: "gpt-4o" } })
+    .withResponse();
+  assert.equal(data.model, "gpt-4o");
+  assert.equal(response.headers.get("x-sluice-served-by"), "oa/gpt-4o");
+});
+
+test("errors arrive as the SDK's typed errors", async () => {
+  await assert.rejects(
+    client.chat.completions.create({ ...ask("hi"), model: "gpt-5" }),
+    (err) => err instanceof OpenAI.NotFoundError && err.code === "model_not_found" && err.param === "model",
+  );
+  await assert.rejects(
+    client.chat.completions.create({
+      ...ask("hi"),
+      tools: [{ type: "function", function: { name: "get_weather" } }],
+    }),
+    (err) =>
+      err instanceof OpenAI.BadRequestError && err.param === "tools" && /not supported yet/.test(err.message),
+  );
+});
+
+test("embeddings (the SDK asks for base64 and decodes it) and the model list", async () => {
+  const embedded = await client.embeddings.create({ model: "all-MiniLM-L6-v2", input: ["one", "two"] });
+  assert.equal(embedded.data.length, 2);
+  assert.equal(embedded.data[0].embedding.length, 384);
+  const norm = Math.hypot(...embedded.data[0].embedding);
+  assert.ok(Math.abs(norm - 1) < 1e-3, `vectors are normalised (norm ${norm})`);
+
+  const ids = [];
+  for await (const model of client.models.list()) ids.push(model.id);
+  assert.deepEqual(ids.slice(0, 2), ["sluice-auto", "gpt-4o-mini"]);
+});

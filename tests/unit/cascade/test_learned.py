@@ -1,0 +1,82 @@
+"""The learned confidence scorer: fit, calibration, binding, persistence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sluice.cascade.confidence import CombinedScorer, FormatScorer
+from sluice.cascade.learned import (
+    ANSWER_FEATURES,
+    LearnedScorer,
+    answer_features,
+    bind_scorer,
+    needs_vector,
+)
+from sluice.learning.logistic import auc, calibration, fit_logistic, predict
+from sluice.types import ChatMessage, Completion, ProviderRequest, Usage
+
+
+def synthetic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Prompts near direction 0 are easy (the cheap answer is good 90 %), others hard (20 %)."""
+    rng = np.random.default_rng(seed)
+    easy = rng.random(n) < 0.5
+    vectors = rng.normal(0, 0.3, (n, 6))
+    vectors[:, 0] += np.where(easy, 1.0, -1.0)
+    good = rng.random(n) < np.where(easy, 0.9, 0.2)
+    texts = ["#### 42" if g and rng.random() < 0.7 else "maybe" for g in good]
+    answers = np.vstack([answer_features(Completion(t, "stop", Usage(), "m")) for t in texts])
+    return vectors, answers, good.astype(float)
+
+
+def test_answer_features_are_named_and_bounded() -> None:
+    feats = answer_features(
+        Completion("I'm not sure. #### 12", "length", Usage(), "m", (-0.1, -2.0))
+    )
+    assert feats.shape == (len(ANSWER_FEATURES),)
+    named = dict(zip(ANSWER_FEATURES, feats, strict=True))
+    assert named["final_answer_marker"] == 1.0
+    assert named["truncated"] == 1.0
+    assert named["format_gate"] < 1.0
+    assert named["has_logprobs"] == 1.0
+
+
+def test_fit_is_calibrated_and_discriminates(tmp_path: Path) -> None:
+    v, a, y = synthetic(2000, 0)
+    scorer = LearnedScorer.fit(v, a, y, components=4, l2=1e-3, model_id="m@1")
+    tv, ta, ty = synthetic(2000, 1)
+    probs = scorer.probability(tv, ta)
+    report = calibration(probs, ty)
+    assert report.ece < 0.05
+    assert report.auc > 0.8
+    assert sum(b[2] for b in report.bins) == 2000
+    path = tmp_path / "conf.npz"
+    scorer.save(path)
+    again = LearnedScorer.load(path)
+    np.testing.assert_allclose(again.probability(tv, ta), probs)
+
+
+def test_the_scorer_uses_the_bound_prompt_embedding() -> None:
+    v, a, y = synthetic(1000, 2)
+    scorer = LearnedScorer.fit(v, a, y, components=4)
+    request = ProviderRequest("m", (ChatMessage("user", "q"),))
+    answer = Completion("#### 42", "stop", Usage(), "m")
+    easy, hard = np.array([1.0, 0, 0, 0, 0, 0]), np.array([-1.0, 0, 0, 0, 0, 0])
+    assert scorer.bind(easy).score(answer, request) > scorer.bind(hard).score(answer, request)
+    combined = CombinedScorer((FormatScorer(), scorer))
+    assert needs_vector(combined)
+    assert not needs_vector(FormatScorer())
+    bound = bind_scorer(combined, easy)
+    assert bound.score(answer, request) == pytest.approx(scorer.bind(easy).score(answer, request))
+    assert bind_scorer(combined, None) is combined
+
+
+def test_logistic_and_auc_basics() -> None:
+    x = np.array([[0.0], [1.0], [2.0], [3.0]])
+    w = fit_logistic(x, [0, 0, 1, 1], l2=1e-2)
+    p = predict(w, x)
+    assert p[0] < 0.5 < p[3]
+    assert auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == pytest.approx(0.75)
+    assert auc([0.5, 0.5], [0, 1]) == pytest.approx(0.5)
