@@ -77,8 +77,8 @@ generate: install
 	scripts/generate.sh
 
 check: install
-	$(BIN)/ruff check daemon tests
-	$(BIN)/ruff format --check daemon tests
+	$(BIN)/ruff check daemon tests bench
+	$(BIN)/ruff format --check daemon tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/buf lint

@@ -200,8 +200,8 @@ class Pipeline:
     ) -> tuple[Entry, bool]:
         vector, _ = await self._vector(question)
         return await self.cache.store(
-            question.key, vector, answer=answer, finish_reason=finish_reason, usage=usage, model=model,
-            ttl_s=ttl_s,
+            question.key, vector, answer=answer, finish_reason=finish_reason, usage=usage,
+            model=model, ttl_s=ttl_s,
         )  # fmt: skip
 
     def invalidate(self, entry_id: str | None, namespace: str | None) -> int:
