@@ -27,10 +27,24 @@ from bench.common import Daemon, pct, rss_mb, table
 from sluice.v1 import sluice_pb2 as pb
 from sluice.v1 import sluice_pb2_grpc
 
-TOPICS = (
-    "linux python kubernetes cooking history physics music finance gardening chess astronomy "
-    "law medicine football poetry travel"
-).split()
+TOPICS = [
+    "linux",
+    "python",
+    "kubernetes",
+    "cooking",
+    "history",
+    "physics",
+    "music",
+    "finance",
+    "gardening",
+    "chess",
+    "astronomy",
+    "law",
+    "medicine",
+    "football",
+    "poetry",
+    "travel",
+]
 VERBS = [
     "explain", "compare", "summarise", "list the steps of", "give an example of",
     "what is the origin of", "how do I fix", "why does",
@@ -153,6 +167,7 @@ def main() -> None:
     daemon.cleanup()
     size_mb = sum(f.stat().st_size for f in (work / "snap").rglob("*") if f.is_file()) / 2**20
     shutil.rmtree(work, ignore_errors=True)
+
     def ms(values: list[float]) -> str:
         return f"{pct(values, 50):.2f} ms / {pct(values, 99):.2f} ms"
 
