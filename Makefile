@@ -17,7 +17,7 @@ export HNSWLIB_NO_NATIVE ?=
 BUF_VERSION := v1.75.0
 GRPC_HEALTH_PROBE_VERSION := v0.4.62
 
-.PHONY: help install run test test-unit test-integration test-e2e check generate lint types bench bench-peers clean
+.PHONY: help install run test test-unit test-integration test-e2e check generate lint types bench bench-peers real-model clean
 
 help:
 	@echo "make run | make test | make check | make generate | make bench"
@@ -85,6 +85,10 @@ check: install
 	scripts/check-breaking.sh
 	scripts/check-generated.sh
 	scripts/check-deploy.sh
+
+# A real small LLM (llama.cpp + Gemma 3 270M) for the real_model tests; never part of `make test`.
+real-model: install
+	scripts/real-model/install.sh
 
 # ---- benchmarks (print figures; never part of `make test`)
 bench-peers: install
