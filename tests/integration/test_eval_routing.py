@@ -27,6 +27,7 @@ def test_eval_routing_json_and_plot(tmp_path: Path) -> None:
         "eval", "routing", "--replay", str(DATA / "routing_replay.csv"),
         "--config", str(DATA / "routing_replay.yaml"), "--json", "--plot", str(plot),
         "--cache-dir", str(tmp_path / "emb"), "--save-confidence", str(tmp_path / "conf.npz"),
+        "--json-out", str(tmp_path / "out.json"),
         cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -51,6 +52,7 @@ def test_eval_routing_json_and_plot(tmp_path: Path) -> None:
     assert plot.is_file()
     assert (tmp_path / "routing-calibration.png").is_file()
     assert (tmp_path / "conf.npz").is_file()
+    assert json.loads((tmp_path / "out.json").read_text()) == report
 
 
 def test_train_classifier_writes_a_model_the_daemon_config_accepts(tmp_path: Path) -> None:

@@ -311,9 +311,11 @@ def policy_settings(  # noqa: PLR0911 - one branch per policy, read as a table
             for t in quantile_knobs(conf_cal)
         ]
     if name == "cascade+classifier":
-        # The classifier sends the prompts it is fairly sure need more (P ≥ 0.5) straight up;
-        # the cascade's confidence threshold is the knob.
-        policy = ClassifierPolicy(models.classifier, 0.5, identity)
+        # The classifier sends the fifth of prompts it finds hardest (its threshold is the 80th
+        # percentile on the calibration split) straight up, skipping the cheap call; the
+        # cascade's confidence threshold is the knob.
+        start_high = float(np.quantile(need_cal, 0.8))
+        policy = ClassifierPolicy(models.classifier, start_high, identity)
         return [
             Setting(t, single_router(cat, policy), models.confidence, thresholds=t)
             for t in quantile_knobs(conf_cal)

@@ -4,7 +4,10 @@ A curve is a list of points (strong share, quality, cost) of one policy at
 several settings of its knob. Definitions (RouteLLM, routellm/evals/evaluate.py):
 
     PGR(point)  = (quality − weak) / (strong − weak)        share of the quality gap recovered
-    APGR        = ∫ PGR d(strong share) / span, trapezoids over the points sorted by share
+    APGR        = ∫₀¹ PGR d(strong share), trapezoids over the points sorted by share; a curve
+                  that stops short of 0 % or 100 % strong calls is extended to always-cheap
+                  (0, weak) and always-strong (1, strong) — a mix with either baseline reaches
+                  those segments — so policies with different ranges compare
     CPT(x %)    = the smallest strong share at which the (linearly interpolated) curve
                   reaches weak + x·(strong − weak); None when it never does
     saving@95 % = 1 − cost / strong cost at the cheapest (interpolated) point whose quality
@@ -27,10 +30,14 @@ class Point:
 
 
 def apgr(points: Sequence[Point], weak: float, strong: float) -> float | None:
-    pts = sorted(points, key=lambda p: (p.strong_share, p.quality))
-    span = pts[-1].strong_share - pts[0].strong_share if pts else 0.0
-    if len(pts) < 2 or span <= 0 or strong == weak:
+    if len(points) < 2 or strong == weak:
         return None
+    pts = sorted(points, key=lambda p: (p.strong_share, p.quality))
+    if pts[0].strong_share > 0:
+        pts.insert(0, Point(0.0, weak, 0.0))
+    if pts[-1].strong_share < 1:
+        pts.append(Point(1.0, strong, 0.0))
+    span = pts[-1].strong_share - pts[0].strong_share
     area = sum(
         (b.strong_share - a.strong_share) * ((a.quality + b.quality) / 2 - weak)
         for a, b in pairwise(pts)
@@ -75,6 +82,14 @@ def random_quality_at(cost: float, cheap: Point, strong: Point) -> float:
     return cheap.quality + share * (strong.quality - cheap.quality)
 
 
-def margin_over_random(points: Sequence[Point], cheap: Point, strong: Point) -> float:
-    """The smallest quality lead over a random mix of equal cost, across the points."""
-    return min(p.quality - random_quality_at(p.cost, cheap, strong) for p in points)
+def lead_over_random(
+    points: Sequence[Point], cheap: Point, strong: Point
+) -> tuple[float, int, int]:
+    """Quality lead over a random mix of equal cost at the points strictly between the two
+    models' costs (at the ends every policy equals a baseline): (smallest lead, points ahead,
+    points counted). No interior point: (0, 0, 0)."""
+    inside = [p for p in points if cheap.cost < p.cost < strong.cost]
+    leads = [p.quality - random_quality_at(p.cost, cheap, strong) for p in inside]
+    if not leads:
+        return 0.0, 0, 0
+    return min(leads), sum(lead > 0 for lead in leads), len(leads)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sluice.evaluation.routing_eval import DatasetResult, PolicyResult
-from sluice.evaluation.routing_metrics import Point, apgr, cpt, margin_over_random, saving_at
+from sluice.evaluation.routing_metrics import Point, apgr, cpt, lead_over_random, saving_at
 
 
 def _ends(d: DatasetResult) -> tuple[Point, Point]:
@@ -22,6 +22,7 @@ def _ends(d: DatasetResult) -> tuple[Point, Point]:
 def policy_metrics(d: DatasetResult, p: PolicyResult) -> dict[str, Any]:
     cheap, strong = _ends(d)
     w, s = cheap.quality, strong.quality
+    lead, ahead, inside = lead_over_random(p.curve, cheap, strong)
     return {
         "quality": p.chosen.quality,
         "cost": p.chosen.cost,
@@ -33,7 +34,8 @@ def policy_metrics(d: DatasetResult, p: PolicyResult) -> dict[str, Any]:
         "knob": p.chosen.knob,
         "cost_vs_strong": p.chosen.cost / strong.cost if strong.cost else None,
         "quality_vs_strong": p.chosen.quality / s if s else None,
-        "min_lead_over_random": margin_over_random(p.curve, cheap, strong),
+        "min_lead_over_random": lead,
+        "points_above_random": [ahead, inside],
         "curve": [
             {"knob": q.knob, "quality": q.quality, "cost": q.cost, "strong_share": q.strong_share}
             for q in p.curve
@@ -76,10 +78,15 @@ def _num(v: float | None, fmt: str = ".3f") -> str:
     return "—" if v is None else format(v, fmt)
 
 
+def _lead(counts: list[int], lead: float) -> str:
+    ahead, inside = counts
+    return "—" if not inside else f"{ahead}/{inside} (min {lead:+.3f})"
+
+
 def format_table(results: Sequence[DatasetResult], markdown: bool = False) -> str:
     out = []
     head = ("policy", "quality", "% of strong", "cost $/req", "% of strong cost", "strong calls",
-            "APGR", "CPT(50%)", "CPT(80%)", "saving @95%", "min lead vs random")  # fmt: skip
+            "APGR", "CPT(50%)", "CPT(80%)", "saving @95%", "above random")  # fmt: skip
     for d in results:
         out.append(
             f"\n{d.name}: {d.rows} prompts ({d.dropped} contaminated dropped), test {d.split[2]}; "
@@ -98,7 +105,7 @@ def format_table(results: Sequence[DatasetResult], markdown: bool = False) -> st
                 p.name, _num(m["quality"]), _pct(m["quality_vs_strong"]), f"{m['cost']:.6f}",
                 _pct(m["cost_vs_strong"]), _pct(m["strong_share"]), _num(m["apgr"]),
                 _pct(m["cpt50"]), _pct(m["cpt80"]), _pct(m["saving_at_95pct_quality"]),
-                f"{m['min_lead_over_random']:+.3f}",
+                _lead(m["points_above_random"], m["min_lead_over_random"]),
             ))  # fmt: skip
         if markdown:
             out.append("")
