@@ -17,6 +17,7 @@ import time
 
 import aiohttp
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench.common import REPO, Daemon, pct, table
 from sluice.v1 import sluice_pb2 as pb
@@ -27,9 +28,10 @@ PEERS_PYTHON = REPO / ".venv" / "peers" / "bin" / "python"
 
 
 async def measure(address: str, base_url: str, n: int) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {"direct": [], "skip": [], "miss": []}
+    out: dict[str, list[float]] = {"direct": [], "skip": [], "miss": [], "floor": []}
     async with aiohttp.ClientSession() as session, grpc.aio.insecure_channel(address) as channel:
         stub = sluice_pb2_grpc.SluiceStub(channel)
+        health = health_pb2_grpc.HealthStub(channel)
         for i in range(n + 20):
             text = f"overhead question {i}"
             body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}],
@@ -53,7 +55,11 @@ async def measure(address: str, base_url: str, n: int) -> dict[str, list[float]]
                 )
             )
             miss = (time.perf_counter() - started) * 1000
+            started = time.perf_counter()
+            await health.Check(health_pb2.HealthCheckRequest())
+            floor = (time.perf_counter() - started) * 1000
             if i >= 20:  # warm-up excluded
+                out["floor"].append(floor)
                 out["direct"].append(direct)
                 out["skip"].append(skip)
                 out["miss"].append(miss)
@@ -91,6 +97,8 @@ def main() -> None:
         ("Sluice Complete, cache skipped, p50 / p99",
          f"{pct(ours['skip'], 50):.2f} / {pct(ours['skip'], 99):.2f} ms"),
         ("  overhead excluding embedding (p50 − p50)", f"{pct(ours['skip'], 50) - d50:.2f} ms"),
+        ("  of which the gRPC round trip itself (health Check p50)",
+         f"{pct(ours['floor'], 50):.2f} ms"),
         ("Sluice Complete, cache miss (embed + lookup + store), p50 / p99",
          f"{pct(ours['miss'], 50):.2f} / {pct(ours['miss'], 99):.2f} ms"),
         ("  overhead including embedding (p50 − p50)", f"{pct(ours['miss'], 50) - d50:.2f} ms"),
