@@ -23,6 +23,7 @@ sys.path.insert(0, str(REPO / "daemon"))
 from gptcache import Cache, Config  # noqa: E402
 from gptcache.adapter.api import get, put  # noqa: E402
 from gptcache.manager import CacheBase, VectorBase, get_data_manager  # noqa: E402
+from gptcache.processor.pre import get_prompt  # noqa: E402
 from gptcache.similarity_evaluation.distance import SearchDistanceEvaluation  # noqa: E402
 
 from sluice.embedding.model import OnnxEmbedder  # noqa: E402
@@ -47,9 +48,15 @@ def main() -> None:
                 VectorBase("hnswlib", dimension=384, index_path=f"{tmp}/index.bin",
                            max_elements=len(pairs) + 10),
             )  # fmt: skip
+            # GPTCache 0.1.44 predates numpy 2: its hnswlib store returns numpy.uint64 ids,
+            # which its sqlite store then finds no row for. Hand it plain ints.
+            search = manager.search
+            manager.search = lambda data, **kw: [  # type: ignore[method-assign]
+                (float(d), int(i)) for d, i in search(data, **kw)
+            ]
             cache = Cache()
             cache.init(
-                embedding_func=embed, data_manager=manager,
+                pre_embedding_func=get_prompt, embedding_func=embed, data_manager=manager,
                 similarity_evaluation=SearchDistanceEvaluation(),
                 config=Config(similarity_threshold=(1 + cosine) / 2),
             )  # fmt: skip
