@@ -10,6 +10,8 @@ Prints one JSON object.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 import json
 import statistics
 import sys
@@ -27,6 +29,13 @@ from gptcache.processor.pre import get_prompt  # noqa: E402
 from gptcache.similarity_evaluation.distance import SearchDistanceEvaluation  # noqa: E402
 
 from sluice.embedding.model import OnnxEmbedder  # noqa: E402
+
+
+def _int_ids(search: Callable[..., list[Any]]) -> Callable[..., list[tuple[float, int]]]:
+    def wrapped(data: Any, **kwargs: Any) -> list[tuple[float, int]]:
+        return [(float(d), int(i)) for d, i in search(data, **kwargs)]
+
+    return wrapped
 
 
 def main() -> None:
@@ -50,10 +59,7 @@ def main() -> None:
             )  # fmt: skip
             # GPTCache 0.1.44 predates numpy 2: its hnswlib store returns numpy.uint64 ids,
             # which its sqlite store then finds no row for. Hand it plain ints.
-            search = manager.search
-            manager.search = lambda data, **kw: [  # type: ignore[method-assign]
-                (float(d), int(i)) for d, i in search(data, **kw)
-            ]
+            manager.search = _int_ids(manager.search)  # type: ignore[method-assign]
             cache = Cache()
             cache.init(
                 pre_embedding_func=get_prompt, embedding_func=embed, data_manager=manager,
