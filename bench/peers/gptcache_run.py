@@ -10,14 +10,14 @@ Prints one JSON object.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from typing import Any
 import json
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "daemon"))
