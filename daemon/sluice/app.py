@@ -15,6 +15,7 @@ import signal
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -29,6 +30,7 @@ from sluice.http import build_http_app, start_http
 from sluice.models_path import build_model_path, build_providers
 from sluice.pipeline import Pipeline
 from sluice.providers.base import Provider
+from sluice.reload import MODEL_PATH_KEYS, ConfigWatcher
 from sluice.routing.router import Router, build_router
 from sluice.server import GrpcServer
 from sluice.service import SluiceService
@@ -45,6 +47,10 @@ class App:
     ready_file: Path | None = None
     # Provider keys by environment-variable name, read by the CLI.
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    # The file the settings came from (None: embedded defaults) and the CLI's overrides,
+    # so a reload reads the file again and applies the same flags on top.
+    config_path: Path | None = None
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.metrics = Metrics()
@@ -80,6 +86,12 @@ class App:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
+        self._watcher: ConfigWatcher | None = None
+        if self.config_path is not None:
+            self._watcher = ConfigWatcher(
+                self.config_path, self.overrides, lambda: self.settings, self._apply_settings
+            )
+            loop.add_signal_handler(signal.SIGHUP, self._watcher.request)
         try:
             await self._start()
             await self._stop.wait()
@@ -157,6 +169,31 @@ class App:
                 self.settings, self._batcher, self._cache, models, self.metrics, router=self._router
             )
         )
+        if self._watcher is not None:
+            self._tasks.append(asyncio.create_task(self._watcher.run(), name="config-watch"))
+
+    def _apply_settings(self, new: Settings) -> None:
+        """Swap in a validated config (ConfigWatcher); raises ConfigError and changes nothing."""
+        pipeline = self.service.pipeline
+        old = self.settings
+        models = pipeline.models
+        if any(getattr(new, k) != getattr(old, k) for k in MODEL_PATH_KEYS):
+            assert self._session is not None
+            providers = build_providers(new, self.secrets, self._session)
+            models = build_model_path(new, providers, self.metrics)
+        router = self._router
+        if new.routing != old.routing or models is not pipeline.models:
+            assert models is not None
+            router = build_router(
+                new.routing, models.catalogue, dimensions=pipeline.dimensions,
+                model_id=pipeline.model_id,
+            )  # fmt: skip
+        # Nothing above raised: swap everything between two awaits, so no request sees a mix.
+        self.settings = new
+        assert self._cache is not None
+        self._cache.settings = new.cache
+        pipeline.settings, pipeline.models, pipeline.router = new, models, router
+        self._router = router
 
     async def _snapshot_loop(self) -> None:
         assert self._snapshotter is not None

@@ -128,14 +128,19 @@ def _secrets(settings: Settings) -> dict[str, str]:
 def _serve(args: argparse.Namespace) -> int:
     from sluice.app import App  # noqa: PLC0415 - `check-config` needs no onnxruntime
 
-    settings = with_overrides(load_settings(args.config), _overrides(args))
+    overrides = _overrides(args)
+    settings = with_overrides(load_settings(args.config), overrides)
     configure_logging(settings.logging.level, settings.logging.log_prompts)
     model_dir = _resolve_model_dir(settings)
     secrets = _secrets(settings)
 
     async def run() -> None:
         # grpc.aio binds the server to the loop it is created in: build it inside.
-        await App(settings, model_dir, ready_file=args.ready_file, secrets=secrets).run()
+        app = App(
+            settings, model_dir, ready_file=args.ready_file, secrets=secrets,
+            config_path=args.config, overrides=overrides,
+        )  # fmt: skip
+        await app.run()
 
     asyncio.run(run())
     return 0

@@ -301,9 +301,24 @@ class Settings(_Strict):
         return self
 
 
-def _key_of(loc: tuple[int | str, ...]) -> str:
+def _key_of(loc: tuple[int | str, ...], data: Any = None) -> str:
+    """The key a user wrote, from pydantic's error location.
+
+    Locations also hold union members and discriminator tags (`…by-rules.rules.rules[0]` for
+    a rules policy's `rules[0]`): walking the input keeps only the parts that are in it.
+    """
     key = ""
+    node = data
     for part in loc:
+        if node is not None:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                node = node[part]
+            elif isinstance(node, dict | list):
+                continue  # a tag or union member, not something the user wrote
+            else:
+                node = None
         key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
     return key or "<root>"
 
@@ -318,7 +333,7 @@ def parse_settings(data: Any, source: str = "<config>") -> Settings:
         return Settings.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        key = _key_of(tuple(err["loc"]))
+        key = _key_of(tuple(err["loc"]), data)
         msg = err["msg"].removeprefix("Value error, ")
         # Cross-field checks raise at the root and name their key first: "a.b[0].c: why".
         named = re.match(r"^([\w.\[\]-]+): (.*)$", msg, re.DOTALL)
