@@ -311,9 +311,10 @@ def _key_of(loc: tuple[int | str, ...], data: Any = None) -> str:
     node = data
     for part in loc:
         if node is not None:
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            found = (isinstance(node, dict) and part in node) or (
+                isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+            )
+            if found:
                 node = node[part]
             elif isinstance(node, dict | list):
                 continue  # a tag or union member, not something the user wrote
