@@ -78,6 +78,8 @@ class App:
         self._tasks: list[asyncio.Task[None]] = []
         self._http: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
+        # Set by run() when the settings came from a file (reload on SIGHUP / change).
+        self._watcher: ConfigWatcher | None = None
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -86,7 +88,6 @@ class App:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
-        self._watcher: ConfigWatcher | None = None
         if self.config_path is not None:
             self._watcher = ConfigWatcher(
                 self.config_path, self.overrides, lambda: self.settings, self._apply_settings
