@@ -43,8 +43,9 @@ def _writer(daemon: Daemon, known: dict[str, str], stop: threading.Event) -> Non
                 ),
                 timeout=5,
             )
-        except grpc.RpcError:
-            return  # killed
+        except (grpc.RpcError, ValueError):
+            # Killed; or Daemon.stop() closed the channel under us ("closed channel").
+            return
         known[response.entry_id] = question
 
 
