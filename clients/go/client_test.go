@@ -45,39 +45,6 @@ func dial(t *testing.T) *sluice.Client {
 
 var question = []*sluicev1.Message{sluice.System("You are terse."), sluice.User("What is the capital of France?")}
 
-// needs names the issue that builds a missing RPC, from the daemon's UNIMPLEMENTED message.
-func needs(err error, fallback string) string {
-	msg := strings.ToLower(status.Convert(err).Message())
-	switch {
-	case strings.Contains(msg, "#3") || strings.Contains(msg, "cache") || strings.Contains(msg, "lookup") || strings.Contains(msg, "store"):
-		return "needs issue #3 (cache)"
-	case strings.Contains(msg, "#5") || strings.Contains(msg, "complete") || strings.Contains(msg, "route") || strings.Contains(msg, "feedback"):
-		return "needs issue #5 (Complete)"
-	}
-	return fallback
-}
-
-func liveOrSkip(t *testing.T, err error, fallback string) {
-	t.Helper()
-	if status.Code(err) == codes.Unimplemented {
-		t.Skip(needs(err, fallback))
-	}
-}
-
-func assertUnimplementedOrSkip(t *testing.T, err error) {
-	t.Helper()
-	if status.Code(err) != codes.Unimplemented {
-		t.Skip("the RPC is live; the real test covers it")
-	}
-	var se *sluice.Error
-	if !errors.As(err, &se) || se.Code != codes.Unimplemented || se.Message == "" {
-		t.Fatalf("want *sluice.Error with Unimplemented, got %#v", err)
-	}
-	if !errors.Is(err, sluice.ErrUnimplemented) {
-		t.Fatal("errors.Is(err, ErrUnimplemented) is false")
-	}
-}
-
 func TestHealth(t *testing.T) {
 	c := dial(t)
 	for _, svc := range []string{"", sluice.ServiceName} {
@@ -127,11 +94,6 @@ func TestUnreachableIsUnavailable(t *testing.T) {
 
 // ---- cache (issue #3)
 
-func TestCacheUnimplementedIsMapped(t *testing.T) {
-	_, err := dial(t).Lookup(context.Background(), &sluicev1.LookupRequest{Messages: question})
-	assertUnimplementedOrSkip(t, err)
-}
-
 func TestStoreThenLookup(t *testing.T) {
 	c, ctx := dial(t), context.Background()
 	ns := fmt.Sprintf("go-%d", time.Now().UnixNano())
@@ -140,7 +102,6 @@ func TestStoreThenLookup(t *testing.T) {
 	params := &sluicev1.Params{Temperature: &temp}
 	lookup := &sluicev1.LookupRequest{Messages: conv, Namespace: ns, Params: params}
 	miss, err := c.Lookup(ctx, lookup)
-	liveOrSkip(t, err, "needs issue #3 (cache)")
 	if err != nil || miss.Hit {
 		t.Fatalf("first lookup: %v, %v", miss, err)
 	}
@@ -164,23 +125,11 @@ func TestStoreThenLookup(t *testing.T) {
 
 // ---- request path (issue #5)
 
-func TestCompleteUnimplementedIsMapped(t *testing.T) {
-	_, err := dial(t).Complete(context.Background(), &sluicev1.CompleteRequest{Messages: question})
-	assertUnimplementedOrSkip(t, err)
-}
-
-func TestStreamUnimplementedIsMapped(t *testing.T) {
-	var last error
-	for _, err := range dial(t).StreamComplete(context.Background(), &sluicev1.CompleteRequest{Messages: question}) {
-		last = err
-	}
-	assertUnimplementedOrSkip(t, last)
-}
-
 func TestCompleteAgainstFakeProvider(t *testing.T) {
 	c, ctx := dial(t), context.Background()
-	_, err := c.Route(ctx, &sluicev1.RouteRequest{Messages: question})
-	liveOrSkip(t, err, "needs issue #5 (Complete)")
+	if _, err := c.Route(ctx, &sluicev1.RouteRequest{Messages: question}); err != nil {
+		t.Fatal(err)
+	}
 	resp, err := c.Complete(ctx, &sluicev1.CompleteRequest{Messages: question, RequestId: "go-complete-1",
 		Cache: &sluicev1.CachePolicy{SkipRead: true}})
 	if err != nil || resp.RequestId != "go-complete-1" || resp.GetMessage().GetContent() == "" || resp.GetServedBy().GetTier() != "cheap" {
@@ -197,7 +146,6 @@ func TestStreamComplete(t *testing.T) {
 	var text strings.Builder
 	var summary *sluicev1.CompleteResponse
 	for chunk, err := range c.StreamComplete(context.Background(), req) {
-		liveOrSkip(t, err, "needs issue #5 (Complete)")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,50 +1,10 @@
 // The TypeScript client against the real daemon on a unix socket.
-//
-// RPCs this daemon build does not have yet answer UNIMPLEMENTED. For each such group there are
-// two tests: one checks the rejection is a SluiceError with code UNIMPLEMENTED (skipped once the
-// RPC is live), the other uses the RPC for real (skipped, naming the issue, until then).
-import { after, before, describe, test, type TestContext } from "node:test";
+import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { FeedbackKind, Sluice, SluiceError, status, system, user, assistant } from "../src";
 import { startDaemon, type RunningDaemon } from "./daemon";
 
 const question = [system("You are terse."), user("What is the capital of France?")];
-
-function needs(err: SluiceError, fallback: string): string {
-  const text = err.details.toLowerCase();
-  if (["#3", "cache", "lookup", "store"].some((w) => text.includes(w))) return "needs issue #3 (cache)";
-  if (["#5", "complete", "route", "feedback"].some((w) => text.includes(w))) return "needs issue #5 (Complete)";
-  return fallback;
-}
-
-/** Runs `probe`; when the RPC is UNIMPLEMENTED skips the test and returns false. */
-async function live(t: TestContext, probe: () => Promise<unknown>, fallback: string): Promise<boolean> {
-  try {
-    await probe();
-  } catch (err) {
-    if (err instanceof SluiceError && err.code === status.UNIMPLEMENTED) {
-      t.skip(needs(err, fallback));
-      return false;
-    }
-    throw err;
-  }
-  return true;
-}
-
-async function assertUnimplementedOrSkip(t: TestContext, probe: () => Promise<unknown>): Promise<void> {
-  try {
-    await probe();
-  } catch (err) {
-    assert.ok(err instanceof SluiceError, `not a SluiceError: ${err}`);
-    if (err.code === status.UNIMPLEMENTED) {
-      assert.equal(err.codeName, "UNIMPLEMENTED");
-      assert.ok(err.details.length > 0);
-      return;
-    }
-    throw err;
-  }
-  t.skip("the RPC is live; the real test covers it");
-}
 
 async function drain<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -99,13 +59,10 @@ describe("sluice client", () => {
   });
 
   // ---- cache (issue #3)
-  test("cache: UNIMPLEMENTED is mapped", (t) => assertUnimplementedOrSkip(t, () => client.lookup({ messages: question })));
-
-  test("store then lookup", async (t) => {
+  test("store then lookup", async () => {
     const namespace = `ts-${Date.now()}`;
     const messages = [user("How tall is the Eiffel tower?")];
     const params = { temperature: 0 };
-    if (!(await live(t, () => client.lookup({ messages, namespace }), "needs issue #3 (cache)"))) return;
     assert.equal((await client.lookup({ messages, namespace, params })).hit, false);
     const stored = await client.store({
       messages, namespace, params, answer: assistant("330 metres."), finishReason: "stop",
@@ -120,13 +77,8 @@ describe("sluice client", () => {
   });
 
   // ---- request path (issue #5)
-  test("complete: UNIMPLEMENTED is mapped", (t) => assertUnimplementedOrSkip(t, () => client.complete({ messages: question })));
-
-  test("streamComplete: UNIMPLEMENTED is mapped", (t) =>
-    assertUnimplementedOrSkip(t, () => drain(client.streamComplete({ messages: question }))));
-
-  test("complete against the fake provider", async (t) => {
-    if (!(await live(t, () => client.route({ messages: question }), "needs issue #5 (Complete)"))) return;
+  test("complete against the fake provider", async () => {
+    await client.route({ messages: question });
     const resp = await client.complete({ messages: question, requestId: "ts-complete-1", cache: { skipRead: true } });
     assert.equal(resp.requestId, "ts-complete-1");
     assert.ok(resp.message?.content);
@@ -134,9 +86,8 @@ describe("sluice client", () => {
     await client.feedback({ requestId: resp.requestId, kind: FeedbackKind.FEEDBACK_KIND_THUMBS_UP });
   });
 
-  test("streamComplete", async (t) => {
+  test("streamComplete", async () => {
     const req = { messages: question, cache: { skipRead: true } };
-    if (!(await live(t, () => drain(client.streamComplete(req)), "needs issue #5 (Complete)"))) return;
     const chunks = await drain(client.streamComplete(req));
     const last = chunks[chunks.length - 1];
     assert.ok(last.summary);
