@@ -99,6 +99,8 @@ bench: install bench-peers
 	$(BIN)/python -m bench.cache
 	$(BIN)/python -m bench.overhead
 	$(BIN)/python -m bench.gptcache_side_by_side
+	$(BIN)/python -m bench.recall
+	$(BIN)/python -m bench.load load --concurrency 100 500 1000 --seconds 15
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
