@@ -25,11 +25,11 @@ import hmac
 import json
 import math
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Final, NoReturn, Protocol, final
+from typing import Any, ClassVar, Final, NoReturn, Protocol, final
 
 import aiohttp
 
@@ -435,20 +435,24 @@ class HttpProvider:
     has nothing to release. The key lives in a `Secret` and reaches only request headers.
     """
 
+    # Set by each protocol's subclass: its codec, and the defaults of a real endpoint.
+    codec_type: ClassVar[Callable[[], WireCodec]]
+    default_name: ClassVar[str]
+    default_base_url: ClassVar[str]
+
     def __init__(
         self,
         session: aiohttp.ClientSession,
-        codec: WireCodec,
         *,
-        name: str,
-        base_url: str,
+        name: str | None = None,
+        base_url: str | None = None,
         api_key: Secret | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
         self._session = session
-        self._codec = codec
-        self._name = name
-        self._base_url = base_url.rstrip("/")
+        self._codec = type(self).codec_type()
+        self._name = name or self.default_name
+        self._base_url = (base_url or self.default_base_url).rstrip("/")
         self._api_key = api_key
         self._extra_headers = dict(extra_headers or {})
 

@@ -14,14 +14,11 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Final
 
-import aiohttp
-
 from sluice.providers._http import (
     ErrorInfo,
     HttpProvider,
     IncompleteStream,
     InStreamError,
-    Secret,
     SseEvent,
     as_dict,
     as_int,
@@ -172,20 +169,6 @@ def parse_usage(usage: Mapping[str, Any]) -> Usage:
 class AnthropicProvider(HttpProvider):
     """Anthropic Messages API."""
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        *,
-        name: str = "anthropic",
-        base_url: str = DEFAULT_BASE_URL,
-        api_key: Secret | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(
-            session,
-            AnthropicCodec(),
-            name=name,
-            base_url=base_url,
-            api_key=api_key,
-            extra_headers=extra_headers,
-        )
+    codec_type = AnthropicCodec
+    default_name = "anthropic"
+    default_base_url = DEFAULT_BASE_URL

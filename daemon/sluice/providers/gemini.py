@@ -17,14 +17,11 @@ from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import quote
 
-import aiohttp
-
 from sluice.providers._http import (
     ErrorInfo,
     HttpProvider,
     IncompleteStream,
     InStreamError,
-    Secret,
     SseEvent,
     as_dict,
     as_float,
@@ -221,20 +218,6 @@ def _error_object(payload: object) -> dict[str, Any]:
 class GeminiProvider(HttpProvider):
     """Google Gemini over the Generative Language API (v1beta)."""
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        *,
-        name: str = "gemini",
-        base_url: str = DEFAULT_BASE_URL,
-        api_key: Secret | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(
-            session,
-            GeminiCodec(),
-            name=name,
-            base_url=base_url,
-            api_key=api_key,
-            extra_headers=extra_headers,
-        )
+    codec_type = GeminiCodec
+    default_name = "gemini"
+    default_base_url = DEFAULT_BASE_URL

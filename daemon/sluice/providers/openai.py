@@ -10,14 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-import aiohttp
-
 from sluice.providers._http import (
     ErrorInfo,
     HttpProvider,
     IncompleteStream,
     InStreamError,
-    Secret,
     SseEvent,
     WireFormatError,
     as_dict,
@@ -168,20 +165,6 @@ def parse_logprobs(value: object) -> tuple[float, ...] | None:
 class OpenAIProvider(HttpProvider):
     """OpenAI Chat Completions; any compatible server via `base_url`."""
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        *,
-        name: str = "openai",
-        base_url: str = DEFAULT_BASE_URL,
-        api_key: Secret | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(
-            session,
-            OpenAICodec(),
-            name=name,
-            base_url=base_url,
-            api_key=api_key,
-            extra_headers=extra_headers,
-        )
+    codec_type = OpenAICodec
+    default_name = "openai"
+    default_base_url = DEFAULT_BASE_URL

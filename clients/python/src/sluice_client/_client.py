@@ -54,6 +54,27 @@ def normalize_target(target: str) -> str:
     return target
 
 
+def _complete_request(
+    messages: Iterable[MessageLike],
+    namespace: str,
+    params: sluice_pb2.Params | None,
+    cache: sluice_pb2.CachePolicy | None,
+    routing: sluice_pb2.RoutingHints | None,
+    request_id: str,
+    user_id: str,
+) -> sluice_pb2.CompleteRequest:
+    """The one request Complete and StreamComplete share."""
+    return sluice_pb2.CompleteRequest(
+        messages=_messages(messages),
+        namespace=namespace,
+        params=params,
+        cache=cache,
+        routing=routing,
+        request_id=request_id,
+        user_id=user_id,
+    )
+
+
 class Client:
     """Connection to one Sluice daemon. Thread-safe; use as a context manager or call close().
 
@@ -114,14 +135,8 @@ class Client:
         timeout: float | None = None,
     ) -> sluice_pb2.CompleteResponse:
         """Answer a conversation (cache, then routing and cascade)."""
-        req = sluice_pb2.CompleteRequest(
-            messages=_messages(messages),
-            namespace=namespace,
-            params=params,
-            cache=cache,
-            routing=routing,
-            request_id=request_id,
-            user_id=user_id,
+        req = _complete_request(
+            messages, namespace, params, cache, routing, request_id, user_id
         )
         return self._call(self._stub.Complete, req, timeout)
 
@@ -139,14 +154,8 @@ class Client:
     ) -> Iterator[sluice_pb2.CompleteChunk]:
         """Yield the answer as chunks; the last one carries `summary`. The deadline covers
         the whole stream. Breaking out of the loop cancels the call."""
-        req = sluice_pb2.CompleteRequest(
-            messages=_messages(messages),
-            namespace=namespace,
-            params=params,
-            cache=cache,
-            routing=routing,
-            request_id=request_id,
-            user_id=user_id,
+        req = _complete_request(
+            messages, namespace, params, cache, routing, request_id, user_id
         )
         call = self._stub.StreamComplete(req, timeout=self.timeout if timeout is None else timeout)
         try:
