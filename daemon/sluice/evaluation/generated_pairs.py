@@ -1,0 +1,251 @@
+"""Pairs made from real questions by documented rules (hard negatives, easy positives).
+
+Each rule edits one source sentence; the pair (source, edit) carries the
+rule's label and name. Negatives change the meaning while keeping almost
+every word — what a cosine cache confuses:
+
+    negate          insert "not" after the first auxiliary, or drop an existing negation
+    swap_entities   "from A to B" → "from B to A"; "A <comparative> than B" → "B … than A";
+                    "convert X to Y" → "convert Y to X" on unit words
+    change_number   the first number n → n + 1 (n ≥ 10: n × 2)
+    antonym         the first word with an entry in ANTONYMS replaced by it
+                    (true antonyms and same-kind substitutions: file ↔ directory,
+                    Linux ↔ Windows, Celsius ↔ Fahrenheit)
+
+Positives keep the meaning:
+
+    rephrase        "how do I" → "how can I", "what is" → "what's", "can you" → "could you", …
+    symmetric_swap  "between A and B" → "between B and A"
+
+A pair inherits the split part of its source sentence (splits.py), so a
+held-out sentence never reaches training through a generated edit. Pure
+standard library (the training venv imports it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+_AUX = [
+    "is",
+    "are",
+    "was",
+    "were",
+    "do",
+    "does",
+    "did",
+    "can",
+    "could",
+    "should",
+    "would",
+    "will",
+    "has",
+    "have",
+    "had",
+    "may",
+    "might",
+    "must",
+]
+_AUX_RE = re.compile(r"\b(" + "|".join(_AUX) + r")\b(\s+not\b|n't\b)?", re.IGNORECASE)
+_CONTRACTED = re.compile(
+    r"\b(isn't|aren't|wasn't|weren't|don't|doesn't|didn't|can't|couldn't|shouldn't|wouldn't|"
+    r"won't|hasn't|haven't)\b",
+    re.IGNORECASE,
+)
+_UNCONTRACT = {"can't": "can", "won't": "will"}
+_FROM_TO = re.compile(r"\bfrom ([A-Z]?[\w-]+) to ([A-Z]?[\w-]+)\b")
+_THAN = re.compile(r"\b([A-Z]?[\w-]+) (\w+er|more \w+|less \w+) than ([A-Z]?[\w-]+)\b")
+_UNITS = [
+    "celsius",
+    "fahrenheit",
+    "kelvin",
+    "miles",
+    "kilometers",
+    "km",
+    "meters",
+    "feet",
+    "inches",
+    "centimeters",
+    "cm",
+    "pounds",
+    "kilograms",
+    "kg",
+    "ounces",
+    "grams",
+    "liters",
+    "gallons",
+    "cups",
+    "dollars",
+    "euros",
+    "yen",
+    "bytes",
+    "bits",
+    "mb",
+    "gb",
+    "kb",
+    "seconds",
+    "minutes",
+    "hours",
+    "days",
+    "weeks",
+    "years",
+    "hex",
+    "decimal",
+    "binary",
+    "json",
+    "xml",
+    "yaml",
+    "csv",
+]
+_CONVERT = re.compile(
+    r"\b(" + "|".join(_UNITS) + r") (to|into) (" + "|".join(_UNITS) + r")\b", re.IGNORECASE
+)
+_BETWEEN = re.compile(r"\bbetween ([\w-]+(?: [\w-]+)?) and ([\w-]+(?: [\w-]+)?)(?=[?.!,]|$)")
+_NUMBER = re.compile(r"\b\d+\b")
+
+_ANTONYM_PAIRS = """
+increase decrease; add remove; buy sell; upload download; import export; enable disable;
+encrypt decrypt; compress decompress; maximum minimum; before after; start stop; open close;
+win lose; hot cold; north south; east west; input output; push pull; first last; best worst;
+advantages disadvantages; pros cons; true false; positive negative; always never; more less;
+larger smaller; faster slower; higher lower; longest shortest; largest smallest;
+cheapest most-expensive; safe dangerous; legal illegal; healthy unhealthy; possible impossible;
+file directory; linux windows; python java; celsius fahrenheit; husband wife; men women;
+day night; summer winter; morning evening; client server; encode decode; read write;
+install uninstall; lock unlock; allow deny; accept reject; include exclude; inside outside;
+private public; success failure; rise fall; strong weak; old new; young old; easy hard;
+cause prevent; love hate; agree disagree; like dislike; above below; over under; top bottom;
+""".replace("\n", " ")
+ANTONYMS: dict[str, str] = {}
+for _pair in _ANTONYM_PAIRS.split(";"):
+    if _pair.strip():
+        _x, _y = (w.replace("-", " ") for w in _pair.split())
+        ANTONYMS.setdefault(_x, _y)
+        ANTONYMS.setdefault(_y, _x)
+_ANTONYM_RE = re.compile(
+    r"\b(" + "|".join(sorted(map(re.escape, ANTONYMS), key=len, reverse=True)) + r")\b",
+    re.IGNORECASE,
+)
+_REPHRASE = [
+    (re.compile(r"\bhow do i\b", re.IGNORECASE), "how can I"),
+    (re.compile(r"\bhow can i\b", re.IGNORECASE), "how do I"),
+    (re.compile(r"\bwhat is\b", re.IGNORECASE), "what's"),
+    (re.compile(r"\bwhat's\b", re.IGNORECASE), "what is"),
+    (re.compile(r"\bcan you\b", re.IGNORECASE), "could you"),
+    (re.compile(r"\bcould you\b", re.IGNORECASE), "can you"),
+    (re.compile(r"\bhow to\b", re.IGNORECASE), "what is the way to"),
+    (re.compile(r"\btell me\b", re.IGNORECASE), "let me know"),
+    (re.compile(r"\bexplain\b", re.IGNORECASE), "describe"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedPair:
+    a: str
+    b: str
+    label: int
+    rule: str
+
+
+def _same_case(original: str, replacement: str) -> str:
+    if original.isupper() and len(original) > 1:
+        return replacement.upper()
+    if original[:1].isupper():
+        return replacement[:1].upper() + replacement[1:]
+    return replacement
+
+
+def negate(text: str) -> str | None:
+    contracted = _CONTRACTED.search(text)
+    if contracted:
+        word = contracted.group(1)
+        base = _UNCONTRACT.get(word.lower(), word[:-3])
+        return text[: contracted.start()] + _same_case(word, base) + text[contracted.end() :]
+    m = _AUX_RE.search(text)
+    if m is None:
+        return None
+    if m.group(2):  # "is not" → "is"
+        return text[: m.end(1)] + text[m.end() :]
+    return text[: m.end(1)] + " not" + text[m.end(1) :]
+
+
+def _from_to(m: re.Match[str]) -> str:
+    return f"from {m.group(2)} to {m.group(1)}"
+
+
+def _than(m: re.Match[str]) -> str:
+    return f"{m.group(3)} {m.group(2)} than {m.group(1)}"
+
+
+def _convert(m: re.Match[str]) -> str:
+    return f"{m.group(3)} {m.group(2)} {m.group(1)}"
+
+
+def swap_entities(text: str) -> str | None:
+    swaps: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+        (_FROM_TO, _from_to),
+        (_THAN, _than),
+        (_CONVERT, _convert),
+    )
+    for pattern, build in swaps:
+        m = pattern.search(text)
+        if m and m.group(1).lower() != m.group(m.lastindex or 1).lower():
+            return text[: m.start()] + build(m) + text[m.end() :]
+    return None
+
+
+def change_number(text: str) -> str | None:
+    m = _NUMBER.search(text)
+    if m is None:
+        return None
+    n = int(m.group())
+    return text[: m.start()] + str(n * 2 if n >= 10 else n + 1) + text[m.end() :]
+
+
+def antonym(text: str) -> str | None:
+    m = _ANTONYM_RE.search(text)
+    if m is None:
+        return None
+    word = m.group(1)
+    return text[: m.start()] + _same_case(word, ANTONYMS[word.lower()]) + text[m.end() :]
+
+
+def rephrase(text: str) -> str | None:
+    for pattern, replacement in _REPHRASE:
+        m = pattern.search(text)
+        if m:
+            return text[: m.start()] + _same_case(m.group(), replacement) + text[m.end() :]
+    return None
+
+
+def symmetric_swap(text: str) -> str | None:
+    m = _BETWEEN.search(text)
+    if m is None or m.group(1).lower() == m.group(2).lower():
+        return None
+    return text[: m.start()] + f"between {m.group(2)} and {m.group(1)}" + text[m.end() :]
+
+
+RULES: tuple[tuple[str, int, Callable[[str], str | None]], ...] = (
+    ("negate", 0, negate),
+    ("swap_entities", 0, swap_entities),
+    ("change_number", 0, change_number),
+    ("antonym", 0, antonym),
+    ("rephrase", 1, rephrase),
+    ("symmetric_swap", 1, symmetric_swap),
+)
+
+
+def generate(sources: Iterable[str]) -> list[GeneratedPair]:
+    """Every rule applied to every source sentence (where it applies)."""
+    pairs = []
+    seen: set[tuple[str, str]] = set()
+    for source in sources:
+        for name, label, rule in RULES:
+            variant = rule(source)
+            if variant is None or variant == source or (source, variant) in seen:
+                continue
+            seen.add((source, variant))
+            pairs.append(GeneratedPair(source, variant, label, name))
+    return pairs

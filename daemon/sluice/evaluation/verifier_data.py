@@ -1,0 +1,83 @@
+"""The verifier's labelled pairs: every public set, the generated pairs, each split.
+
+One function serves both sides: models/scripts/train_verifier.py trains on
+the "train" part and calibrates on "calibration"; `sluice eval cache
+--verifier` reports on "test", which training never sees. Pure standard
+library apart from sluice.types (the training venv imports it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sluice.evaluation import datasets
+from sluice.evaluation.generated_pairs import generate
+from sluice.evaluation.splits import Part, part_of_text, split
+
+# Sets whose pairs teach the verifier (the MeanCache contextual sets are about
+# cache keys, not pair meaning: the same follow-up twice is the same text).
+TRAINING_SETS = ("gptcache_mock", "paws_dev", "cannot_antonyms", "cannot_negations",
+                 "meancache_paraphrased_followups")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledPair:
+    a: str
+    b: str
+    label: int
+    part: Part
+    source: str  # set name, or "generated:<rule>"
+
+
+def _generation_sources(root: Path) -> list[tuple[str, Part]]:
+    """Questions and answers of the LLM-style sets, each with its split part."""
+    out: list[tuple[str, Part]] = []
+    gpt = datasets.gptcache(root)
+    for pair, part in zip(gpt, split("gptcache_mock", gpt), strict=True):
+        out += [(pair.a, part), (pair.b, part)]
+    followups = datasets.meancache_paraphrased_followups(root)
+    for pair, part in zip(followups, split("meancache_paraphrased_followups", followups),
+                          strict=True):  # fmt: skip
+        out += [(pair.a, part), (pair.b, part)]
+    for name in ("contextual_queries", "d1", "context2", "Synthetic_Dataset_Diverse"):
+        items = json.loads((root / "meancache_contextual" / f"{name}.json").read_text())
+        for item in items:
+            for text in (item["Main Query"], item["Follow-Up Query"]):
+                out.append((text, part_of_text("meancache_queries", text)))
+    return out
+
+
+def generated(root: Path) -> list[LabelledPair]:
+    """The rule-generated pairs, each in the part of its source sentence."""
+    part_of: dict[str, Part] = {}
+    for text, part in _generation_sources(root):
+        part_of.setdefault(text, part)
+    return [
+        LabelledPair(g.a, g.b, g.label, part_of[g.a], f"generated:{g.rule}")
+        for g in generate(part_of)
+    ]
+
+
+def load(root: Path) -> list[LabelledPair]:
+    """Every labelled pair of the training sets and the generated pairs."""
+    sets = datasets.load_all(root)
+    out: list[LabelledPair] = []
+    for name in TRAINING_SETS:
+        pairs = sets[name]
+        for pair, part in zip(pairs, split(name, pairs), strict=True):
+            out.append(LabelledPair(pair.a, pair.b, pair.label, part, name))
+    return out + generated(root)
+
+
+def eval_sets(root: Path, part: Part | None) -> dict[str, list[datasets.Pair]]:
+    """Every evaluation set plus the generated pairs; only `part` of each when given."""
+    out: dict[str, list[datasets.Pair]] = {}
+    for name, pairs in datasets.load_all(root).items():
+        parts = split(name, pairs)
+        out[name] = [p for p, q in zip(pairs, parts, strict=True) if part in (None, q)]
+    out["generated"] = [
+        datasets.Pair(g.a, g.b, g.label) for g in generated(root) if part in (None, g.part)
+    ]
+    return out

@@ -1,0 +1,53 @@
+"""Cheap guard features of a (query, cached question) pair.
+
+They are inputs of the verifier's classification head, not vetoes: the
+learned model decides. The training script imports this module, so the
+daemon and the model see the same features (models/verifier-*/README.md).
+
+    numbers_differ   the two texts carry different numbers
+    negation_differs one text is negated where the other is not
+    reordered        the same words (as a multiset) in another order
+
+Pure standard library: the training venv imports it without the daemon's
+dependencies.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+
+FEATURES = ("numbers_differ", "negation_differs", "reordered")
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+_NEGATIONS = frozenset(
+    {"not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "nowhere", "without",
+     "cannot"}
+)  # fmt: skip
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold().replace("\u2019", "'")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(_fold(text))
+
+
+def _numbers(text: str) -> Counter[str]:
+    return Counter(n.replace(",", "") for n in _NUMBER.findall(_fold(text)))
+
+
+def _negations(tokens: list[str]) -> int:
+    return sum(1 for t in tokens if t in _NEGATIONS or t.endswith("n't"))
+
+
+def features(query: str, cached: str) -> tuple[float, float, float]:
+    """The guard features, each 0.0 or 1.0, in the order of FEATURES."""
+    wq, wc = words(query), words(cached)
+    numbers_differ = _numbers(query) != _numbers(cached)
+    negation_differs = (_negations(wq) % 2) != (_negations(wc) % 2)
+    reordered = len(wq) > 1 and Counter(wq) == Counter(wc) and wq != wc
+    return (float(numbers_differ), float(negation_differs), float(reordered))

@@ -1,0 +1,81 @@
+"""Guard features, the fixed split, and the rule-generated pairs (pure functions)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from sluice.evaluation import generated_pairs as g
+from sluice.evaluation.splits import part_of_text, split
+from sluice.verifier.guards import FEATURES, features
+
+
+@pytest.mark.parametrize(
+    ("query", "cached", "expected"),
+    [
+        ("Convert 100 Fahrenheit to Celsius", "Convert 100 Fahrenheit to Celsius", (0, 0, 0)),
+        ("Convert 100 F to C", "Convert 212 F to C", (1, 0, 0)),
+        ("Does it cause drowsiness?", "Does it not cause drowsiness?", (0, 1, 0)),
+        ("Does it cause drowsiness?", "Doesn't it cause drowsiness?", (0, 1, 0)),
+        ("It is never not on", "It is on", (0, 0, 0)),  # two negations cancel
+        ("Flight from London to Paris", "Flight from Paris to London", (0, 0, 1)),
+        ("Flight from London to Paris", "flight FROM london to paris", (0, 0, 0)),  # case only
+        ("Price 1,000 dollars", "Price 1000 dollars", (0, 0, 0)),
+    ],
+)
+def test_guard_features(query: str, cached: str, expected: tuple[int, int, int]) -> None:
+    assert features(query, cached) == tuple(float(x) for x in expected)
+    assert len(FEATURES) == 3
+
+
+@dataclass(frozen=True)
+class P:
+    a: str
+    b: str
+
+
+def test_split_keeps_pairs_that_share_a_sentence_together_and_is_stable() -> None:
+    pairs = [P(f"s{i}", f"t{i}") for i in range(400)] + [P("s1", "u1"), P("u1", "v1")]
+    parts = split("set", pairs)
+    assert parts == split("set", pairs)  # no seed, no state
+    assert parts[1] == parts[400] == parts[401]  # s1–t1, s1–u1, u1–v1: one component
+    counts = {p: parts.count(p) for p in ("train", "calibration", "test")}
+    assert 0.6 < counts["train"] / len(parts) < 0.8
+    assert counts["calibration"] > 0
+    assert counts["test"] > 0
+    assert part_of_text("set", "S1 ") == part_of_text("set", "s1")  # normalised
+
+
+@pytest.mark.parametrize(
+    ("rule", "source", "variant"),
+    [
+        # "not" goes right after the first auxiliary: awkward in questions, still a negation.
+        (g.negate, "Does this medication cause drowsiness?",
+         "Does not this medication cause drowsiness?"),
+        (g.negate, "The file is deleted", "The file is not deleted"),
+        (g.negate, "Why isn't it working?", "Why is it working?"),
+        (g.negate, "It can not fly", "It can fly"),
+        (g.swap_entities, "Flight from London to Paris", "Flight from Paris to London"),
+        (g.swap_entities, "Convert 100 Fahrenheit to Celsius", "Convert 100 Celsius to Fahrenheit"),
+        (g.swap_entities, "Is gold heavier than silver?", "Is silver heavier than gold?"),
+        (g.change_number, "Convert 100 Fahrenheit to Celsius", "Convert 200 Fahrenheit to Celsius"),
+        (g.change_number, "Give me 3 examples", "Give me 4 examples"),
+        (g.antonym, "How do I delete a file in Linux?", "How do I delete a directory in Linux?"),
+        (g.antonym, "Increase the limit", "Decrease the limit"),
+        (g.rephrase, "How do I delete a file?", "How can I delete a file?"),
+        (g.symmetric_swap, "What is the difference between TCP and UDP?",
+         "What is the difference between UDP and TCP?"),
+    ],
+)  # fmt: skip
+def test_rules(rule, source: str, variant: str) -> None:  # type: ignore[no-untyped-def]
+    assert rule(source) == variant
+
+
+def test_rules_that_do_not_apply_return_none_and_labels_are_the_rules() -> None:
+    assert g.change_number("no digits here") is None
+    assert g.swap_entities("nothing to swap") is None
+    pairs = g.generate(["How do I delete a file in Linux?", "How do I delete a file in Linux?"])
+    assert len({(p.a, p.b) for p in pairs}) == len(pairs)  # duplicates dropped
+    labels = {p.rule: p.label for p in pairs}
+    assert labels == {"negate": 0, "antonym": 0, "rephrase": 1}
