@@ -17,7 +17,7 @@ export HNSWLIB_NO_NATIVE ?=
 BUF_VERSION := v1.75.0
 GRPC_HEALTH_PROBE_VERSION := v0.4.62
 
-.PHONY: help install run test test-unit test-integration test-e2e check generate lint types bench bench-peers real-model clean
+.PHONY: help install run test test-unit test-integration test-e2e check generate lint types bench bench-peers real-model train-verifier clean
 
 help:
 	@echo "make run | make test | make check | make generate | make bench"
@@ -90,6 +90,12 @@ check: install
 real-model: install
 	scripts/real-model/install.sh
 
+# The cache verifier (models/sluice-verifier-l4): trained on CPU from the public pairs in
+# ../shared/data/cache, seed 0, about an hour on 2 cores. CI never trains: it tests the committed model.
+train-verifier: install
+	models/scripts/install-train-env.sh
+	$(VENV)/train/bin/python models/scripts/train_verifier.py --out models/sluice-verifier-l4
+
 # ---- benchmarks (print figures; never part of `make test`)
 bench-peers: install
 	bench/peers/install.sh
@@ -100,6 +106,7 @@ bench: install bench-peers
 	$(BIN)/python -m bench.overhead
 	$(BIN)/python -m bench.gptcache_side_by_side
 	$(BIN)/python -m bench.recall
+	$(BIN)/python -m bench.verifier
 	$(BIN)/python -m bench.load load --concurrency 100 500 1000 --seconds 15
 
 clean:

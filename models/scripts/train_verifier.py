@@ -307,6 +307,12 @@ retrieval and against cosine alone, is in docs/cache-eval.md.
 |---|---:|---:|---:|---:|---:|---:|
 {rows}
 
+## Known failures
+
+Shortcuts learned from small, partly templated data: it refuses some trivial variants of its
+templates and accepts some entity substitutions no rule generated. The hand probes in
+docs/cache-eval.md list every case tried, right or wrong.
+
 ## Reproduce
 
     make train-verifier          # .venv/train (torch CPU), then this script with seed 0

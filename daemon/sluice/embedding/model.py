@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
 from sluice.errors import ConfigError
+from sluice.onnx_session import cpu_session
 
 Vector = npt.NDArray[np.float32]
 
@@ -82,20 +82,10 @@ class OnnxEmbedder:
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=max_tokens)
         self.max_tokens = max_tokens
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(
-            str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"]
+        self.session = cpu_session(
+            onnx_path, threads, "embedding.model_dir", ("input_ids", "attention_mask")
         )
         self._inputs = {i.name for i in self.session.get_inputs()}
-        missing = {"input_ids", "attention_mask"} - self._inputs
-        if missing:
-            raise ConfigError(
-                "embedding.model_dir", f"{onnx_path} lacks the inputs {sorted(missing)}"
-            )
         self._output = self.session.get_outputs()[0].name
         self.dimensions = int(self.session.get_outputs()[0].shape[-1])
         digest = hashlib.sha256(onnx_path.read_bytes()).hexdigest()

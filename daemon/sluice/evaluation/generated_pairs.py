@@ -12,10 +12,21 @@ every word — what a cosine cache confuses:
                     (true antonyms and same-kind substitutions: file ↔ directory,
                     Linux ↔ Windows, Celsius ↔ Fahrenheit)
 
-Positives keep the meaning:
+Positives keep the meaning; they also stop the model from learning "a small
+edit means a different question", which the negatives alone would teach:
 
     rephrase        "how do I" → "how can I", "what is" → "what's", "can you" → "could you", …
     symmetric_swap  "between A and B" → "between B and A"
+    surface         lower case, trailing punctuation dropped (or a "?" added); one source in
+                    three (they are easy, and would outweigh the rest)
+    spacing         a space before the final "?" (same word pieces, other text)
+    synonym         the first word with an entry in SYNONYMS replaced by it
+
+Templated pairs (`templated`) fill slots of question templates whose meaning
+depends on the order or the value of the slots ("flight from A to B",
+"convert N X to Y"): the slots swapped or one slot changed make negatives, the
+same slots in a reworded template make positives. They carry the template's
+name, so the evaluation reports them apart.
 
 A pair inherits the split part of its source sentence (splits.py), so a
 held-out sentence never reaches training through a generated edit. Pure
@@ -128,6 +139,21 @@ _ANTONYM_RE = re.compile(
     r"\b(" + "|".join(sorted(map(re.escape, ANTONYMS), key=len, reverse=True)) + r")\b",
     re.IGNORECASE,
 )
+_SYNONYM_PAIRS = """
+delete remove; big large; buy purchase; start begin; show display; create make; fix repair;
+fast quick; help assist; use utilize; car automobile; mistake error; choose select; find locate;
+get obtain; need require; reply answer; about regarding; tell inform; picture image;
+""".replace("\n", " ")
+SYNONYMS: dict[str, str] = {}
+for _pair in _SYNONYM_PAIRS.split(";"):
+    if _pair.strip():
+        _x, _y = _pair.split()
+        SYNONYMS.setdefault(_x, _y)
+        SYNONYMS.setdefault(_y, _x)
+_SYNONYM_RE = re.compile(
+    r"\b(" + "|".join(sorted(map(re.escape, SYNONYMS), key=len, reverse=True)) + r")\b",
+    re.IGNORECASE,
+)
 _REPHRASE = [
     (re.compile(r"\bhow do i\b", re.IGNORECASE), "how can I"),
     (re.compile(r"\bhow can i\b", re.IGNORECASE), "how do I"),
@@ -220,6 +246,26 @@ def rephrase(text: str) -> str | None:
     return None
 
 
+def surface(text: str) -> str | None:
+    variant = text.rstrip(" ?.!").lower()
+    return variant if variant != text else text + "?"
+
+
+def spacing(text: str) -> str | None:
+    stripped = text.rstrip()
+    if not stripped.endswith("?") or stripped.endswith(" ?"):
+        return None
+    return stripped[:-1] + " ?"
+
+
+def synonym(text: str) -> str | None:
+    m = _SYNONYM_RE.search(text)
+    if m is None:
+        return None
+    word = m.group(1)
+    return text[: m.start()] + _same_case(word, SYNONYMS[word.lower()]) + text[m.end() :]
+
+
 def symmetric_swap(text: str) -> str | None:
     m = _BETWEEN.search(text)
     if m is None or m.group(1).lower() == m.group(2).lower():
@@ -234,6 +280,9 @@ RULES: tuple[tuple[str, int, Callable[[str], str | None]], ...] = (
     ("antonym", 0, antonym),
     ("rephrase", 1, rephrase),
     ("symmetric_swap", 1, symmetric_swap),
+    ("surface", 1, surface),
+    ("spacing", 1, spacing),
+    ("synonym", 1, synonym),
 )
 
 
@@ -243,9 +292,141 @@ def generate(sources: Iterable[str]) -> list[GeneratedPair]:
     seen: set[tuple[str, str]] = set()
     for source in sources:
         for name, label, rule in RULES:
+            if name == "surface" and len(source) % 3:
+                continue
             variant = rule(source)
             if variant is None or variant == source or (source, variant) in seen:
                 continue
             seen.add((source, variant))
             pairs.append(GeneratedPair(source, variant, label, name))
     return pairs
+
+
+_CITIES = [
+    "London",
+    "Paris",
+    "Berlin",
+    "Madrid",
+    "Rome",
+    "Tokyo",
+    "Boston",
+    "Chicago",
+    "Sydney",
+    "Delhi",
+    "Cairo",
+    "Toronto",
+    "Seoul",
+    "Lisbon",
+    "Vienna",
+    "Dublin",
+    "Oslo",
+    "Prague",
+    "Lima",
+    "Nairobi",
+    "Denver",
+    "Seattle",
+    "Austin",
+    "Miami",
+    "Osaka",
+    "Milan",
+]
+_UNIT_PAIRS = (
+    ("Fahrenheit", "Celsius"), ("miles", "kilometers"), ("pounds", "kilograms"),
+    ("inches", "centimeters"), ("feet", "meters"), ("ounces", "grams"), ("gallons", "liters"),
+    ("dollars", "euros"), ("hours", "minutes"), ("bytes", "bits"), ("kelvin", "Celsius"),
+)  # fmt: skip
+_LANGUAGES = [
+    "English",
+    "French",
+    "German",
+    "Spanish",
+    "Italian",
+    "Japanese",
+    "Dutch",
+    "Portuguese",
+]
+_LANGUAGE_PAIRS = tuple((a, b) for a in _LANGUAGES for b in _LANGUAGES if a != b)
+_THINGS = (
+    ("file", "directory"), ("user", "group"), ("table", "column"), ("branch", "tag"),
+    ("container", "image"), ("process", "thread"), ("row", "index"), ("key", "value"),
+    ("commit", "branch"), ("volume", "snapshot"),
+)  # fmt: skip
+_SYSTEMS = [
+    "Linux",
+    "Windows",
+    "macOS",
+    "Ubuntu",
+    "Docker",
+    "Kubernetes",
+    "PostgreSQL",
+    "MySQL",
+    "Git",
+    "Python",
+]
+# (template, reworded template); {a}/{b} are order-sensitive slots.
+_TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
+    "route": (
+        ("Flight from {a} to {b}", "Flights from {a} to {b}"),
+        ("How far is it from {a} to {b}?", "What is the distance from {a} to {b}?"),
+        ("Cheapest train from {a} to {b}", "What is the cheapest train from {a} to {b}?"),
+        ("How long does it take to drive from {a} to {b}?",
+         "Driving time from {a} to {b}?"),
+    ),
+    "convert": (
+        ("Convert {n} {a} to {b}", "How many {b} is {n} {a}?"),
+        ("What is {n} {a} in {b}?", "Convert {n} {a} into {b}"),
+    ),
+    "translate": (
+        ("Translate this sentence from {a} to {b}", "Please translate this from {a} into {b}"),
+    ),
+    "object": (
+        ("How do I delete a {a} in {s}?", "How can I delete a {a} in {s}?"),
+        ("How do I rename a {a} in {s}?", "How to rename a {a} in {s}?"),
+        ("How do I list every {a} in {s}?", "How can I list all {a}s in {s}?"),
+    ),
+}  # fmt: skip
+
+
+def templated(count_per_template: int = 40, seed: int = 0) -> list[GeneratedPair]:
+    """Slot-filled question pairs: swapped or changed slots (0), reworded template (1)."""
+    import random  # noqa: PLC0415 - only here; the module is otherwise deterministic text edits
+
+    rng = random.Random(seed)  # noqa: S311 - data generation, not security
+    out: list[GeneratedPair] = []
+    for kind, templates in _TEMPLATES.items():
+        for template, reworded in templates:
+            for _ in range(count_per_template):
+                if kind == "route":
+                    a, b = rng.sample(_CITIES, 2)
+                    other = rng.choice([c for c in _CITIES if c not in (a, b)])
+                elif kind == "convert":
+                    a, b = rng.choice(_UNIT_PAIRS)
+                    other = ""
+                elif kind == "translate":
+                    a, b = rng.choice(_LANGUAGE_PAIRS)
+                    other = rng.choice([x for x in _LANGUAGES if x not in (a, b)])
+                else:
+                    a, b = rng.choice(_THINGS)
+                    other = ""
+                slots = {"a": a, "b": b, "n": str(rng.choice((1, 3, 5, 10, 12, 25, 100, 250))),
+                         "s": rng.choice(_SYSTEMS)}  # fmt: skip
+                base = template.format(**slots)
+                name = f"template:{kind}"
+                out.append(GeneratedPair(base, reworded.format(**slots), 1, name))
+                if kind == "object":  # a file is not a directory; Linux is not Windows
+                    out.append(GeneratedPair(base, template.format(**{**slots, "a": b}), 0, name))
+                    system = rng.choice([x for x in _SYSTEMS if x != slots["s"]])
+                    out.append(GeneratedPair(base, template.format(**{**slots, "s": system}), 0,
+                                             name))  # fmt: skip
+                    continue
+                out.append(GeneratedPair(base, template.format(**{**slots, "a": b, "b": a}), 0,
+                                         name))  # fmt: skip
+                if other:
+                    out.append(GeneratedPair(base, template.format(**{**slots, "b": other}), 0,
+                                             name))  # fmt: skip
+                if "{n}" in template:
+                    changed = change_number(base)
+                    if changed:
+                        out.append(GeneratedPair(base, changed, 0, name))
+    unique = {(p.a, p.b): p for p in out if p.a != p.b}
+    return list(unique.values())

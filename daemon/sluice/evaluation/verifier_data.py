@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sluice.evaluation import datasets
-from sluice.evaluation.generated_pairs import generate
+from sluice.evaluation.generated_pairs import generate, templated
 from sluice.evaluation.splits import Part, part_of_text, split
 
 # Sets whose pairs teach the verifier (the MeanCache contextual sets are about
@@ -54,9 +54,13 @@ def generated(root: Path) -> list[LabelledPair]:
     part_of: dict[str, Part] = {}
     for text, part in _generation_sources(root):
         part_of.setdefault(text, part)
-    return [
+    edits = [
         LabelledPair(g.a, g.b, g.label, part_of[g.a], f"generated:{g.rule}")
         for g in generate(part_of)
+    ]
+    return edits + [
+        LabelledPair(g.a, g.b, g.label, part_of_text("templates", g.a), f"generated:{g.rule}")
+        for g in templated()
     ]
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from sluice.evaluation import generated_pairs as g
 from sluice.evaluation.splits import part_of_text, split
-from sluice.verifier.guards import FEATURES, features
+from sluice.verifier.guards import FEATURES, features, words
 
 
 @pytest.mark.parametrize(
@@ -66,6 +66,10 @@ def test_split_keeps_pairs_that_share_a_sentence_together_and_is_stable() -> Non
         (g.rephrase, "How do I delete a file?", "How can I delete a file?"),
         (g.symmetric_swap, "What is the difference between TCP and UDP?",
          "What is the difference between UDP and TCP?"),
+        (g.surface, "How do I delete a file in Linux?", "how do i delete a file in linux"),
+        (g.surface, "already plain", "already plain?"),
+        (g.spacing, "How do I delete a file in Linux?", "How do I delete a file in Linux ?"),
+        (g.synonym, "How do I delete a file in Linux?", "How do I remove a file in Linux?"),
     ],
 )  # fmt: skip
 def test_rules(rule, source: str, variant: str) -> None:  # type: ignore[no-untyped-def]
@@ -78,4 +82,21 @@ def test_rules_that_do_not_apply_return_none_and_labels_are_the_rules() -> None:
     pairs = g.generate(["How do I delete a file in Linux?", "How do I delete a file in Linux?"])
     assert len({(p.a, p.b) for p in pairs}) == len(pairs)  # duplicates dropped
     labels = {p.rule: p.label for p in pairs}
-    assert labels == {"negate": 0, "antonym": 0, "rephrase": 1}
+    # 32 characters: not one of the one-in-three sources that get a "surface" variant.
+    assert labels == {"negate": 0, "antonym": 0, "rephrase": 1, "spacing": 1, "synonym": 1}
+    assert "surface" in {p.rule for p in g.generate(["How do I delete a file in Linux?!"])}
+
+
+def test_templated_pairs_are_deterministic_and_labelled_by_what_changed() -> None:
+    pairs = g.templated()
+    assert pairs == g.templated()
+    kinds = {p.rule for p in pairs}
+    assert kinds == {"template:route", "template:convert", "template:translate", "template:object"}
+    for kind in kinds:
+        assert {p.label for p in pairs if p.rule == kind} == {0, 1}
+    for p in pairs:
+        if p.label == 0 and "{" not in p.a:
+            a, b = words(p.a), words(p.b)
+            swapped = sorted(a) == sorted(b)
+            one_slot_changed = len(a) == len(b) and sum(map(str.__ne__, a, b)) == 1
+            assert swapped or one_slot_changed, (p.a, p.b)

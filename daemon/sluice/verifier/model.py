@@ -1,0 +1,137 @@
+"""The cache verifier: a cross-encoder that scores P(same meaning) of two questions.
+
+The model folder (models/sluice-verifier-l4, trained by
+models/scripts/train_verifier.py) holds:
+
+    model.onnx      inputs input_ids, attention_mask, token_type_ids [batch, seq],
+                    guards [batch, 3]; output logit [batch]
+    tokenizer.json  the MiniLM WordPiece tokenizer
+    verifier.json   version, Platt calibration, default min_probability, max_tokens
+
+Each pair is "[CLS] query [SEP] cached question [SEP]", truncated longest-first.
+Rows are independent (masked mean pooling, fp32), so a pair scores the same
+alone or inside a padded batch; tests/unit/verifier checks that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from sluice.errors import ConfigError
+from sluice.onnx_session import cpu_session
+from sluice.verifier.guards import FEATURES, features
+
+_KEY = "cache.verifier.model_dir"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierCard:
+    version: str
+    default_min_probability: float
+    max_tokens: int
+    platt_a: float
+    platt_b: float
+
+
+def _read_card(model_dir: Path, onnx_path: Path) -> VerifierCard:
+    path = model_dir / "verifier.json"
+    try:
+        meta: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        card = VerifierCard(
+            version=str(meta["version"]),
+            default_min_probability=float(meta["default_min_probability"]),
+            max_tokens=int(meta["max_tokens"]),
+            platt_a=float(meta["platt"]["a"]),
+            platt_b=float(meta["platt"]["b"]),
+        )
+        guards = list(meta["guards"])
+        digest = str(meta["sha256"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(_KEY, f"{path} is missing or unreadable ({exc})") from exc
+    if guards != list(FEATURES):
+        raise ConfigError(_KEY, f"{path}: model trained on guards {guards}, daemon has {FEATURES}")
+    actual = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
+    if actual != digest:
+        raise ConfigError(_KEY, f"{onnx_path} sha256 {actual[:12]} ≠ verifier.json's {digest[:12]}")
+    return card
+
+
+class OnnxVerifier:
+    """Scores (query, cached question) pairs; synchronous, one call at a time."""
+
+    def __init__(self, model_dir: Path, *, threads: int = 1) -> None:
+        onnx_path = model_dir / "model.onnx"
+        tokenizer_path = model_dir / "tokenizer.json"
+        for path in (onnx_path, tokenizer_path):
+            if not path.is_file():
+                raise ConfigError(_KEY, f"{path} does not exist")
+        self.card = _read_card(model_dir, onnx_path)
+        self.version = self.card.version
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=self.card.max_tokens, strategy="longest_first")
+        self.session = cpu_session(
+            onnx_path, threads, _KEY, ("input_ids", "attention_mask", "token_type_ids", "guards")
+        )
+
+    def logits(self, query: str, cached: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        encodings = [self.tokenizer.encode(query, c) for c in cached]
+        length = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), length), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        types = np.zeros_like(ids)
+        for row, enc in enumerate(encodings):
+            n = len(enc.ids)
+            ids[row, :n] = enc.ids
+            mask[row, :n] = 1
+            types[row, :n] = enc.type_ids
+        guards = np.asarray([features(query, c) for c in cached], dtype=np.float32)
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types,
+                "guards": guards}  # fmt: skip
+        (out,) = self.session.run(["logit"], feed)
+        return np.asarray(out, dtype=np.float32).reshape(-1)
+
+    def probability(self, logit: float) -> float:
+        z = self.card.platt_a * logit + self.card.platt_b
+        return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0
+
+    def score(self, query: str, cached: Sequence[str]) -> list[float]:
+        """P(same meaning) of `query` with each cached question, in order."""
+        if not cached:
+            return []
+        return [self.probability(float(z)) for z in self.logits(query, cached)]
+
+
+class Verifier:
+    """The async face of OnnxVerifier: its own thread, so lookups never block the loop."""
+
+    def __init__(self, model: OnnxVerifier) -> None:
+        self.model = model
+        self.version = model.version
+        self.default_min_probability = model.card.default_min_probability
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verifier")
+
+    async def score(self, query: str, cached: Sequence[str]) -> tuple[list[float], float]:
+        """Probabilities and the seconds the model took."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._timed, query, list(cached))
+
+    def _timed(self, query: str, cached: list[str]) -> tuple[list[float], float]:
+        started = time.perf_counter()
+        scores = self.model.score(query, cached)
+        return scores, time.perf_counter() - started
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)

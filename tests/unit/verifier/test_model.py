@@ -1,0 +1,99 @@
+"""The committed verifier model: loads, checks itself, scores rows independently."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sluice.cli import default_verifier_dir
+from sluice.errors import ConfigError
+from sluice.verifier.model import OnnxVerifier, Verifier
+
+QUERIES = [
+    "How do I delete a file in Linux?",
+    "How can I remove a file on Linux?",
+    "How do I delete a directory in Linux?",
+    "Flight from Paris to London",
+    "Does this medication not cause drowsiness?",
+    "Who is the author of War and Peace?",
+    "Convert 100 Celsius to Fahrenheit",
+    "A much longer question about the retention policy of object storage buckets when "
+    "versioning is enabled and lifecycle rules are configured to expire noncurrent versions",
+]
+
+
+@pytest.fixture(scope="module")
+def model() -> OnnxVerifier:
+    return OnnxVerifier(default_verifier_dir())
+
+
+def test_card_and_version(model: OnnxVerifier) -> None:
+    card = json.loads((default_verifier_dir() / "verifier.json").read_text())
+    assert model.version == card["version"]
+    assert model.version.endswith(card["sha256"][:12])
+    assert 0.5 <= model.card.default_min_probability < 1.0
+
+
+def test_a_pair_scores_the_same_alone_and_in_a_padded_batch(model: OnnxVerifier) -> None:
+    query = "How do I delete a file in Linux?"
+    batch = model.logits(query, QUERIES)
+    alone = np.array([model.logits(query, [c])[0] for c in QUERIES])
+    assert np.abs(batch - alone).max() < 1e-4
+    probs = model.score(query, QUERIES)
+    assert all(0.0 <= p <= 1.0 for p in probs)
+    assert model.score(query, []) == []
+
+
+async def test_the_async_face_runs_off_the_loop_and_times_itself(model: OnnxVerifier) -> None:
+    verifier = Verifier(model)
+    try:
+        scores, seconds = await verifier.score(QUERIES[0], QUERIES[1:3])
+        assert len(scores) == 2
+        assert seconds > 0
+        assert scores == model.score(QUERIES[0], QUERIES[1:3])
+    finally:
+        verifier.close()
+
+
+def test_a_tampered_model_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
+    copy = tmp_path / "v"
+    shutil.copytree(default_verifier_dir(), copy)
+    with (copy / "model.onnx").open("ab") as f:
+        f.write(b"\0")
+    with pytest.raises(ConfigError) as err:
+        OnnxVerifier(copy)
+    assert err.value.key == "cache.verifier.model_dir"
+    assert "sha256" in err.value.message
+
+
+def test_a_missing_folder_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        OnnxVerifier(tmp_path / "nowhere")
+
+
+# The pairs issue #4 names, with its cosine scores: look-alikes above every cosine threshold,
+# paraphrases below the old 0.97. The shipped model must get each right at its default.
+ISSUE_LOOK_ALIKES = [
+    ("Flight from London to Paris", "Flight from Paris to London"),
+    ("Does this medication cause drowsiness?", "Does this medication not cause drowsiness?"),
+    ("Convert 100 Fahrenheit to Celsius", "Convert 100 Celsius to Fahrenheit"),
+    ("How do I delete a file in Linux?", "How do I delete a directory in Linux?"),
+]
+ISSUE_PARAPHRASES = [
+    ("Who wrote War and Peace?", "Who is the author of War and Peace?"),
+    ("How do I delete a file in Linux?", "How can I remove a file on Linux?"),
+]
+
+
+@pytest.mark.parametrize(("cached", "query"), ISSUE_LOOK_ALIKES)
+def test_the_issues_look_alikes_are_refused(model: OnnxVerifier, cached: str, query: str) -> None:
+    assert model.score(query, [cached])[0] < model.card.default_min_probability
+
+
+@pytest.mark.parametrize(("cached", "query"), ISSUE_PARAPHRASES)
+def test_the_issues_paraphrases_are_accepted(model: OnnxVerifier, cached: str, query: str) -> None:
+    assert model.score(query, [cached])[0] >= model.card.default_min_probability
