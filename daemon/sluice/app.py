@@ -36,6 +36,7 @@ from sluice.server import GrpcServer
 from sluice.service import SluiceService
 from sluice.telemetry.logging import get_logger
 from sluice.telemetry.metrics import Metrics
+from sluice.verifier.model import OnnxVerifier, Verifier
 
 log = get_logger("sluice.app")
 
@@ -51,6 +52,8 @@ class App:
     # so a reload reads the file again and applies the same flags on top.
     config_path: Path | None = None
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The verifier model (None: semantic hits on cosine alone); the CLI resolves it.
+    verifier_dir: Path | None = None
 
     def __post_init__(self) -> None:
         self.metrics = Metrics()
@@ -73,6 +76,7 @@ class App:
         self._stop = asyncio.Event()
         self._batcher: MicroBatcher | None = None
         self._cache: SemanticCache | None = None
+        self._verifier: Verifier | None = None
         self._snapshotter: Snapshotter | None = None
         self._router: Router | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -143,7 +147,10 @@ class App:
         )
         await self._batcher.start()
         cache_settings = self.settings.cache
-        self._cache = SemanticCache(cache_settings, embedder.dimensions, self.metrics)
+        self._verifier = await load_verifier(self.verifier_dir, cache_settings.verifier.threads)
+        self._cache = SemanticCache(
+            cache_settings, embedder.dimensions, self.metrics, verifier=self._verifier
+        )
         if cache_settings.snapshot_dir is not None:
             self._snapshotter = Snapshotter(
                 self._cache, cache_settings.snapshot_dir, embedder.model_id
@@ -237,6 +244,8 @@ class App:
                 log.warning("snapshot_failed", reason=str(exc))
         if self._cache is not None:
             self._cache.close()
+        if self._verifier is not None:
+            self._verifier.close()
         if self._session is not None:
             await self._session.close()
         if self._batcher is not None:
@@ -248,6 +257,17 @@ class App:
         log.info("stopped")
 
 
+async def load_verifier(model_dir: Path | None, threads: int) -> Verifier | None:
+    """The verifier, loaded and warmed up off the loop (None stays None)."""
+    if model_dir is None:
+        return None
+    model = await asyncio.to_thread(OnnxVerifier, model_dir, threads=threads)
+    await asyncio.to_thread(model.score, "warm-up", ["warm-up"])
+    log.info("verifier_loaded", version=model.version,
+             min_probability=model.card.default_min_probability)  # fmt: skip
+    return Verifier(model)
+
+
 @contextlib.asynccontextmanager
 async def offline_pipeline(
     settings: Settings,
@@ -255,6 +275,7 @@ async def offline_pipeline(
     *,
     providers: Mapping[str, Provider] | None = None,
     embedder: OnnxEmbedder | None = None,
+    verifier_dir: Path | None = None,
 ) -> AsyncIterator[Pipeline]:
     """The serving pipeline without servers, for evaluations and benchmarks.
 
@@ -269,7 +290,8 @@ async def offline_pipeline(
     metrics = Metrics()
     batcher = MicroBatcher(embedder, metrics, max_batch=emb.max_batch)
     await batcher.start()
-    cache = SemanticCache(settings.cache, embedder.dimensions, metrics)
+    verifier = await load_verifier(verifier_dir, settings.cache.verifier.threads)
+    cache = SemanticCache(settings.cache, embedder.dimensions, metrics, verifier=verifier)
     models = router = None
     if providers is not None:
         models = build_model_path(settings, providers, metrics)
@@ -281,4 +303,6 @@ async def offline_pipeline(
         yield Pipeline(settings, batcher, cache, models, metrics, router=router)
     finally:
         cache.close()
+        if verifier is not None:
+            verifier.close()
         await batcher.stop()

@@ -19,11 +19,17 @@ from sluice.errors import ConfigError
 from sluice.telemetry.logging import configure_logging
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_VERIFIER = "sluice-verifier-l4"
 
 
 def default_model_dir() -> Path:
     """The model shipped with the source tree (models/ beside daemon/)."""
     return Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL
+
+
+def default_verifier_dir() -> Path:
+    """The verifier shipped with the source tree (models/ beside daemon/)."""
+    return default_model_dir().parent / DEFAULT_VERIFIER
 
 
 def default_data_dir() -> Path:
@@ -34,6 +40,15 @@ def default_data_dir() -> Path:
 def _resolve_model_dir(settings: Settings, flag: Path | None = None) -> Path:
     env = os.environ.get("SLUICE_MODEL_DIR")
     return flag or settings.embedding.model_dir or (Path(env) if env else default_model_dir())
+
+
+def _resolve_verifier_dir(settings: Settings, enabled: bool | None = None) -> Path | None:
+    """cache.verifier.model_dir, else SLUICE_VERIFIER_DIR, else the shipped one; None when off."""
+    verifier = settings.cache.verifier
+    if not (verifier.enabled if enabled is None else enabled):
+        return None
+    env = os.environ.get("SLUICE_VERIFIER_DIR")
+    return verifier.model_dir or (Path(env) if env else default_verifier_dir())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     cache.add_argument("--json", action="store_true", help="print one JSON object")
     cache.add_argument("--plot", type=Path, help="write a PNG plot here")
     cache.add_argument("--markdown", type=Path, help="write the tables as Markdown here")
+    cache.add_argument("--verifier", choices=("off", "on", "both"), default="both",
+                       help="cosine alone, with the verifier, or both (default)")  # fmt: skip
+    cache.add_argument("--split", choices=("all", "train", "calibration", "test"), default="all",
+                       help="only this part of each set (test: unseen in training)")  # fmt: skip
     _routing_parsers(eval_sub, sub)
     return parser
 
@@ -139,6 +158,7 @@ def _serve(args: argparse.Namespace) -> int:
         app = App(
             settings, model_dir, ready_file=args.ready_file, secrets=secrets,
             config_path=args.config, overrides=overrides,
+            verifier_dir=_resolve_verifier_dir(settings),
         )  # fmt: skip
         await app.run()
 
@@ -150,41 +170,63 @@ def _eval_cache(args: argparse.Namespace) -> int:
     import json  # noqa: PLC0415 - the eval's imports stay out of `serve`
 
     from sluice.app import offline_pipeline  # noqa: PLC0415
-    from sluice.evaluation import cache_eval, datasets  # noqa: PLC0415
+    from sluice.evaluation import cache_eval, datasets, verifier_data  # noqa: PLC0415
 
     settings = load_settings(args.config)
     configure_logging("warning")
+    part = None if args.split == "all" else args.split
     try:
         if args.pairs is not None:
             sets = {args.pairs.stem: datasets.read_pairs_tsv(args.pairs)}
         else:
-            sets = datasets.load_all(args.data)
+            sets = verifier_data.eval_sets(args.data, part)
     except (OSError, ValueError) as exc:
         print(f"sluice: {exc}", file=sys.stderr)
         return 2
     sets = {name: cache_eval.sample(pairs, args.limit) for name, pairs in sets.items()}
-    default = settings.cache.threshold
-
     protocols = {name: cache_eval.protocol_for(pairs) for name, pairs in sets.items()}
+    model_dir = _resolve_model_dir(settings, args.model_dir)
+    modes = {"off": ("cosine",), "on": ("verifier",), "both": ("cosine", "verifier")}
 
-    async def run() -> dict[str, list[cache_eval.Row]]:
+    async def run(mode: str) -> dict[str, Any]:
+        verifier_dir = _resolve_verifier_dir(settings, True) if mode == "verifier" else None
         results = {}
-        async with offline_pipeline(settings, _resolve_model_dir(settings, args.model_dir)) as p:
+        async with offline_pipeline(settings, model_dir, verifier_dir=verifier_dir) as p:
+            verifier = p.cache.verifier
+            default = p.cache.policy("").min_probability if verifier else settings.cache.threshold
+            grid = cache_eval.PROBABILITIES if verifier else cache_eval.THRESHOLDS
+            grid = tuple(sorted({*grid, default}))
             for name, pairs in sets.items():
                 namespace = name.replace("_", "-")[:48]
                 outcomes = await cache_eval.run_pairs(p, namespace, pairs, protocols[name])
-                results[name] = cache_eval.rows(outcomes)
-        return results
+                results[name] = cache_eval.rows(outcomes, grid)
+        report = cache_eval.as_json(default, results, protocols)
+        if verifier is not None:
+            report |= {"verifier_version": verifier.version,
+                       "recall_threshold": settings.cache.verifier.recall_threshold}  # fmt: skip
+        return {"default": default, "results": results, "json": report}
 
-    results = asyncio.run(run())
-    if args.plot is not None:
-        cache_eval.plot(results, default, args.plot)
-    if args.markdown is not None:
-        args.markdown.write_text(cache_eval.markdown(results, default, protocols) + "\n")
+    out = {mode: asyncio.run(run(mode)) for mode in modes[args.verifier]}
+    column = {"cosine": "threshold", "verifier": "min P"}
+    for mode, r in out.items():
+        suffix = "" if mode == "cosine" else "-verifier"
+        if args.plot is not None:
+            cache_eval.plot(
+                r["results"], r["default"], args.plot.with_stem(args.plot.stem + suffix),
+                xlabel="cosine threshold" if mode == "cosine" else "verifier min_probability",
+            )  # fmt: skip
+        if args.markdown is not None:
+            shown = (
+                cache_eval.SHOWN_THRESHOLDS if mode == "cosine" else cache_eval.SHOWN_PROBABILITIES
+            )
+            text = cache_eval.markdown(r["results"], r["default"], protocols, shown, column[mode])
+            args.markdown.with_stem(args.markdown.stem + suffix).write_text(text + "\n")
     if args.json:
-        print(json.dumps(cache_eval.as_json(default, results, protocols)))
+        print(json.dumps({"split": args.split} | {m: r["json"] for m, r in out.items()}))
     else:
-        print(cache_eval.format_table(results, default, protocols))
+        for mode, r in out.items():
+            print(f"\n=== {mode} ===")
+            print(cache_eval.format_table(r["results"], r["default"], protocols, column[mode]))
     return 0
 
 

@@ -128,6 +128,28 @@ class NamespaceCacheSettings(_Strict):
     threshold: Fraction | None = None
     floor: Fraction | None = None
     ttl_s: float | None = Field(default=None, gt=0)
+    # The verifier's precision setting for this namespace (see VerifierSettings).
+    min_probability: Fraction | None = None
+
+
+class VerifierSettings(_Strict):
+    """The cross-encoder between the vector layer and a semantic hit (README, docs/cache-eval.md).
+
+    With it on, the vector layer proposes up to `candidates` entries whose
+    cosine is ≥ `recall_threshold` (or a request's higher threshold), and a
+    hit is served only when the verifier's P(same meaning) is ≥
+    `min_probability`; `threshold` and `floor` then apply to verifier-off
+    namespaces only.
+    """
+
+    enabled: bool = True
+    # None: the model shipped in models/ (sluice-verifier-l4).
+    model_dir: Path | None = None
+    recall_threshold: Fraction = 0.80
+    candidates: int = Field(default=4, ge=1, le=32)
+    # None: the model's calibrated default (its verifier.json).
+    min_probability: Fraction | None = None
+    threads: int = Field(default=1, ge=1, le=64)
 
 
 class CacheSettings(_Strict):
@@ -148,6 +170,7 @@ class CacheSettings(_Strict):
     compact_fraction: Fraction = 0.3
     store_nondeterministic: bool = False
     namespaces: dict[str, NamespaceCacheSettings] = Field(default_factory=dict)
+    verifier: VerifierSettings = Field(default_factory=VerifierSettings)
     snapshot_dir: Path | None = None
     snapshot_interval_s: float = Field(default=60.0, gt=0)
 

@@ -195,6 +195,9 @@ def cache_info(result: LookupResult, now: float) -> pb.CacheInfo:
     if result.entry is not None:
         info.entry_id = result.entry.id
         info.age.CopyFrom(duration(max(0.0, now - result.entry.created)))
+    if result.verifier_score is not None:
+        info.verifier_score = result.verifier_score
+        info.verifier_version = result.verifier_version
     return info
 
 

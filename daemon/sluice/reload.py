@@ -43,7 +43,14 @@ def merge(running: Settings, new: Settings) -> tuple[Settings, list[str]]:
         keep[key] = getattr(running, key)
     if new.cache.snapshot_dir != running.cache.snapshot_dir:
         restart.append("cache.snapshot_dir")
-    keep["cache"] = new.cache.model_copy(update={"snapshot_dir": running.cache.snapshot_dir})
+    # The verifier model is loaded at start; its thresholds apply at once.
+    old_v, new_v = running.cache.verifier, new.cache.verifier
+    loaded = {"enabled": old_v.enabled, "model_dir": old_v.model_dir, "threads": old_v.threads}
+    restart += [f"cache.verifier.{k}" for k, v in loaded.items() if getattr(new_v, k) != v]
+    keep["cache"] = new.cache.model_copy(
+        update={"snapshot_dir": running.cache.snapshot_dir,
+                "verifier": new_v.model_copy(update=loaded)}
+    )  # fmt: skip
     return new.model_copy(update=keep), restart
 
 

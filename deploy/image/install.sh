@@ -8,6 +8,7 @@
 # Result, all under PREFIX (the image uses /opt/sluice):
 #   PREFIX/bin/sluice, PREFIX/bin/python   a virtualenv with the daemon and its pinned dependencies
 #   PREFIX/models/all-MiniLM-L6-v2/        the default embedding model (SLUICE_MODEL_DIR)
+#   PREFIX/models/sluice-verifier-l4/      the cache verifier (SLUICE_VERIFIER_DIR)
 # Nothing under PREFIX is written at run time (bytecode is compiled here), so the image runs
 # with a read-only root file system.
 #
@@ -27,11 +28,12 @@ done
 [ -n "$SRC" ] && [ -n "$PREFIX" ] || { echo "usage: install.sh --src DIR --prefix DIR" >&2; exit 2; }
 SRC=$(cd "$SRC" && pwd)
 MODEL=all-MiniLM-L6-v2
+VERIFIER=sluice-verifier-l4
 export HNSWLIB_NO_NATIVE=${HNSWLIB_NO_NATIVE:-1}
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 log() { printf '[image/install] %s\n' "$*"; }
 
-for f in pyproject.toml daemon/sluice/__init__.py "models/$MODEL/model.onnx"; do
+for f in pyproject.toml daemon/sluice/__init__.py "models/$MODEL/model.onnx" "models/$VERIFIER/model.onnx"; do
   [ -f "$SRC/$f" ] || { echo "install.sh: $SRC/$f is missing" >&2; exit 1; }
 done
 
@@ -57,6 +59,10 @@ log "model $MODEL"
 mkdir -p "$PREFIX/models/$MODEL"
 cp "$SRC/models/$MODEL/"{model.onnx,tokenizer.json,config.json,LICENSE,README.md} \
   "$PREFIX/models/$MODEL/"
+log "verifier $VERIFIER"
+mkdir -p "$PREFIX/models/$VERIFIER"
+cp "$SRC/models/$VERIFIER/"{model.onnx,tokenizer.json,verifier.json,README.md} \
+  "$PREFIX/models/$VERIFIER/"
 
 # pip is not needed at run time; bytecode is compiled now because the root FS is read-only later.
 "$PREFIX/bin/python" -m pip uninstall -q -y pip

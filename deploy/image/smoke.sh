@@ -37,6 +37,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 touch "$work/marker"
 (cd / && exec env -i PATH=/usr/bin:/bin SLUICE_MODEL_DIR="$PREFIX/models/all-MiniLM-L6-v2" \
+  SLUICE_VERIFIER_DIR="$PREFIX/models/sluice-verifier-l4" \
   "${as_user[@]}" "$PREFIX/bin/sluice" serve --config "$work/sluice.yaml" \
   --listen "unix://$work/s.sock" --http 127.0.0.1:0 --snapshot-dir "$work/snapshots" \
   --ready-file "$work/ready.json") >"$work/daemon.log" 2>&1 &
@@ -56,7 +57,8 @@ http = json.load(open(sys.argv[1]))["http"]
 body = urllib.request.urlopen(f"http://{http}/metrics", timeout=10).read().decode()
 assert "\nsluice_ready 1.0\n" in body, "sluice_ready is not 1"
 PY
-log "SERVING as uid $(stat -c %u "$work/s.sock"), probe ok, /metrics ok"
+grep -q '"event": *"verifier_loaded"' "$work/daemon.log" || fail "the verifier did not load from the image"
+log "SERVING as uid $(stat -c %u "$work/s.sock"), probe ok, /metrics ok, verifier loaded"
 
 kill -TERM "$pid"
 rc=0

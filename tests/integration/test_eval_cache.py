@@ -32,7 +32,7 @@ def test_pairs_file_at_the_defaults(tmp_path: Path) -> None:
         "What is the capital of France?\twhat is the capital of france?\t1\n"
         "Flight from London to Paris\tFlight from Paris to London\t0\n"
     )
-    data = run("--pairs", str(pairs))
+    data = run("--pairs", str(pairs))["cosine"]
     assert data["default_threshold"] == 0.97
     assert data["protocols"] == {"pairs": "retrieval"}  # no query is also a stored text
     rows = {r["threshold"]: r for r in data["sets"]["pairs"]}
@@ -43,6 +43,26 @@ def test_pairs_file_at_the_defaults(tmp_path: Path) -> None:
     # weakness of cosine (issue #4), so it is measured, not asserted away.
     assert default["false_hit_rate"] in (0.0, 0.5)
     assert rows[0.85]["hits"] >= default["hits"], "lower thresholds hit at least as often"
+
+
+def test_the_verifier_mode_reports_a_curve_over_min_probability(tmp_path: Path) -> None:
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text(
+        "How do I delete a file in Linux?\tHow do I delete a file in Linux ?\t1\n"
+        "Flight from London to Paris\tFlight from Paris to London\t0\n"
+        "What is the capital of France?\twhat is the capital of france?\t1\n"
+    )
+    data = run("--pairs", str(pairs), "--verifier", "on")
+    assert set(data) == {"split", "verifier"}
+    verifier = data["verifier"]
+    assert verifier["verifier_version"].startswith("sluice-verifier-l4@")
+    assert verifier["recall_threshold"] == 0.8
+    rows = {r["threshold"]: r for r in verifier["sets"]["pairs"]}
+    assert verifier["default_threshold"] in rows
+    assert (rows[0.5]["positives"], rows[0.5]["negatives"]) == (2, 1)
+    # The exact hit needs no verifier, so it counts at every min_probability.
+    assert all(r["hits"] >= 1 for r in rows.values())
+    assert rows[0.1]["hits"] >= rows[0.99]["hits"], "a lower bar accepts at least as many"
 
 
 def test_bad_pairs_file_names_the_line(tmp_path: Path) -> None:
@@ -60,14 +80,18 @@ def test_bad_pairs_file_names_the_line(tmp_path: Path) -> None:
     not (default_data_dir() / "cache").is_dir(), reason="../shared/data/cache is not there"
 )
 def test_every_public_set_is_evaluated(tmp_path: Path) -> None:
-    data = run("--limit", "15", "--plot", str(tmp_path / "plot.png"))
-    assert set(data["sets"]) == {
+    both = run("--limit", "15", "--plot", str(tmp_path / "plot.png"), "--split", "test")
+    assert both["split"] == "test"
+    data = both["cosine"]
+    names = {
         "gptcache_mock", "paws_dev", "cannot_antonyms", "cannot_negations",
         "meancache_contextual", "meancache_contextual_no_history",
-        "meancache_paraphrased_followups",
+        "meancache_paraphrased_followups", "generated",
     }  # fmt: skip
+    assert set(data["sets"]) == set(both["verifier"]["sets"]) == names
     contextual = {r["threshold"]: r for r in data["sets"]["meancache_contextual"]}
     assert contextual[0.85]["false_hits"] == 0, "history-aware keys never cross conversations"
     blind = {r["threshold"]: r for r in data["sets"]["meancache_contextual_no_history"]}
     assert blind[0.97]["false_hits"] > 0, "a history-blind key would have crossed them"
     assert (tmp_path / "plot.png").stat().st_size > 10_000
+    assert (tmp_path / "plot-verifier.png").stat().st_size > 10_000

@@ -141,6 +141,14 @@ def test_completion_in_openai_shape_with_what_happened_in_headers(
     assert float(h["x-sluice-cost-usd"]) == 0
     assert float(h["x-sluice-baseline-cost-usd"]) > 0
     assert h["x-sluice-attempts"] == "0"
+    assert h["x-sluice-verifier-score"] == "", "an exact hit needs no verifier"
+    # Other spacing, same tokens: a semantic hit, decided by the verifier.
+    semantic = chat(daemon, question.replace("?", " ?"))
+    h = semantic.headers
+    assert (h["x-sluice-cache"], h["x-sluice-served-by"]) == ("semantic", "cache")
+    assert 0.5 <= float(h["x-sluice-verifier-score"]) <= 1.0
+    assert semantic.json["sluice"]["verifier_score"] == float(h["x-sluice-verifier-score"])
+    h = again.headers
     assert h["x-sluice-request-id"] != first.headers["x-sluice-request-id"]
     assert h["x-request-id"] == h["x-sluice-request-id"], "where OpenAI's SDKs look for it"
     assert len([c for c in fake.calls() if question in json.dumps(c["body"])]) == 1

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,11 @@ class Daemon:
     @property
     def http(self) -> str:
         return f"http://{self.info['http']}"
+
+    def metrics(self) -> str:
+        """The Prometheus exposition of the HTTP port."""
+        with urllib.request.urlopen(f"{self.http}/metrics", timeout=5) as r:
+            return str(r.read().decode())
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

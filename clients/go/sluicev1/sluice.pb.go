@@ -467,9 +467,11 @@ type CachePolicy struct {
 	// Time to live of the stored answer; unset or zero means the namespace's
 	// default. Negative is rejected.
 	Ttl *durationpb.Duration `protobuf:"bytes,3,opt,name=ttl,proto3" json:"ttl,omitempty"`
-	// Similarity threshold for a semantic hit, in (0, 1]. It may raise the
-	// namespace's threshold, never lower it below the namespace floor (a lower
-	// value is rejected with INVALID_ARGUMENT).
+	// Cosine similarity a cached question needs, in (0, 1]: without the
+	// verifier, for a semantic hit; with it, to be proposed to the verifier
+	// (default: cache.verifier.recall_threshold). It may raise the default,
+	// never go below the namespace floor (a lower value is rejected with
+	// INVALID_ARGUMENT).
 	Threshold *float64 `protobuf:"fixed64,4,opt,name=threshold,proto3,oneof" json:"threshold,omitempty"`
 	// Store the answer even when temperature > 0.
 	StoreNondeterministic bool `protobuf:"varint,5,opt,name=store_nondeterministic,json=storeNondeterministic,proto3" json:"store_nondeterministic,omitempty"`
@@ -730,12 +732,14 @@ type CacheInfo struct {
 	Age *durationpb.Duration `protobuf:"bytes,3,opt,name=age,proto3" json:"age,omitempty"`
 	// Id of the served entry (for Invalidate).
 	EntryId string `protobuf:"bytes,4,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
-	// The threshold that applied.
+	// The cosine threshold that applied (with the verifier: the one a
+	// candidate needed to be verified).
 	Threshold float64 `protobuf:"fixed64,5,opt,name=threshold,proto3" json:"threshold,omitempty"`
 	// Why the cache was skipped or the best candidate was rejected, if so.
 	Reason string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
 	// Probability that the cached question means the same as this one, from
-	// the verifier stage, when it ran.
+	// the verifier stage, when it ran: of the served entry, or of the
+	// best-scored candidate it rejected (outcome MISS, reason says so).
 	VerifierScore *float64 `protobuf:"fixed64,7,opt,name=verifier_score,json=verifierScore,proto3,oneof" json:"verifier_score,omitempty"`
 	// Version of the verifier model, when it ran.
 	VerifierVersion string `protobuf:"bytes,8,opt,name=verifier_version,json=verifierVersion,proto3" json:"verifier_version,omitempty"`
@@ -1469,7 +1473,8 @@ type LookupRequest struct {
 	Messages  []*Message `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
 	Namespace string     `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	Params    *Params    `protobuf:"bytes,3,opt,name=params,proto3" json:"params,omitempty"`
-	// Threshold override in (0, 1]; never below the namespace floor.
+	// Cosine threshold override in (0, 1], as CacheControl.threshold; never
+	// below the namespace floor.
 	Threshold     *float64 `protobuf:"fixed64,4,opt,name=threshold,proto3,oneof" json:"threshold,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

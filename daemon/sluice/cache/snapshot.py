@@ -50,11 +50,13 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _entry_row(e: Entry) -> str:
-    # The question (a prompt body) is not written: lookups need only its digest and
-    # vector, and a snapshot on disk must not hold what users asked (docs/RELIABILITY.md).
+def _entry_row(e: Entry, keep_question: bool) -> str:
+    # Without a verifier the question (a prompt body) is not written: lookups need only
+    # its digest and vector, and a snapshot should not hold what users asked. The verifier
+    # compares question texts, so with it on they are kept (docs/RELIABILITY.md).
     return json.dumps(
-        [e.id, e.namespace, e.scope, e.exact, "", e.answer, e.finish_reason,
+        [e.id, e.namespace, e.scope, e.exact, e.question if keep_question else "", e.answer,
+         e.finish_reason,
          [e.usage.input_tokens, e.usage.output_tokens, e.usage.cached_input_tokens],
          e.model, e.created, e.expires, e.hits, e.last_hit, e.slot],
         ensure_ascii=False,
@@ -86,11 +88,13 @@ class Snapshotter:
             started = time.perf_counter()
             # Entries are copied on the loop (cheap), vectors saved on the vector
             # thread (ordered after every queued vector change), files in a thread.
-            rows = [_entry_row(e) for e in self.cache.entries.values()]
-            self.directory.mkdir(parents=True, exist_ok=True)
+            keep = self.cache.verifier is not None
+            rows = [_entry_row(e, keep) for e in self.cache.entries.values()]
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             name = f"snap-{time.time_ns()}"
             tmp = self.directory / f".{name}.tmp"
-            tmp.mkdir()
+            # Owner-only: a snapshot holds answers (and, with the verifier, questions).
+            tmp.mkdir(mode=0o700)
             vectors = self.cache.vectors
             groups = await vectors.call(self._save_groups, str(tmp))
             final = await asyncio.to_thread(self._finish, tmp, name, rows, groups)

@@ -14,9 +14,9 @@ import random
 import time
 import uuid
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -30,9 +30,20 @@ from sluice.telemetry.metrics import Metrics
 from sluice.types import Usage
 
 Outcome = Literal["exact", "semantic", "miss", "skipped"]
-# Semantic candidates fetched per lookup; more than one so that an expired
-# best match does not hide a fresh second best.
+# Semantic candidates fetched per lookup without a verifier; more than one so
+# that an expired best match does not hide a fresh second best.
 CANDIDATES = 4
+
+
+class PairVerifier(Protocol):
+    """Scores P(same meaning) of a query and cached questions (sluice.verifier)."""
+
+    version: str
+    default_min_probability: float
+
+    async def score(self, query: str, cached: Sequence[str]) -> tuple[list[float], float]:
+        """Probabilities in the order of `cached`, and the seconds the model took."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +51,8 @@ class NamespacePolicy:
     threshold: float
     floor: float
     ttl_s: float
+    # The verifier's precision setting (unused without a verifier).
+    min_probability: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +62,9 @@ class LookupResult:
     similarity: float = 0.0
     threshold: float = 0.0
     reason: str = ""
+    # P(same meaning) of the served (or best rejected) candidate, when the verifier ran.
+    verifier_score: float | None = None
+    verifier_version: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +90,12 @@ class SemanticCache:
         *,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        verifier: PairVerifier | None = None,
     ) -> None:
         self.settings = settings
+        self.verifier = verifier
+        if verifier is not None:
+            metrics.verifier_info.labels(verifier.version).set(1)
         self.metrics = metrics
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
@@ -105,13 +125,25 @@ class SemanticCache:
         threshold = ns.threshold if ns and ns.threshold is not None else s.threshold
         floor = ns.floor if ns and ns.floor is not None else s.floor
         ttl = ns.ttl_s if ns and ns.ttl_s is not None else s.ttl_s
-        return NamespacePolicy(threshold=threshold, floor=min(floor, threshold), ttl_s=ttl)
+        if ns is not None and ns.min_probability is not None:
+            min_p = ns.min_probability
+        elif s.verifier.min_probability is not None:
+            min_p = s.verifier.min_probability
+        else:
+            min_p = self.verifier.default_min_probability if self.verifier else 1.0
+        return NamespacePolicy(
+            threshold=threshold, floor=min(floor, threshold), ttl_s=ttl, min_probability=min_p
+        )
 
     def threshold_for(self, namespace: str, requested: float | None, field: str) -> float:
-        """The request's threshold, or the namespace's; never below the floor."""
+        """The cosine a candidate needs: the request's, or the default; never below the floor.
+
+        The default is the namespace's threshold, or with a verifier its
+        recall threshold (the verifier, not the cosine, then decides).
+        """
         policy = self.policy(namespace)
         if requested is None:
-            return policy.threshold
+            return self.settings.verifier.recall_threshold if self.verifier else policy.threshold
         if requested < policy.floor:
             raise InvalidArgument(
                 field,
@@ -138,14 +170,25 @@ class SemanticCache:
         return entry
 
     async def lookup_semantic(
-        self, key: CacheKey, vector: npt.NDArray[np.float32], threshold: float
+        self,
+        key: CacheKey,
+        vector: npt.NDArray[np.float32],
+        threshold: float,
+        *,
+        min_probability: float | None = None,
     ) -> LookupResult:
-        candidates = await self.vectors.call(
-            self.vectors.search_sync, key.namespace, key.scope, vector, CANDIDATES
+        """The best live candidate whose cosine is ≥ threshold, verified when a verifier is set.
+
+        `min_probability` overrides the namespace's verifier setting (evaluations pass 0
+        to see every candidate's score).
+        """
+        k = self.settings.verifier.candidates if self.verifier else CANDIDATES
+        found = await self.vectors.call(
+            self.vectors.search_sync, key.namespace, key.scope, vector, k
         )
         now = self.clock()
-        best = 0.0
-        for label, similarity in candidates:
+        live: list[tuple[Entry, float]] = []
+        for label, similarity in found:
             entry_id = self._by_label.get((key.namespace, key.scope, label))
             entry = self.entries.get(entry_id) if entry_id else None
             if entry is None:
@@ -153,18 +196,80 @@ class SemanticCache:
             if entry.expired(now):
                 self._remove(entry, "expired")
                 continue
-            best = max(best, similarity)
-            if similarity >= threshold:
-                self._touch(entry)
-                self._count(key.namespace, "semantic_hits")
-                self.metrics.cache_lookups.labels("semantic").inc()
-                self.metrics.cache_similarity.observe(similarity)
-                return LookupResult("semantic", entry, similarity, threshold)
-        if candidates:
+            live.append((entry, similarity))
+        best = max((sim for _, sim in live), default=0.0)
+        if found:
             self.metrics.cache_similarity.observe(best)
+        above = [(e, sim) for e, sim in live if sim >= threshold]
+        if self.verifier is not None:
+            return await self._verify(key, above, best, threshold, min_probability)
+        if above:
+            entry, similarity = max(above, key=lambda c: c[1])
+            return self._semantic_hit(key, entry, similarity, threshold)
         self.record_miss(key.namespace)
-        reason = f"best similarity {best:.4f} < threshold {threshold}" if candidates else ""
+        reason = f"best similarity {best:.4f} < threshold {threshold}" if live else ""
         return LookupResult("miss", None, best, threshold, reason)
+
+    async def _verify(
+        self,
+        key: CacheKey,
+        above: list[tuple[Entry, float]],
+        best: float,
+        threshold: float,
+        min_probability: float | None,
+    ) -> LookupResult:
+        verifier = self.verifier
+        assert verifier is not None
+        # Entries restored from a snapshot written without question text cannot be verified.
+        proposals = [(e, sim) for e, sim in above if e.question]
+        if not proposals:
+            self.record_miss(key.namespace)
+            reason = (
+                f"best similarity {best:.4f} < recall threshold {threshold}"
+                if not above
+                else "candidates lack question text (restored without it); not verifiable"
+            )
+            return LookupResult("miss", None, best, threshold, reason)
+        scores, seconds = await verifier.score(key.question, [e.question for e, _ in proposals])
+        self.metrics.verifier_seconds.observe(seconds)
+        for score in scores:
+            self.metrics.verifier_score.observe(score)
+        i = max(range(len(scores)), key=scores.__getitem__)
+        entry, similarity = proposals[i]
+        wanted = (
+            min_probability
+            if min_probability is not None
+            else self.policy(key.namespace).min_probability
+        )
+        if scores[i] >= wanted and entry.id in self.entries:
+            self.metrics.verifier_decisions.labels("accept").inc()
+            return self._semantic_hit(
+                key, entry, similarity, threshold, score=scores[i], version=verifier.version
+            )
+        self.metrics.verifier_decisions.labels("reject").inc()
+        self.record_miss(key.namespace)
+        reason = (
+            f"verifier: P(same meaning) {scores[i]:.3f} < {wanted} "
+            f"(cosine {similarity:.4f}, {len(proposals)} candidate(s))"
+        )
+        return LookupResult(
+            "miss", None, similarity, threshold, reason, scores[i], verifier.version
+        )
+
+    def _semantic_hit(
+        self,
+        key: CacheKey,
+        entry: Entry,
+        similarity: float,
+        threshold: float,
+        *,
+        score: float | None = None,
+        version: str = "",
+    ) -> LookupResult:
+        self._touch(entry)
+        self._count(key.namespace, "semantic_hits")
+        self.metrics.cache_lookups.labels("semantic").inc()
+        return LookupResult("semantic", entry, similarity, threshold, "", score, version)
 
     def record_miss(self, namespace: str) -> None:
         self._count(namespace, "misses")

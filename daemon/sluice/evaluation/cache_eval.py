@@ -31,6 +31,10 @@ from sluice.pipeline import Pipeline
 from sluice.types import ChatMessage, GenParams, Usage
 
 THRESHOLDS = tuple(round(0.85 + 0.01 * i, 2) for i in range(15))  # 0.85 … 0.99
+# The verifier's min_probability grid (the curve with the verifier on).
+PROBABILITIES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99)
+SHOWN_THRESHOLDS = (0.85, 0.9, 0.93, 0.95, 0.97, 0.99)
+SHOWN_PROBABILITIES = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
 _CHUNK = 64
 
 
@@ -38,7 +42,8 @@ _CHUNK = 64
 class Outcome:
     label: int
     exact: bool
-    # Best semantic similarity (None: no candidate, or kept to the exact layer).
+    # The score thresholds are applied to: the best candidate's cosine, or with the
+    # verifier its P(same meaning) (None: no candidate, or kept to the exact layer).
     similarity: float | None
     # Whether the entry found is the pair's own `a`.
     own_entry: bool
@@ -105,12 +110,21 @@ async def run_pairs(
         vector, _ = await pipeline.question_vector(key)
         if vector is None:
             return Outcome(p.label, False, None, False)
-        # Threshold 0: the best candidate comes back, thresholds are applied below.
-        result = await pipeline.cache.lookup_semantic(key, vector, 0.0)
+        cache = pipeline.cache
+        if cache.verifier is None:
+            # Threshold 0: the best candidate comes back, thresholds are applied below.
+            result = await cache.lookup_semantic(key, vector, 0.0)
+            score = result.similarity
+        else:
+            # Candidates above the recall threshold, verified; the best-scored one comes
+            # back whatever its probability, min_probability is applied below.
+            gate = cache.threshold_for(key.namespace, None, "threshold")
+            result = await cache.lookup_semantic(key, vector, gate, min_probability=0.0)
+            score = result.verifier_score or 0.0
         if result.entry is None:
             return Outcome(p.label, False, None, False)
         own = normalise(result.entry.question) == normalise(p.a) and (p.history_a == p.history_b)
-        return Outcome(p.label, False, result.similarity, own)
+        return Outcome(p.label, False, score, own)
 
     return await _gather_chunks([query(i, p) for i, p in enumerate(pairs)])
 
@@ -175,7 +189,10 @@ def _fmt(value: float | None) -> str:
 
 
 def format_table(
-    results: dict[str, list[Row]], default_threshold: float, protocols: dict[str, str]
+    results: dict[str, list[Row]],
+    default_threshold: float,
+    protocols: dict[str, str],
+    column: str = "threshold",
 ) -> str:
     lines = []
     for name, table in results.items():
@@ -184,18 +201,25 @@ def format_table(
             f"\n{name}  ({protocols[name]}; positives {first.positives}, "
             f"negatives {first.negatives})"
         )
-        lines.append("  threshold  hit rate  false-hit rate  precision   hits  false hits")
+        lines.append(f"  {column:>9}  hit rate  false-hit rate  precision   hits  false hits")
         for r in table:
             mark = " *" if abs(r.threshold - default_threshold) < 1e-9 else "  "
             lines.append(
                 f"  {r.threshold:.2f}{mark}     {_fmt(r.hit_rate)}     {_fmt(r.false_hit_rate)}"
                 f"      {_fmt(r.precision)}  {r.hits:5d}  {r.false_hits:5d}"
             )
-    lines.append(f"\n* = the configured default threshold ({default_threshold})")
+    lines.append(f"\n* = the configured default {column} ({default_threshold})")
     return "\n".join(lines)
 
 
-def plot(results: dict[str, list[Row]], default_threshold: float, path: Path) -> None:
+def plot(
+    results: dict[str, list[Row]],
+    default_threshold: float,
+    path: Path,
+    *,
+    xlabel: str = "cosine threshold",
+    title: str = "Sluice semantic cache (all-MiniLM-L6-v2): hits vs false hits",
+) -> None:
     import matplotlib  # noqa: PLC0415 - only the eval needs it
 
     matplotlib.use("Agg")
@@ -208,13 +232,13 @@ def plot(results: dict[str, list[Row]], default_threshold: float, path: Path) ->
             left.plot(ts, [r.hit_rate for r in table], marker="o", ms=3, label=name)
         if table[0].negatives:
             right.plot(ts, [r.false_hit_rate for r in table], marker="o", ms=3, label=name)
-    for ax, title in ((left, "hit rate on paraphrases"), (right, "false-hit rate on negatives")):
+    for ax, heading in ((left, "hit rate on paraphrases"), (right, "false-hit rate on negatives")):
         ax.axvline(default_threshold, color="grey", ls="--", lw=1)
-        ax.set_xlabel("cosine threshold")
-        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_title(heading)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("Sluice semantic cache (all-MiniLM-L6-v2): hits vs false hits")
+    fig.suptitle(title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -227,19 +251,24 @@ def rows_from_json(data: dict[str, Any]) -> dict[str, list[Row]]:
 
 
 def markdown(
-    results: dict[str, list[Row]], default_threshold: float, protocols: dict[str, str]
+    results: dict[str, list[Row]],
+    default_threshold: float,
+    protocols: dict[str, str],
+    shown: Sequence[float] = SHOWN_THRESHOLDS,
+    column: str = "threshold",
 ) -> str:
     """The tables for docs/cache-eval.md."""
     out = [
-        "| set | protocol | threshold | hit rate (positives) | false-hit rate (negatives) "
+        f"| set | protocol | {column} | hit rate (positives) | false-hit rate (negatives) "
         "| precision | hits | false hits |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, table in results.items():
         for r in table:
-            if round(r.threshold, 2) not in (0.85, 0.9, 0.93, 0.95, 0.97, 0.99):
+            on_default = abs(r.threshold - default_threshold) < 1e-9
+            if round(r.threshold, 2) not in shown and not on_default:
                 continue
-            mark = "**" if abs(r.threshold - default_threshold) < 1e-9 else ""
+            mark = "**" if on_default else ""
             out.append(
                 f"| {name} ({r.positives}+/{r.negatives}−) | {protocols[name]} "
                 f"| {mark}{r.threshold:.2f}{mark} | {_fmt(r.hit_rate).strip()} "

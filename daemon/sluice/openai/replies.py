@@ -10,6 +10,7 @@ dropped by every SDK, so it is not used.
     x-sluice-request-id          the caller's id, or a new one
     x-sluice-cache               miss | exact | semantic | skipped
     x-sluice-similarity          cosine similarity of the best cache candidate
+    x-sluice-verifier-score      the verifier's P(same meaning) for it ("" when it did not run)
     x-sluice-served-by           provider/model, or "cache"
     x-sluice-cost-usd            what this call cost (0 for a hit)
     x-sluice-baseline-cost-usd   what the baseline model would have cost
@@ -29,8 +30,8 @@ from sluice.pipeline import CompletionResult
 from sluice.types import Usage
 
 _HEADER_KEYS: Final = (
-    "request_id", "cache", "similarity", "served_by", "cost_usd", "baseline_cost_usd",
-    "attempts", "degraded",
+    "request_id", "cache", "similarity", "verifier_score", "served_by", "cost_usd",
+    "baseline_cost_usd", "attempts", "degraded",
 )  # fmt: skip
 DONE: Final = b"data: [DONE]\n\n"
 
@@ -41,6 +42,9 @@ def metadata(result: CompletionResult) -> dict[str, object]:
         "request_id": result.request_id,
         "cache": result.lookup.outcome,
         "similarity": round(result.lookup.similarity, 4),
+        "verifier_score": (
+            None if result.lookup.verifier_score is None else round(result.lookup.verifier_score, 4)
+        ),
         "served_by": "cache" if served is None else f"{served.provider}/{served.model}",
         "cost_usd": result.cost_usd,
         "baseline_cost_usd": result.baseline_cost_usd,
@@ -65,6 +69,8 @@ def request_id_headers(request_id: str) -> dict[str, str]:
 
 
 def _header_value(value: object) -> str:
+    if value is None:
+        return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):

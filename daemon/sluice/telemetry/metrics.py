@@ -64,6 +64,25 @@ class Metrics:
             "Lookups kept to the exact layer: text not covered by the embedding model.",
             registry=r,
         )
+        self.verifier_info = Gauge(
+            "sluice_cache_verifier_info", "1 for the loaded verifier model's version.",
+            ["version"], registry=r,
+        )  # fmt: skip
+        self.verifier_decisions = Counter(
+            "sluice_cache_verifier_decisions",
+            "Verifier decisions on semantic candidates: accept (served), reject.",
+            ["decision"], registry=r,
+        )  # fmt: skip
+        self.verifier_score = Histogram(
+            "sluice_cache_verifier_score", "Verifier P(same meaning) of each candidate scored.",
+            buckets=(0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99, 1.0),
+            registry=r,
+        )  # fmt: skip
+        self.verifier_seconds = Histogram(
+            "sluice_cache_verifier_seconds", "Duration of one verifier call (all candidates).",
+            buckets=(0.001, 0.002, 0.003, 0.004, 0.006, 0.008, 0.012, 0.02, 0.05, 0.1, 0.25),
+            registry=r,
+        )  # fmt: skip
         self.snapshot_seconds = Histogram(
             "sluice_snapshot_seconds", "Duration of a snapshot write.",
             buckets=_LATENCY_BUCKETS, registry=r,

@@ -12,6 +12,7 @@ from structlog.testing import capture_logs
 from sluice.cache.snapshot import Snapshotter
 from sluice.cache.store import SemanticCache
 from tests.unit.cache.test_store import Clock, cache, key, put, unit
+from tests.unit.cache.test_verifier_stage import ScriptedVerifier, verified_cache
 
 
 async def filled(clock: Clock, n: int = 20) -> SemanticCache:
@@ -148,3 +149,20 @@ def test_no_snapshot_yet_is_not_an_error(tmp_path: Path) -> None:
         assert Snapshotter(fresh, tmp_path / "absent", "m").restore() == 0
     assert logs == []
     fresh.close()
+
+
+async def test_with_a_verifier_questions_are_kept_and_snapshots_are_owner_only(
+    tmp_path: Path,
+) -> None:
+    c = verified_cache(ScriptedVerifier({}))
+    await put(c, "what is kept", unit(1))
+    folder = await Snapshotter(c, tmp_path / "snaps", "m").write()
+    c.close()
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "snaps").stat().st_mode & 0o077 == 0
+    restored = verified_cache(ScriptedVerifier({}))
+    assert Snapshotter(restored, tmp_path / "snaps", "m").restore() == 1
+    entry = restored.lookup_exact(key("what is kept"))
+    assert entry is not None
+    assert entry.question == "what is kept"
+    restored.close()

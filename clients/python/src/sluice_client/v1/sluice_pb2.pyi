@@ -284,9 +284,11 @@ class CachePolicy(_message.Message):
     skip_write: _builtins.bool
     """Do not store the answer."""
     threshold: _builtins.float
-    """Similarity threshold for a semantic hit, in (0, 1]. It may raise the
-    namespace's threshold, never lower it below the namespace floor (a lower
-    value is rejected with INVALID_ARGUMENT).
+    """Cosine similarity a cached question needs, in (0, 1]: without the
+    verifier, for a semantic hit; with it, to be proposed to the verifier
+    (default: cache.verifier.recall_threshold). It may raise the default,
+    never go below the namespace floor (a lower value is rejected with
+    INVALID_ARGUMENT).
     """
     store_nondeterministic: _builtins.bool
     """Store the answer even when temperature > 0."""
@@ -435,12 +437,15 @@ class CacheInfo(_message.Message):
     entry_id: _builtins.str
     """Id of the served entry (for Invalidate)."""
     threshold: _builtins.float
-    """The threshold that applied."""
+    """The cosine threshold that applied (with the verifier: the one a
+    candidate needed to be verified).
+    """
     reason: _builtins.str
     """Why the cache was skipped or the best candidate was rejected, if so."""
     verifier_score: _builtins.float
     """Probability that the cached question means the same as this one, from
-    the verifier stage, when it ran.
+    the verifier stage, when it ran: of the served entry, or of the
+    best-scored candidate it rejected (outcome MISS, reason says so).
     """
     verifier_version: _builtins.str
     """Version of the verifier model, when it ran."""
@@ -791,7 +796,9 @@ class LookupRequest(_message.Message):
     THRESHOLD_FIELD_NUMBER: _builtins.int
     namespace: _builtins.str
     threshold: _builtins.float
-    """Threshold override in (0, 1]; never below the namespace floor."""
+    """Cosine threshold override in (0, 1], as CacheControl.threshold; never
+    below the namespace floor.
+    """
     @_builtins.property
     def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___Message]:
         """The conversation; the last message must be from the user."""

@@ -363,9 +363,11 @@ export interface CachePolicy {
     | Duration
     | undefined;
   /**
-   * Similarity threshold for a semantic hit, in (0, 1]. It may raise the
-   * namespace's threshold, never lower it below the namespace floor (a lower
-   * value is rejected with INVALID_ARGUMENT).
+   * Cosine similarity a cached question needs, in (0, 1]: without the
+   * verifier, for a semantic hit; with it, to be proposed to the verifier
+   * (default: cache.verifier.recall_threshold). It may raise the default,
+   * never go below the namespace floor (a lower value is rejected with
+   * INVALID_ARGUMENT).
    */
   threshold?:
     | number
@@ -436,13 +438,17 @@ export interface CacheInfo {
     | undefined;
   /** Id of the served entry (for Invalidate). */
   entryId: string;
-  /** The threshold that applied. */
+  /**
+   * The cosine threshold that applied (with the verifier: the one a
+   * candidate needed to be verified).
+   */
   threshold: number;
   /** Why the cache was skipped or the best candidate was rejected, if so. */
   reason: string;
   /**
    * Probability that the cached question means the same as this one, from
-   * the verifier stage, when it ran.
+   * the verifier stage, when it ran: of the served entry, or of the
+   * best-scored candidate it rejected (outcome MISS, reason says so).
    */
   verifierScore?:
     | number
@@ -574,7 +580,10 @@ export interface LookupRequest {
   params:
     | Params
     | undefined;
-  /** Threshold override in (0, 1]; never below the namespace floor. */
+  /**
+   * Cosine threshold override in (0, 1], as CacheControl.threshold; never
+   * below the namespace floor.
+   */
   threshold?: number | undefined;
 }
 

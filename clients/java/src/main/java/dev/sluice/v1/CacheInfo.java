@@ -179,7 +179,8 @@ private static final long serialVersionUID = 0L;
   private double threshold_ = 0D;
   /**
    * <pre>
-   * The threshold that applied.
+   * The cosine threshold that applied (with the verifier: the one a
+   * candidate needed to be verified).
    * </pre>
    *
    * <code>double threshold = 5 [json_name = "threshold"];</code>
@@ -242,7 +243,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * Probability that the cached question means the same as this one, from
-   * the verifier stage, when it ran.
+   * the verifier stage, when it ran: of the served entry, or of the
+   * best-scored candidate it rejected (outcome MISS, reason says so).
    * </pre>
    *
    * <code>optional double verifier_score = 7 [json_name = "verifierScore"];</code>
@@ -255,7 +257,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * Probability that the cached question means the same as this one, from
-   * the verifier stage, when it ran.
+   * the verifier stage, when it ran: of the served entry, or of the
+   * best-scored candidate it rejected (outcome MISS, reason says so).
    * </pre>
    *
    * <code>optional double verifier_score = 7 [json_name = "verifierScore"];</code>
@@ -1155,7 +1158,8 @@ private static final long serialVersionUID = 0L;
     private double threshold_ ;
     /**
      * <pre>
-     * The threshold that applied.
+     * The cosine threshold that applied (with the verifier: the one a
+     * candidate needed to be verified).
      * </pre>
      *
      * <code>double threshold = 5 [json_name = "threshold"];</code>
@@ -1167,7 +1171,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The threshold that applied.
+     * The cosine threshold that applied (with the verifier: the one a
+     * candidate needed to be verified).
      * </pre>
      *
      * <code>double threshold = 5 [json_name = "threshold"];</code>
@@ -1183,7 +1188,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The threshold that applied.
+     * The cosine threshold that applied (with the verifier: the one a
+     * candidate needed to be verified).
      * </pre>
      *
      * <code>double threshold = 5 [json_name = "threshold"];</code>
@@ -1292,7 +1298,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Probability that the cached question means the same as this one, from
-     * the verifier stage, when it ran.
+     * the verifier stage, when it ran: of the served entry, or of the
+     * best-scored candidate it rejected (outcome MISS, reason says so).
      * </pre>
      *
      * <code>optional double verifier_score = 7 [json_name = "verifierScore"];</code>
@@ -1305,7 +1312,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Probability that the cached question means the same as this one, from
-     * the verifier stage, when it ran.
+     * the verifier stage, when it ran: of the served entry, or of the
+     * best-scored candidate it rejected (outcome MISS, reason says so).
      * </pre>
      *
      * <code>optional double verifier_score = 7 [json_name = "verifierScore"];</code>
@@ -1318,7 +1326,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Probability that the cached question means the same as this one, from
-     * the verifier stage, when it ran.
+     * the verifier stage, when it ran: of the served entry, or of the
+     * best-scored candidate it rejected (outcome MISS, reason says so).
      * </pre>
      *
      * <code>optional double verifier_score = 7 [json_name = "verifierScore"];</code>
@@ -1335,7 +1344,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * Probability that the cached question means the same as this one, from
-     * the verifier stage, when it ran.
+     * the verifier stage, when it ran: of the served entry, or of the
+     * best-scored candidate it rejected (outcome MISS, reason says so).
      * </pre>
      *
      * <code>optional double verifier_score = 7 [json_name = "verifierScore"];</code>

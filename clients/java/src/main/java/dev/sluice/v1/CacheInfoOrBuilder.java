@@ -80,7 +80,8 @@ public interface CacheInfoOrBuilder extends
 
   /**
    * <pre>
-   * The threshold that applied.
+   * The cosine threshold that applied (with the verifier: the one a
+   * candidate needed to be verified).
    * </pre>
    *
    * <code>double threshold = 5 [json_name = "threshold"];</code>
@@ -111,7 +112,8 @@ public interface CacheInfoOrBuilder extends
   /**
    * <pre>
    * Probability that the cached question means the same as this one, from
-   * the verifier stage, when it ran.
+   * the verifier stage, when it ran: of the served entry, or of the
+   * best-scored candidate it rejected (outcome MISS, reason says so).
    * </pre>
    *
    * <code>optional double verifier_score = 7 [json_name = "verifierScore"];</code>
@@ -121,7 +123,8 @@ public interface CacheInfoOrBuilder extends
   /**
    * <pre>
    * Probability that the cached question means the same as this one, from
-   * the verifier stage, when it ran.
+   * the verifier stage, when it ran: of the served entry, or of the
+   * best-scored candidate it rejected (outcome MISS, reason says so).
    * </pre>
    *
    * <code>optional double verifier_score = 7 [json_name = "verifierScore"];</code>

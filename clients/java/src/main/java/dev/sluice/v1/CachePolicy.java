@@ -128,9 +128,11 @@ private static final long serialVersionUID = 0L;
   private double threshold_ = 0D;
   /**
    * <pre>
-   * Similarity threshold for a semantic hit, in (0, 1]. It may raise the
-   * namespace's threshold, never lower it below the namespace floor (a lower
-   * value is rejected with INVALID_ARGUMENT).
+   * Cosine similarity a cached question needs, in (0, 1]: without the
+   * verifier, for a semantic hit; with it, to be proposed to the verifier
+   * (default: cache.verifier.recall_threshold). It may raise the default,
+   * never go below the namespace floor (a lower value is rejected with
+   * INVALID_ARGUMENT).
    * </pre>
    *
    * <code>optional double threshold = 4 [json_name = "threshold"];</code>
@@ -142,9 +144,11 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Similarity threshold for a semantic hit, in (0, 1]. It may raise the
-   * namespace's threshold, never lower it below the namespace floor (a lower
-   * value is rejected with INVALID_ARGUMENT).
+   * Cosine similarity a cached question needs, in (0, 1]: without the
+   * verifier, for a semantic hit; with it, to be proposed to the verifier
+   * (default: cache.verifier.recall_threshold). It may raise the default,
+   * never go below the namespace floor (a lower value is rejected with
+   * INVALID_ARGUMENT).
    * </pre>
    *
    * <code>optional double threshold = 4 [json_name = "threshold"];</code>
@@ -849,9 +853,11 @@ private static final long serialVersionUID = 0L;
     private double threshold_ ;
     /**
      * <pre>
-     * Similarity threshold for a semantic hit, in (0, 1]. It may raise the
-     * namespace's threshold, never lower it below the namespace floor (a lower
-     * value is rejected with INVALID_ARGUMENT).
+     * Cosine similarity a cached question needs, in (0, 1]: without the
+     * verifier, for a semantic hit; with it, to be proposed to the verifier
+     * (default: cache.verifier.recall_threshold). It may raise the default,
+     * never go below the namespace floor (a lower value is rejected with
+     * INVALID_ARGUMENT).
      * </pre>
      *
      * <code>optional double threshold = 4 [json_name = "threshold"];</code>
@@ -863,9 +869,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Similarity threshold for a semantic hit, in (0, 1]. It may raise the
-     * namespace's threshold, never lower it below the namespace floor (a lower
-     * value is rejected with INVALID_ARGUMENT).
+     * Cosine similarity a cached question needs, in (0, 1]: without the
+     * verifier, for a semantic hit; with it, to be proposed to the verifier
+     * (default: cache.verifier.recall_threshold). It may raise the default,
+     * never go below the namespace floor (a lower value is rejected with
+     * INVALID_ARGUMENT).
      * </pre>
      *
      * <code>optional double threshold = 4 [json_name = "threshold"];</code>
@@ -877,9 +885,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Similarity threshold for a semantic hit, in (0, 1]. It may raise the
-     * namespace's threshold, never lower it below the namespace floor (a lower
-     * value is rejected with INVALID_ARGUMENT).
+     * Cosine similarity a cached question needs, in (0, 1]: without the
+     * verifier, for a semantic hit; with it, to be proposed to the verifier
+     * (default: cache.verifier.recall_threshold). It may raise the default,
+     * never go below the namespace floor (a lower value is rejected with
+     * INVALID_ARGUMENT).
      * </pre>
      *
      * <code>optional double threshold = 4 [json_name = "threshold"];</code>
@@ -895,9 +905,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Similarity threshold for a semantic hit, in (0, 1]. It may raise the
-     * namespace's threshold, never lower it below the namespace floor (a lower
-     * value is rejected with INVALID_ARGUMENT).
+     * Cosine similarity a cached question needs, in (0, 1]: without the
+     * verifier, for a semantic hit; with it, to be proposed to the verifier
+     * (default: cache.verifier.recall_threshold). It may raise the default,
+     * never go below the namespace floor (a lower value is rejected with
+     * INVALID_ARGUMENT).
      * </pre>
      *
      * <code>optional double threshold = 4 [json_name = "threshold"];</code>

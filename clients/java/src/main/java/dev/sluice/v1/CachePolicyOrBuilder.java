@@ -62,9 +62,11 @@ public interface CachePolicyOrBuilder extends
 
   /**
    * <pre>
-   * Similarity threshold for a semantic hit, in (0, 1]. It may raise the
-   * namespace's threshold, never lower it below the namespace floor (a lower
-   * value is rejected with INVALID_ARGUMENT).
+   * Cosine similarity a cached question needs, in (0, 1]: without the
+   * verifier, for a semantic hit; with it, to be proposed to the verifier
+   * (default: cache.verifier.recall_threshold). It may raise the default,
+   * never go below the namespace floor (a lower value is rejected with
+   * INVALID_ARGUMENT).
    * </pre>
    *
    * <code>optional double threshold = 4 [json_name = "threshold"];</code>
@@ -73,9 +75,11 @@ public interface CachePolicyOrBuilder extends
   boolean hasThreshold();
   /**
    * <pre>
-   * Similarity threshold for a semantic hit, in (0, 1]. It may raise the
-   * namespace's threshold, never lower it below the namespace floor (a lower
-   * value is rejected with INVALID_ARGUMENT).
+   * Cosine similarity a cached question needs, in (0, 1]: without the
+   * verifier, for a semantic hit; with it, to be proposed to the verifier
+   * (default: cache.verifier.recall_threshold). It may raise the default,
+   * never go below the namespace floor (a lower value is rejected with
+   * INVALID_ARGUMENT).
    * </pre>
    *
    * <code>optional double threshold = 4 [json_name = "threshold"];</code>

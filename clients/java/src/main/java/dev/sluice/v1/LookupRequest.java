@@ -185,7 +185,8 @@ private static final long serialVersionUID = 0L;
   private double threshold_ = 0D;
   /**
    * <pre>
-   * Threshold override in (0, 1]; never below the namespace floor.
+   * Cosine threshold override in (0, 1], as CacheControl.threshold; never
+   * below the namespace floor.
    * </pre>
    *
    * <code>optional double threshold = 4 [json_name = "threshold"];</code>
@@ -197,7 +198,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Threshold override in (0, 1]; never below the namespace floor.
+   * Cosine threshold override in (0, 1], as CacheControl.threshold; never
+   * below the namespace floor.
    * </pre>
    *
    * <code>optional double threshold = 4 [json_name = "threshold"];</code>
@@ -1162,7 +1164,8 @@ private static final long serialVersionUID = 0L;
     private double threshold_ ;
     /**
      * <pre>
-     * Threshold override in (0, 1]; never below the namespace floor.
+     * Cosine threshold override in (0, 1], as CacheControl.threshold; never
+     * below the namespace floor.
      * </pre>
      *
      * <code>optional double threshold = 4 [json_name = "threshold"];</code>
@@ -1174,7 +1177,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Threshold override in (0, 1]; never below the namespace floor.
+     * Cosine threshold override in (0, 1], as CacheControl.threshold; never
+     * below the namespace floor.
      * </pre>
      *
      * <code>optional double threshold = 4 [json_name = "threshold"];</code>
@@ -1186,7 +1190,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Threshold override in (0, 1]; never below the namespace floor.
+     * Cosine threshold override in (0, 1], as CacheControl.threshold; never
+     * below the namespace floor.
      * </pre>
      *
      * <code>optional double threshold = 4 [json_name = "threshold"];</code>
@@ -1202,7 +1207,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Threshold override in (0, 1]; never below the namespace floor.
+     * Cosine threshold override in (0, 1], as CacheControl.threshold; never
+     * below the namespace floor.
      * </pre>
      *
      * <code>optional double threshold = 4 [json_name = "threshold"];</code>

@@ -83,7 +83,8 @@ public interface LookupRequestOrBuilder extends
 
   /**
    * <pre>
-   * Threshold override in (0, 1]; never below the namespace floor.
+   * Cosine threshold override in (0, 1], as CacheControl.threshold; never
+   * below the namespace floor.
    * </pre>
    *
    * <code>optional double threshold = 4 [json_name = "threshold"];</code>
@@ -92,7 +93,8 @@ public interface LookupRequestOrBuilder extends
   boolean hasThreshold();
   /**
    * <pre>
-   * Threshold override in (0, 1]; never below the namespace floor.
+   * Cosine threshold override in (0, 1], as CacheControl.threshold; never
+   * below the namespace floor.
    * </pre>
    *
    * <code>optional double threshold = 4 [json_name = "threshold"];</code>

@@ -1,0 +1,155 @@
+"""The cache's verifier stage with a scripted scorer: who is proposed, what is served, why not."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import pytest
+
+from sluice.cache.store import SemanticCache
+from sluice.config import CacheSettings, NamespaceCacheSettings, VerifierSettings
+from sluice.errors import InvalidArgument
+from sluice.telemetry.metrics import Metrics
+from tests.unit.cache.test_store import DIMS, Clock, key, near, put, unit
+
+
+class ScriptedVerifier:
+    """P(same meaning) from a table keyed by (query, cached); records every call."""
+
+    version = "scripted@1"
+    default_min_probability = 0.9
+
+    def __init__(self, table: dict[tuple[str, str], float]) -> None:
+        self.table = table
+        self.calls: list[tuple[str, list[str]]] = []
+
+    async def score(self, query: str, cached: Sequence[str]) -> tuple[list[float], float]:
+        self.calls.append((query, list(cached)))
+        return [self.table.get((query, c), 0.0) for c in cached], 0.001
+
+
+def verified_cache(scorer: ScriptedVerifier, **overrides: object) -> SemanticCache:
+    settings = CacheSettings(**{"ttl_s": 100.0, **overrides})  # type: ignore[arg-type]
+    return SemanticCache(
+        settings, DIMS, Metrics(), clock=Clock(), rng=random.Random(1), verifier=scorer
+    )
+
+
+async def test_candidates_above_the_recall_threshold_are_verified_and_the_best_served() -> None:
+    base = unit(1)
+    v = ScriptedVerifier({("q", "close"): 0.95, ("q", "closer"): 0.2})
+    c = verified_cache(v)
+    await put(c, "close", near(base, 0.85, seed=2))
+    await put(c, "closer", near(base, 0.99, seed=3))
+    await put(c, "far", near(base, 0.5, seed=4))
+    gate = c.threshold_for("ns", None, "threshold")
+    assert gate == 0.80  # the recall threshold, not the cosine threshold 0.97
+    result = await c.lookup_semantic(key("q"), base, gate)
+    # Both above 0.80 were proposed in one call; "far" (0.5) was not.
+    assert len(v.calls) == 1
+    assert sorted(v.calls[0][1]) == ["close", "closer"]
+    # The verifier, not the cosine, decides: the 0.85 one is served.
+    assert result.outcome == "semantic"
+    assert result.entry is not None
+    assert result.entry.question == "close"
+    assert result.verifier_score == pytest.approx(0.95)
+    assert result.verifier_version == "scripted@1"
+    assert result.similarity == pytest.approx(0.85, abs=1e-3)
+
+
+async def test_a_look_alike_above_every_cosine_threshold_is_refused_with_the_reason() -> None:
+    base = unit(1)
+    v = ScriptedVerifier({("Flight from Paris to London", "Flight from London to Paris"): 0.03})
+    c = verified_cache(v)
+    await put(c, "Flight from London to Paris", near(base, 0.997))
+    result = await c.lookup_semantic(key("Flight from Paris to London"), base, 0.80)
+    assert result.outcome == "miss"
+    assert result.entry is None
+    assert result.verifier_score == pytest.approx(0.03)
+    assert "verifier" in result.reason
+    assert "0.030 < 0.9" in result.reason
+    assert c.stats("ns").misses == 1
+    assert c.stats("ns").semantic_hits == 0
+
+
+async def test_below_the_recall_threshold_the_verifier_is_not_called() -> None:
+    base = unit(1)
+    v = ScriptedVerifier({})
+    c = verified_cache(v)
+    await put(c, "x", near(base, 0.7))
+    result = await c.lookup_semantic(key("q"), base, 0.80)
+    assert result.outcome == "miss"
+    assert v.calls == []
+    assert "recall threshold" in result.reason
+
+
+async def test_min_probability_comes_from_namespace_then_config_then_model() -> None:
+    v = ScriptedVerifier({})
+    c = verified_cache(
+        v,
+        verifier=VerifierSettings(min_probability=0.7),
+        namespaces={"strict": NamespaceCacheSettings(min_probability=0.99)},
+    )
+    assert c.policy("strict").min_probability == 0.99
+    assert c.policy("other").min_probability == 0.7
+    assert verified_cache(v).policy("x").min_probability == 0.9  # the model's default
+
+
+async def test_the_namespace_setting_decides_the_same_score_differently() -> None:
+    base = unit(1)
+    v = ScriptedVerifier({("q", "s"): 0.95})
+    c = verified_cache(v, namespaces={"strict": NamespaceCacheSettings(min_probability=0.99)})
+    await put(c, "s", near(base, 0.9), ns="strict")
+    await put(c, "s", near(base, 0.9), ns="relaxed")
+    assert (await c.lookup_semantic(key("q", ns="strict"), base, 0.8)).outcome == "miss"
+    assert (await c.lookup_semantic(key("q", ns="relaxed"), base, 0.8)).outcome == "semantic"
+
+
+async def test_a_request_threshold_raises_the_cosine_gate_and_the_floor_still_holds() -> None:
+    base = unit(1)
+    v = ScriptedVerifier({("q", "s"): 0.99})
+    c = verified_cache(v)
+    await put(c, "s", near(base, 0.9))
+    assert c.threshold_for("ns", 0.96, "threshold") == 0.96
+    assert (await c.lookup_semantic(key("q"), base, 0.96)).outcome == "miss"
+    assert v.calls == []  # 0.9 < 0.96: nothing proposed
+    with pytest.raises(InvalidArgument, match="floor"):
+        c.threshold_for("ns", 0.5, "threshold")
+
+
+async def test_entries_without_question_text_are_never_served_unverified() -> None:
+    base = unit(1)
+    v = ScriptedVerifier({})
+    c = verified_cache(v)
+    entry = await put(c, "s", near(base, 0.99))
+    entry.question = ""  # as restored from a snapshot written without the verifier
+    result = await c.lookup_semantic(key("q"), base, 0.8)
+    assert result.outcome == "miss"
+    assert "not verifiable" in result.reason
+    assert v.calls == []
+
+
+async def test_without_a_verifier_the_cosine_threshold_decides() -> None:
+    base = unit(1)
+    c = SemanticCache(CacheSettings(), DIMS, Metrics(), clock=Clock(), rng=random.Random(1))
+    await put(c, "s", near(base, 0.98))
+    assert c.threshold_for("ns", None, "threshold") == 0.97
+    result = await c.lookup_semantic(key("q"), base, 0.97)
+    assert result.outcome == "semantic"
+    assert result.verifier_score is None
+
+
+async def test_metrics_count_decisions_scores_and_time() -> None:
+    base = unit(1)
+    v = ScriptedVerifier({("yes", "s"): 0.97, ("no", "s"): 0.1})
+    c = verified_cache(v)
+    await put(c, "s", near(base, 0.95))
+    await c.lookup_semantic(key("yes"), base, 0.8)
+    await c.lookup_semantic(key("no"), base, 0.8)
+    value = c.metrics.registry.get_sample_value
+    assert value("sluice_cache_verifier_decisions_total", {"decision": "accept"}) == 1
+    assert value("sluice_cache_verifier_decisions_total", {"decision": "reject"}) == 1
+    assert value("sluice_cache_verifier_score_count") == 2
+    assert value("sluice_cache_verifier_score_bucket", {"le": "0.2"}) == 1
+    assert value("sluice_cache_verifier_seconds_count") == 2
