@@ -143,8 +143,9 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sluice-bench-"))
     config = {
+        # The cache's own layers; what the verifier adds is bench/verifier.py's figure.
         "cache": {"snapshot_dir": str(work / "snap"), "snapshot_interval_s": 86400,
-                  "max_entries": max(args.entries * 2, 1000)},
+                  "max_entries": max(args.entries * 2, 1000), "verifier": {"enabled": False}},
         "logging": {"level": "info"},
     }  # fmt: skip
     daemon = Daemon(config)

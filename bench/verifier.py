@@ -1,0 +1,142 @@
+"""What the verifier costs per semantic hit: the model alone on one core, and over gRPC.
+
+    .venv/bin/python -m bench.verifier [--pairs 300] [--entries 2000]
+
+1. Model alone (intra-op threads 1, as the daemon runs it): one call scoring a
+   query against 1 and against 4 cached questions, on pairs of real lengths:
+   MeanCache's paraphrased questions (short, what a chat cache sees) and
+   GPTCache's mock pairs (long), when ../shared/data is there, else built-in.
+2. Over gRPC, side by side in one run: two daemons, verifier off and on, the
+   same cache content and the same Lookups (L2 hits: a near-identical variant
+   of a stored question, so both serve them); the p50/p99 of each and their
+   difference is the verifier's extra latency per L2 hit, queue hop included.
+
+Prints figures; asserts nothing (shared machines are noisy: compare within one run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import time
+
+import grpc
+
+from bench.cache import fill, msg, question
+from bench.common import Daemon, pct, table
+from sluice.cli import default_data_dir, default_verifier_dir
+from sluice.v1 import sluice_pb2 as pb
+from sluice.v1 import sluice_pb2_grpc
+from sluice.verifier.model import OnnxVerifier
+
+BUILT_IN = [
+    ("Who wrote War and Peace?", "Who is the author of War and Peace?"),
+    ("How do I delete a file in Linux?", "How can I remove a file on Linux?"),
+    ("Convert 100 Fahrenheit to Celsius", "Convert 100 Celsius to Fahrenheit"),
+    ("Flight from London to Paris", "Flight from Paris to London"),
+    ("Does this medication cause drowsiness?", "Does this medication not cause drowsiness?"),
+]
+
+
+def samples(n: int) -> dict[str, list[tuple[str, str]]]:
+    """Short questions (MeanCache's paraphrased follow-ups) and GPTCache's long pairs."""
+    root = default_data_dir() / "cache"
+    if not root.is_dir():
+        return {"built-in questions": (BUILT_IN * (n // len(BUILT_IN) + 1))[:n]}
+    rng = random.Random(0)
+    claude = json.loads((root / "meancache_contextual" / "new_claude.json").read_text())
+    short = [(d["u1_duplicate"], d["u1"]) for d in claude] + [
+        (d["u0_duplicate"], d["u0"]) for d in claude
+    ]
+    gpt = json.loads((root / "gptcache_mock_data.json").read_text(encoding="utf-8"))
+    long = [(d["similar"], d["origin"]) for d in gpt]
+    return {
+        "MeanCache questions": rng.sample(short, min(n, len(short))),
+        "GPTCache pairs": rng.sample(long, min(n, len(long))),
+    }
+
+
+def model_alone(sample: list[tuple[str, str]], model: OnnxVerifier) -> dict[str, list[float]]:
+    others = [c for _, c in sample]
+    out: dict[str, list[float]] = {"one": [], "four": [], "tokens": []}
+    for i, (query, cached) in enumerate(sample):
+        started = time.perf_counter()
+        model.score(query, [cached])
+        out["one"].append((time.perf_counter() - started) * 1000)
+        four = [cached, *(others[(i + k) % len(others)] for k in (1, 2, 3))]
+        started = time.perf_counter()
+        model.score(query, four)
+        out["four"].append((time.perf_counter() - started) * 1000)
+        out["tokens"].append(float(len(model.tokenizer.encode(query, cached).ids)))
+    return out
+
+
+async def l2_hits(address: str, entries: int, n: int) -> tuple[list[float], int]:
+    latencies, served = [], 0
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = sluice_pb2_grpc.SluiceStub(channel)
+        rng = random.Random(1)
+        for _ in range(n):
+            q = question(rng.randrange(entries))[:-1] + " ?"
+            started = time.perf_counter()
+            r = await stub.Lookup(pb.LookupRequest(messages=msg(q)))
+            latencies.append((time.perf_counter() - started) * 1000)
+            served += r.cache.outcome == pb.CACHE_OUTCOME_SEMANTIC
+    return latencies, served
+
+
+def over_grpc(entries: int, n: int) -> dict[str, tuple[list[float], int]]:
+    out = {}
+    for mode, enabled in (("off", False), ("on", True)):
+        daemon = Daemon(
+            {"cache": {"verifier": {"enabled": enabled}}, "logging": {"level": "warning"}}
+        )
+        daemon.start()
+        try:
+            asyncio.run(fill(daemon.address, entries))
+            out[mode] = asyncio.run(l2_hits(daemon.address, entries, n))
+        finally:
+            daemon.cleanup()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pairs", type=int, default=300)
+    parser.add_argument("--entries", type=int, default=2000)
+    args = parser.parse_args()
+    model = OnnxVerifier(default_verifier_dir(), threads=1)
+    model.score("warm-up", ["warm-up"])
+    alone = {name: model_alone(sample, model) for name, sample in samples(args.pairs).items()}
+    grpc_runs = over_grpc(args.entries, args.pairs)
+
+    def ms(values: list[float]) -> str:
+        return f"{pct(values, 50):6.2f} / {pct(values, 99):6.2f} ms"
+
+    rows = []
+    for name, r in alone.items():
+        rows += [
+            (f"{name}: pairs, median tokens per pair",
+             f"{len(r['one'])}, {pct(r['tokens'], 50):.0f}"),
+            (f"{name}: model alone, 1 candidate, p50 / p99", ms(r["one"])),
+            (f"{name}: model alone, 4 candidates, p50 / p99", ms(r["four"])),
+        ]  # fmt: skip
+    off, served_off = grpc_runs["off"]
+    on, served_on = grpc_runs["on"]
+    rows += [
+        (f"gRPC L2 hit, verifier off ({served_off}/{len(off)} served), p50 / p99", ms(off)),
+        (f"gRPC L2 hit, verifier on ({served_on}/{len(on)} served), p50 / p99", ms(on)),
+        ("extra per L2 hit (p50 on − p50 off)", f"{pct(on, 50) - pct(off, 50):6.2f} ms"),
+    ]
+    table(
+        f"Verifier cost ({os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, 1 intra-op thread),"
+        f" model {model.version}",
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
