@@ -230,12 +230,17 @@ def change_number(text: str) -> str | None:
     return text[: m.start()] + str(n * 2 if n >= 10 else n + 1) + text[m.end() :]
 
 
-def antonym(text: str) -> str | None:
-    m = _ANTONYM_RE.search(text)
+def _substitute(text: str, pattern: re.Pattern[str], table: dict[str, str]) -> str | None:
+    """The first word of `table` found in `text`, replaced by its entry (case kept)."""
+    m = pattern.search(text)
     if m is None:
         return None
     word = m.group(1)
-    return text[: m.start()] + _same_case(word, ANTONYMS[word.lower()]) + text[m.end() :]
+    return text[: m.start()] + _same_case(word, table[word.lower()]) + text[m.end() :]
+
+
+def antonym(text: str) -> str | None:
+    return _substitute(text, _ANTONYM_RE, ANTONYMS)
 
 
 def rephrase(text: str) -> str | None:
@@ -259,11 +264,7 @@ def spacing(text: str) -> str | None:
 
 
 def synonym(text: str) -> str | None:
-    m = _SYNONYM_RE.search(text)
-    if m is None:
-        return None
-    word = m.group(1)
-    return text[: m.start()] + _same_case(word, SYNONYMS[word.lower()]) + text[m.end() :]
+    return _substitute(text, _SYNONYM_RE, SYNONYMS)
 
 
 def symmetric_swap(text: str) -> str | None:
