@@ -470,8 +470,9 @@ type CachePolicy struct {
 	// Cosine similarity a cached question needs, in (0, 1]: without the
 	// verifier, for a semantic hit; with it, to be proposed to the verifier
 	// (default: cache.verifier.recall_threshold). It may raise the default,
-	// never go below the namespace floor (a lower value is rejected with
-	// INVALID_ARGUMENT).
+	// never go below the namespace floor (with the verifier: the lower of the
+	// floor and the recall threshold); a lower value is rejected with
+	// INVALID_ARGUMENT.
 	Threshold *float64 `protobuf:"fixed64,4,opt,name=threshold,proto3,oneof" json:"threshold,omitempty"`
 	// Store the answer even when temperature > 0.
 	StoreNondeterministic bool `protobuf:"varint,5,opt,name=store_nondeterministic,json=storeNondeterministic,proto3" json:"store_nondeterministic,omitempty"`

@@ -139,15 +139,18 @@ class SemanticCache:
         """The cosine a candidate needs: the request's, or the default; never below the floor.
 
         The default is the namespace's threshold, or with a verifier its
-        recall threshold (the verifier, not the cosine, then decides).
+        recall threshold (the verifier, not the cosine, then decides; anything
+        from that default up is then a raise, so the floor is the lower of the two).
         """
         policy = self.policy(namespace)
+        default = self.settings.verifier.recall_threshold if self.verifier else policy.threshold
         if requested is None:
-            return self.settings.verifier.recall_threshold if self.verifier else policy.threshold
-        if requested < policy.floor:
+            return default
+        floor = min(policy.floor, default)
+        if requested < floor:
             raise InvalidArgument(
                 field,
-                f"{requested} is below namespace {namespace!r}'s floor {policy.floor}; "
+                f"{requested} is below namespace {namespace!r}'s floor {floor}; "
                 "a request may raise the threshold, not lower it past the floor",
             )
         return requested

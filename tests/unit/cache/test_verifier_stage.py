@@ -114,7 +114,9 @@ async def test_a_request_threshold_raises_the_cosine_gate_and_the_floor_still_ho
     assert c.threshold_for("ns", 0.96, "threshold") == 0.96
     assert (await c.lookup_semantic(key("q"), base, 0.96)).outcome == "miss"
     assert v.calls == []  # 0.9 < 0.96: nothing proposed
-    with pytest.raises(InvalidArgument, match="floor"):
+    # Above the recall threshold but below the cosine floor (0.95): still a raise, allowed.
+    assert c.threshold_for("ns", 0.9, "threshold") == 0.9
+    with pytest.raises(InvalidArgument, match=r"floor 0\.8"):
         c.threshold_for("ns", 0.5, "threshold")
 
 

@@ -366,8 +366,9 @@ export interface CachePolicy {
    * Cosine similarity a cached question needs, in (0, 1]: without the
    * verifier, for a semantic hit; with it, to be proposed to the verifier
    * (default: cache.verifier.recall_threshold). It may raise the default,
-   * never go below the namespace floor (a lower value is rejected with
-   * INVALID_ARGUMENT).
+   * never go below the namespace floor (with the verifier: the lower of the
+   * floor and the recall threshold); a lower value is rejected with
+   * INVALID_ARGUMENT.
    */
   threshold?:
     | number

@@ -131,8 +131,9 @@ private static final long serialVersionUID = 0L;
    * Cosine similarity a cached question needs, in (0, 1]: without the
    * verifier, for a semantic hit; with it, to be proposed to the verifier
    * (default: cache.verifier.recall_threshold). It may raise the default,
-   * never go below the namespace floor (a lower value is rejected with
-   * INVALID_ARGUMENT).
+   * never go below the namespace floor (with the verifier: the lower of the
+   * floor and the recall threshold); a lower value is rejected with
+   * INVALID_ARGUMENT.
    * </pre>
    *
    * <code>optional double threshold = 4 [json_name = "threshold"];</code>
@@ -147,8 +148,9 @@ private static final long serialVersionUID = 0L;
    * Cosine similarity a cached question needs, in (0, 1]: without the
    * verifier, for a semantic hit; with it, to be proposed to the verifier
    * (default: cache.verifier.recall_threshold). It may raise the default,
-   * never go below the namespace floor (a lower value is rejected with
-   * INVALID_ARGUMENT).
+   * never go below the namespace floor (with the verifier: the lower of the
+   * floor and the recall threshold); a lower value is rejected with
+   * INVALID_ARGUMENT.
    * </pre>
    *
    * <code>optional double threshold = 4 [json_name = "threshold"];</code>
@@ -856,8 +858,9 @@ private static final long serialVersionUID = 0L;
      * Cosine similarity a cached question needs, in (0, 1]: without the
      * verifier, for a semantic hit; with it, to be proposed to the verifier
      * (default: cache.verifier.recall_threshold). It may raise the default,
-     * never go below the namespace floor (a lower value is rejected with
-     * INVALID_ARGUMENT).
+     * never go below the namespace floor (with the verifier: the lower of the
+     * floor and the recall threshold); a lower value is rejected with
+     * INVALID_ARGUMENT.
      * </pre>
      *
      * <code>optional double threshold = 4 [json_name = "threshold"];</code>
@@ -872,8 +875,9 @@ private static final long serialVersionUID = 0L;
      * Cosine similarity a cached question needs, in (0, 1]: without the
      * verifier, for a semantic hit; with it, to be proposed to the verifier
      * (default: cache.verifier.recall_threshold). It may raise the default,
-     * never go below the namespace floor (a lower value is rejected with
-     * INVALID_ARGUMENT).
+     * never go below the namespace floor (with the verifier: the lower of the
+     * floor and the recall threshold); a lower value is rejected with
+     * INVALID_ARGUMENT.
      * </pre>
      *
      * <code>optional double threshold = 4 [json_name = "threshold"];</code>
@@ -888,8 +892,9 @@ private static final long serialVersionUID = 0L;
      * Cosine similarity a cached question needs, in (0, 1]: without the
      * verifier, for a semantic hit; with it, to be proposed to the verifier
      * (default: cache.verifier.recall_threshold). It may raise the default,
-     * never go below the namespace floor (a lower value is rejected with
-     * INVALID_ARGUMENT).
+     * never go below the namespace floor (with the verifier: the lower of the
+     * floor and the recall threshold); a lower value is rejected with
+     * INVALID_ARGUMENT.
      * </pre>
      *
      * <code>optional double threshold = 4 [json_name = "threshold"];</code>
@@ -908,8 +913,9 @@ private static final long serialVersionUID = 0L;
      * Cosine similarity a cached question needs, in (0, 1]: without the
      * verifier, for a semantic hit; with it, to be proposed to the verifier
      * (default: cache.verifier.recall_threshold). It may raise the default,
-     * never go below the namespace floor (a lower value is rejected with
-     * INVALID_ARGUMENT).
+     * never go below the namespace floor (with the verifier: the lower of the
+     * floor and the recall threshold); a lower value is rejected with
+     * INVALID_ARGUMENT.
      * </pre>
      *
      * <code>optional double threshold = 4 [json_name = "threshold"];</code>
