@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from examples.real_model_demo import EASY_SHOTS, MATH_SHOTS, conversation, stop_for
 from sluice.cascade.confidence import CombinedScorer, FormatScorer, LogprobScorer
 from sluice.types import ChatMessage, Completion, ProviderRequest, Usage
 from sluice.v1 import sluice_pb2 as pb
@@ -42,19 +43,9 @@ pytestmark = [
     ),
 ]
 
+
 # The base model needs to see what an answer looks like: a few worked turns. Three, found by
 # trying: with two, even "banana" came out with a stray token after it. Requests stop at "\n".
-EASY_SHOTS = (
-    ("Count from 1 to 3.", "1, 2, 3\n"),
-    ("Which day comes after Monday?", "Tuesday\n"),
-    ("Repeat the word: apple", "apple\n"),
-)
-MATH_SHOTS = (
-    ("A farmer has 3 pens with 12 hens in each. He sells 10 hens. How many hens are left?",
-     "3 * 12 = 36 hens.\n36 - 10 = 26 hens.\n#### 26"),
-)  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def real_model() -> Iterator[str]:
     """llama.cpp serving the model on an unused loopback port; yields its base URL."""
@@ -85,19 +76,6 @@ def real_config(base_url: str, fake: FakeProvider, cheap_threshold: float) -> di
         # A distinctive prior: a confidence equal to it would mean no logprobs arrived.
         "cascade": {"confidence": {"prior": 0.5}},
     }  # fmt: skip
-
-
-def stop_for(max_tokens: int) -> list[str]:
-    """Short answers end at the line; worked answers (several lines) at a blank line."""
-    return ["\n"] if max_tokens <= 8 else ["\n\n", "<start_of_turn>"]
-
-
-def conversation(shots: tuple[tuple[str, str], ...], question: str) -> list[pb.Message]:
-    messages = []
-    for asked, answered in shots:
-        messages += [pb.Message(role=pb.ROLE_USER, content=asked),
-                     pb.Message(role=pb.ROLE_ASSISTANT, content=answered)]  # fmt: skip
-    return [*messages, pb.Message(role=pb.ROLE_USER, content=question)]
 
 
 def request(messages: list[pb.Message], max_tokens: int, **kw: Any) -> pb.CompleteRequest:

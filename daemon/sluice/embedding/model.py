@@ -19,7 +19,7 @@ import numpy.typing as npt
 from tokenizers import Encoding, Tokenizer
 
 from sluice.errors import ConfigError
-from sluice.onnx_session import cpu_session
+from sluice.onnx_session import cpu_session, pad
 
 Vector = npt.NDArray[np.float32]
 
@@ -96,16 +96,7 @@ class OnnxEmbedder:
 
     def run(self, encodings: Sequence[Encoding]) -> npt.NDArray[np.float32]:
         """Embed one padded batch; rows are independent of each other."""
-        length = max(len(e.ids) for e in encodings)
-        batch = len(encodings)
-        ids = np.zeros((batch, length), dtype=np.int64)
-        mask = np.zeros((batch, length), dtype=np.int64)
-        types = np.zeros((batch, length), dtype=np.int64)
-        for row, enc in enumerate(encodings):
-            n = len(enc.ids)
-            ids[row, :n] = enc.ids
-            mask[row, :n] = enc.attention_mask
-            types[row, :n] = enc.type_ids
+        ids, mask, types = pad(encodings)
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feed["token_type_ids"] = types

@@ -30,7 +30,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from sluice.errors import ConfigError
-from sluice.onnx_session import cpu_session
+from sluice.onnx_session import cpu_session, pad
 from sluice.verifier.guards import FEATURES, features
 
 _KEY = "cache.verifier.model_dir"
@@ -87,16 +87,7 @@ class OnnxVerifier:
         )
 
     def logits(self, query: str, cached: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
-        encodings = [self.tokenizer.encode(query, c) for c in cached]
-        length = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(encodings), length), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        types = np.zeros_like(ids)
-        for row, enc in enumerate(encodings):
-            n = len(enc.ids)
-            ids[row, :n] = enc.ids
-            mask[row, :n] = 1
-            types[row, :n] = enc.type_ids
+        ids, mask, types = pad([self.tokenizer.encode(query, c) for c in cached])
         guards = np.asarray([features(query, c) for c in cached], dtype=np.float32)
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types,
                 "guards": guards}  # fmt: skip
