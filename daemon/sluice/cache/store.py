@@ -15,7 +15,7 @@ import time
 import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 import numpy as np
@@ -65,6 +65,22 @@ class LookupResult:
     # P(same meaning) of the served (or best rejected) candidate, when the verifier ran.
     verifier_score: float | None = None
     verifier_version: str = ""
+    # Every candidate the verifier scored, nearest first: (entry, P(same meaning)).
+    scored: tuple[tuple[Entry, float], ...] = ()
+
+
+def served_candidate(scores: Sequence[float], wanted: float) -> int | None:
+    """Which verified candidate is served, given their scores nearest first.
+
+    The nearest one when it passes (it is scored alone, so a hit usually costs
+    one model pair); otherwise the best-scored of the others when it passes.
+    """
+    if not scores:
+        return None
+    if scores[0] >= wanted:
+        return 0
+    best = max(range(1, len(scores)), key=scores.__getitem__, default=None)
+    return best if best is not None and scores[best] >= wanted else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,11 +195,13 @@ class SemanticCache:
         threshold: float,
         *,
         min_probability: float | None = None,
+        score_all: bool = False,
     ) -> LookupResult:
         """The best live candidate whose cosine is ≥ threshold, verified when a verifier is set.
 
-        `min_probability` overrides the namespace's verifier setting (evaluations pass 0
-        to see every candidate's score).
+        `min_probability` overrides the namespace's verifier setting; `score_all`
+        scores every candidate in one call, even when the nearest passes
+        (evaluations, which apply their own min_probability grid to `scored`).
         """
         k = self.settings.verifier.candidates if self.verifier else CANDIDATES
         found = await self.vectors.call(
@@ -205,7 +223,15 @@ class SemanticCache:
             self.metrics.cache_similarity.observe(best)
         above = [(e, sim) for e, sim in live if sim >= threshold]
         if self.verifier is not None:
-            return await self._verify(key, above, best, threshold, min_probability)
+            above.sort(key=lambda c: c[1], reverse=True)
+            wanted = (
+                min_probability
+                if min_probability is not None
+                else self.policy(key.namespace).min_probability
+            )
+            return await self._verify(
+                key, above, best, threshold, wanted=wanted, score_all=score_all
+            )
         if above:
             entry, similarity = max(above, key=lambda c: c[1])
             return self._semantic_hit(key, entry, similarity, threshold)
@@ -219,8 +245,11 @@ class SemanticCache:
         above: list[tuple[Entry, float]],
         best: float,
         threshold: float,
-        min_probability: float | None,
+        *,
+        wanted: float,
+        score_all: bool,
     ) -> LookupResult:
+        """Verify the candidates (nearest first) and serve what `served_candidate` picks."""
         verifier = self.verifier
         assert verifier is not None
         # Entries restored from a snapshot written without question text cannot be verified.
@@ -233,30 +262,34 @@ class SemanticCache:
                 else "candidates lack question text (restored without it); not verifiable"
             )
             return LookupResult("miss", None, best, threshold, reason)
-        scores, seconds = await verifier.score(key.question, [e.question for e, _ in proposals])
+        questions = [e.question for e, _ in proposals]
+        first = questions if score_all else questions[:1]
+        scores, seconds = await verifier.score(key.question, first)
+        if scores[0] < wanted and len(scores) < len(questions):
+            more, more_seconds = await verifier.score(key.question, questions[1:])
+            scores, seconds = scores + more, seconds + more_seconds
         self.metrics.verifier_seconds.observe(seconds)
         for score in scores:
             self.metrics.verifier_score.observe(score)
-        i = max(range(len(scores)), key=scores.__getitem__)
-        entry, similarity = proposals[i]
-        wanted = (
-            min_probability
-            if min_probability is not None
-            else self.policy(key.namespace).min_probability
-        )
-        if scores[i] >= wanted and entry.id in self.entries:
+        scored = tuple((e, p) for (e, _), p in zip(proposals, scores, strict=False))
+        i = served_candidate(scores, wanted)
+        if i is not None and proposals[i][0].id in self.entries:
+            entry, similarity = proposals[i]
             self.metrics.verifier_decisions.labels("accept").inc()
-            return self._semantic_hit(
+            hit = self._semantic_hit(
                 key, entry, similarity, threshold, score=scores[i], version=verifier.version
             )
+            return replace(hit, scored=scored)
         self.metrics.verifier_decisions.labels("reject").inc()
         self.record_miss(key.namespace)
+        i = max(range(len(scores)), key=scores.__getitem__)
+        similarity = proposals[i][1]
         reason = (
             f"verifier: P(same meaning) {scores[i]:.3f} < {wanted} "
-            f"(cosine {similarity:.4f}, {len(proposals)} candidate(s))"
+            f"(cosine {similarity:.4f}, {len(scores)} candidate(s))"
         )
         return LookupResult(
-            "miss", None, similarity, threshold, reason, scores[i], verifier.version
+            "miss", None, similarity, threshold, reason, scores[i], verifier.version, scored
         )
 
     def _semantic_hit(

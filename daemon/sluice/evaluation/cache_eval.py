@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sluice.cache.keys import make_key, normalise
+from sluice.cache.store import served_candidate
 from sluice.evaluation.datasets import Pair
 from sluice.pipeline import Pipeline
 from sluice.types import ChatMessage, GenParams, Usage
@@ -47,6 +48,9 @@ class Outcome:
     similarity: float | None
     # Whether the entry found is the pair's own `a`.
     own_entry: bool
+    # With the verifier: every candidate's (P(same meaning), is the pair's own `a`),
+    # nearest first; a threshold picks among them as the daemon does (served_candidate).
+    candidates: tuple[tuple[float, bool], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,21 +114,29 @@ async def run_pairs(
         vector, _ = await pipeline.question_vector(key)
         if vector is None:
             return Outcome(p.label, False, None, False)
+
+        def own(question: str) -> bool:
+            return normalise(question) == normalise(p.a) and p.history_a == p.history_b
+
         cache = pipeline.cache
         if cache.verifier is None:
             # Threshold 0: the best candidate comes back, thresholds are applied below.
             result = await cache.lookup_semantic(key, vector, 0.0)
             score = result.similarity
         else:
-            # Candidates above the recall threshold, verified; the best-scored one comes
-            # back whatever its probability, min_probability is applied below.
+            # Every candidate above the recall threshold, scored; min_probability is
+            # applied below, to all of them.
             gate = cache.threshold_for(key.namespace, None, "threshold")
-            result = await cache.lookup_semantic(key, vector, gate, min_probability=0.0)
-            score = result.verifier_score or 0.0
+            result = await cache.lookup_semantic(
+                key, vector, gate, min_probability=0.0, score_all=True
+            )
+            if not result.scored:
+                return Outcome(p.label, False, None, False)
+            candidates = tuple((prob, own(e.question)) for e, prob in result.scored)
+            return Outcome(p.label, False, max(c[0] for c in candidates), False, candidates)
         if result.entry is None:
             return Outcome(p.label, False, None, False)
-        own = normalise(result.entry.question) == normalise(p.a) and (p.history_a == p.history_b)
-        return Outcome(p.label, False, score, own)
+        return Outcome(p.label, False, score, own(result.entry.question))
 
     return await _gather_chunks([query(i, p) for i, p in enumerate(pairs)])
 
@@ -137,11 +149,17 @@ def rows(outcomes: Sequence[Outcome], thresholds: Sequence[float] = THRESHOLDS) 
         hits = false_hits = right = 0
         negative_hits = 0
         for o in outcomes:
-            hit = o.exact or (o.similarity is not None and o.similarity >= t)
+            own_entry = o.own_entry
+            if o.candidates:
+                served = served_candidate([prob for prob, _ in o.candidates], t)
+                hit = served is not None
+                own_entry = served is not None and o.candidates[served][1]
+            else:
+                hit = o.exact or (o.similarity is not None and o.similarity >= t)
             if not hit:
                 continue
             hits += 1
-            if o.label == 1 and o.own_entry:
+            if o.label == 1 and own_entry:
                 right += 1
             else:
                 false_hits += 1

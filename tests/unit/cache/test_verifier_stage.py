@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from sluice.cache.store import SemanticCache
+from sluice.cache.store import SemanticCache, served_candidate
 from sluice.config import CacheSettings, NamespaceCacheSettings, VerifierSettings
 from sluice.errors import InvalidArgument
 from sluice.telemetry.metrics import Metrics
@@ -36,19 +36,20 @@ def verified_cache(scorer: ScriptedVerifier, **overrides: object) -> SemanticCac
     )
 
 
-async def test_candidates_above_the_recall_threshold_are_verified_and_the_best_served() -> None:
+async def test_the_nearest_candidate_is_verified_alone_then_the_rest_in_one_call() -> None:
     base = unit(1)
-    v = ScriptedVerifier({("q", "close"): 0.95, ("q", "closer"): 0.2})
+    v = ScriptedVerifier({("q", "close"): 0.95, ("q", "closer"): 0.2, ("q", "near"): 0.5})
     c = verified_cache(v)
     await put(c, "close", near(base, 0.85, seed=2))
     await put(c, "closer", near(base, 0.99, seed=3))
+    await put(c, "near", near(base, 0.90, seed=5))
     await put(c, "far", near(base, 0.5, seed=4))
     gate = c.threshold_for("ns", None, "threshold")
     assert gate == 0.80  # the recall threshold, not the cosine threshold 0.97
     result = await c.lookup_semantic(key("q"), base, gate)
-    # Both above 0.80 were proposed in one call; "far" (0.5) was not.
-    assert len(v.calls) == 1
-    assert sorted(v.calls[0][1]) == ["close", "closer"]
+    # The nearest (0.99) alone; it failed, so the others above 0.80 in one call, nearest
+    # first; "far" (0.5) was never proposed.
+    assert v.calls == [("q", ["closer"]), ("q", ["near", "close"])]
     # The verifier, not the cosine, decides: the 0.85 one is served.
     assert result.outcome == "semantic"
     assert result.entry is not None
@@ -56,6 +57,36 @@ async def test_candidates_above_the_recall_threshold_are_verified_and_the_best_s
     assert result.verifier_score == pytest.approx(0.95)
     assert result.verifier_version == "scripted@1"
     assert result.similarity == pytest.approx(0.85, abs=1e-3)
+    assert [(e.question, p) for e, p in result.scored] == [
+        ("closer", 0.2), ("near", 0.5), ("close", 0.95)]  # fmt: skip
+
+
+async def test_when_the_nearest_passes_no_other_candidate_is_scored() -> None:
+    base = unit(1)
+    v = ScriptedVerifier({("q", "closer"): 0.92, ("q", "close"): 0.99})
+    c = verified_cache(v)
+    await put(c, "close", near(base, 0.85, seed=2))
+    await put(c, "closer", near(base, 0.99, seed=3))
+    result = await c.lookup_semantic(key("q"), base, 0.8)
+    assert v.calls == [("q", ["closer"])]  # one pair: the cost of a typical hit
+    assert result.entry is not None
+    assert result.entry.question == "closer"
+    # score_all (evaluations) scores every candidate in one call and serves the same one.
+    v.calls.clear()
+    again = await c.lookup_semantic(key("q"), base, 0.8, score_all=True)
+    assert v.calls == [("q", ["closer", "close"])]
+    assert again.entry is not None
+    assert again.entry.question == "closer"
+    assert [p for _, p in again.scored] == [0.92, 0.99]
+
+
+@pytest.mark.parametrize(
+    ("scores", "wanted", "served"),
+    [([], 0.7, None), ([0.9], 0.7, 0), ([0.6], 0.7, None), ([0.8, 0.99], 0.7, 0),
+     ([0.1, 0.8, 0.9], 0.7, 2), ([0.1, 0.6, 0.5], 0.7, None), ([0.0], 0.0, 0)],
+)  # fmt: skip
+def test_served_candidate(scores: list[float], wanted: float, served: int | None) -> None:
+    assert served_candidate(scores, wanted) == served
 
 
 async def test_a_look_alike_above_every_cosine_threshold_is_refused_with_the_reason() -> None:
