@@ -11,14 +11,20 @@ every word — what a cosine cache confuses:
     antonym         the first word with an entry in ANTONYMS replaced by it
                     (true antonyms and same-kind substitutions: file ↔ directory,
                     Linux ↔ Windows, Celsius ↔ Fahrenheit)
+    substitute_entity  the first name found in ENTITIES (countries, cities, continents,
+                    languages, programming languages, painters and their works, …)
+                    replaced by another of its kind: "population of Canada" → "… of Mexico"
 
 Positives keep the meaning; they also stop the model from learning "a small
 edit means a different question", which the negatives alone would teach:
 
     rephrase        "how do I" → "how can I", "what is" → "what's", "can you" → "could you", …
     symmetric_swap  "between A and B" → "between B and A"
-    surface         lower case, trailing punctuation dropped (or a "?" added); one source in
-                    three (they are easy, and would outweigh the rest)
+    surface         a change of form only, one of three by a hash of the text: lower case
+                    with the final punctuation dropped; the final punctuation dropped (or a
+                    "?" added); the final "?" doubled (or a "!" added). Every source gets one:
+                    without them the model learned that any edit to a sentence seen among
+                    the negatives (numbers, templates) means another question
     spacing         a space before the final "?" (same word pieces, other text)
     synonym         the first word with an entry in SYNONYMS replaced by it
 
@@ -36,8 +42,10 @@ standard library (the training venv imports it).
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from random import Random
 
 _AUX = [
     "is",
@@ -154,6 +162,35 @@ _SYNONYM_RE = re.compile(
     r"\b(" + "|".join(sorted(map(re.escape, SYNONYMS), key=len, reverse=True)) + r")\b",
     re.IGNORECASE,
 )
+# Names of one kind: a question about one is not a question about another.
+_ENTITY_KINDS = """
+Canada Mexico Brazil Argentina Chile Peru Colombia France Germany Spain Italy Portugal Netherlands
+Belgium Sweden Norway Denmark Finland Poland Austria Switzerland Greece Turkey Egypt Nigeria
+Kenya Ethiopia Morocco India China Japan Korea Vietnam Thailand Indonesia Australia Russia
+Ukraine Ireland Iran Iraq Israel Pakistan Bangladesh Philippines
+| London Paris Berlin Madrid Rome Tokyo Boston Chicago Sydney Delhi Cairo Toronto Seoul Lisbon
+Vienna Dublin Oslo Prague Lima Nairobi Denver Seattle Austin Miami Osaka Milan Beijing Shanghai
+Moscow Istanbul Bangkok Singapore Amsterdam Brussels Stockholm Warsaw Athens Mumbai Houston
+| Africa Europe Asia Antarctica Australia
+| English French German Spanish Italian Japanese Chinese Russian Portuguese Arabic Hindi Korean
+Dutch Greek Polish Turkish
+| Python Java JavaScript TypeScript Rust Go Ruby PHP Kotlin Swift Perl Scala Haskell
+| Linux Windows macOS Android iOS Ubuntu Debian
+| PostgreSQL MySQL SQLite MongoDB Redis Oracle
+| January February March April May June July August September October November December
+| Monday Tuesday Wednesday Thursday Friday Saturday Sunday
+| Mercury Venus Earth Mars Jupiter Saturn Uranus Neptune
+| Shakespeare Dickens Tolstoy Hemingway Austen Orwell Picasso Rembrandt Monet Mozart Beethoven
+Bach Einstein Newton Darwin Napoleon Lincoln
+"""
+ENTITIES: dict[str, tuple[str, ...]] = {}
+for _kind in _ENTITY_KINDS.split("|"):
+    _names = tuple(_kind.split())
+    for _name in _names:
+        ENTITIES.setdefault(_name, _names)
+_ENTITY_RE = re.compile(
+    r"\b(" + "|".join(sorted(map(re.escape, ENTITIES), key=len, reverse=True)) + r")\b"
+)
 _REPHRASE = [
     (re.compile(r"\bhow do i\b", re.IGNORECASE), "how can I"),
     (re.compile(r"\bhow can i\b", re.IGNORECASE), "how do I"),
@@ -243,6 +280,20 @@ def antonym(text: str) -> str | None:
     return _substitute(text, _ANTONYM_RE, ANTONYMS)
 
 
+def _pick(text: str, n: int) -> int:
+    """A stable choice among n by the text (the same on every run and machine)."""
+    return zlib.crc32(text.encode()) % n
+
+
+def substitute_entity(text: str) -> str | None:
+    m = _ENTITY_RE.search(text)
+    if m is None:
+        return None
+    kind = ENTITIES[m.group(1)]
+    others = [name for name in kind if name != m.group(1)]
+    return text[: m.start()] + others[_pick(text, len(others))] + text[m.end() :]
+
+
 def rephrase(text: str) -> str | None:
     for pattern, replacement in _REPHRASE:
         m = pattern.search(text)
@@ -252,7 +303,14 @@ def rephrase(text: str) -> str | None:
 
 
 def surface(text: str) -> str | None:
-    variant = text.rstrip(" ?.!").lower()
+    stripped = text.rstrip(" ?.!")
+    form = _pick(text, 3)
+    if form == 0:
+        variant = stripped.lower()
+    elif form == 1:
+        variant = stripped if stripped != text.rstrip() else text + "?"
+    else:
+        variant = text.rstrip() + "?" if text.rstrip().endswith("?") else text.rstrip() + "!"
     return variant if variant != text else text + "?"
 
 
@@ -279,6 +337,7 @@ RULES: tuple[tuple[str, int, Callable[[str], str | None]], ...] = (
     ("swap_entities", 0, swap_entities),
     ("change_number", 0, change_number),
     ("antonym", 0, antonym),
+    ("substitute_entity", 0, substitute_entity),
     ("rephrase", 1, rephrase),
     ("symmetric_swap", 1, symmetric_swap),
     ("surface", 1, surface),
@@ -287,14 +346,18 @@ RULES: tuple[tuple[str, int, Callable[[str], str | None]], ...] = (
 )
 
 
-def generate(sources: Iterable[str]) -> list[GeneratedPair]:
-    """Every rule applied to every source sentence (where it applies)."""
+# The rules for sentences whose set already holds negations and antonyms (PAWS, CANNOT):
+# what those sets lack are form-only positives, other names and other numbers.
+FORM_AND_NAME_RULES = ("surface", "change_number", "substitute_entity")
+
+
+def generate(sources: Iterable[str], rules: Iterable[str] | None = None) -> list[GeneratedPair]:
+    """The rules (all, or those named) applied to every source sentence, where they apply."""
+    chosen = [r for r in RULES if rules is None or r[0] in set(rules)]
     pairs = []
     seen: set[tuple[str, str]] = set()
     for source in sources:
-        for name, label, rule in RULES:
-            if name == "surface" and len(source) % 3:
-                continue
+        for name, label, rule in chosen:
             variant = rule(source)
             if variant is None or variant == source or (source, variant) in seen:
                 continue
@@ -331,6 +394,7 @@ _CITIES = [
     "Osaka",
     "Milan",
 ]
+_COUNTRIES = ENTITIES["Canada"]
 _UNIT_PAIRS = (
     ("Fahrenheit", "Celsius"), ("miles", "kilometers"), ("pounds", "kilograms"),
     ("inches", "centimeters"), ("feet", "meters"), ("ounces", "grams"), ("gallons", "liters"),
@@ -380,6 +444,11 @@ _TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
     "translate": (
         ("Translate this sentence from {a} to {b}", "Please translate this from {a} into {b}"),
     ),
+    "fact": (
+        ("What is the capital of {c}?", "Which city is the capital of {c}?"),
+        ("What language do people speak in {c}?", "Which language is spoken in {c}?"),
+        ("How do I get a work visa for {c}?", "How can I get a work visa for {c}?"),
+    ),
     "object": (
         ("How do I delete a {a} in {s}?", "How can I delete a {a} in {s}?"),
         ("How do I rename a {a} in {s}?", "How to rename a {a} in {s}?"),
@@ -388,32 +457,41 @@ _TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
 }  # fmt: skip
 
 
+def _slot_values(kind: str, rng: Random) -> tuple[str, str, str]:
+    """Two different values for the order-sensitive slots, and a third ("" if none)."""
+    if kind == "route":
+        a, b = rng.sample(_CITIES, 2)
+        return a, b, rng.choice([c for c in _CITIES if c not in (a, b)])
+    if kind == "convert":
+        a, b = rng.choice(_UNIT_PAIRS)
+        return a, b, ""
+    if kind == "fact":
+        a, b = rng.sample(_COUNTRIES, 2)
+        return a, b, ""
+    if kind == "translate":
+        a, b = rng.choice(_LANGUAGE_PAIRS)
+        return a, b, rng.choice([x for x in _LANGUAGES if x not in (a, b)])
+    a, b = rng.choice(_THINGS)
+    return a, b, ""
+
+
 def templated(count_per_template: int = 40, seed: int = 0) -> list[GeneratedPair]:
     """Slot-filled question pairs: swapped or changed slots (0), reworded template (1)."""
-    import random  # noqa: PLC0415 - only here; the module is otherwise deterministic text edits
-
-    rng = random.Random(seed)  # noqa: S311 - data generation, not security
+    rng = Random(seed)  # noqa: S311 - data generation, not security
     out: list[GeneratedPair] = []
     for kind, templates in _TEMPLATES.items():
         for template, reworded in templates:
             for _ in range(count_per_template):
-                if kind == "route":
-                    a, b = rng.sample(_CITIES, 2)
-                    other = rng.choice([c for c in _CITIES if c not in (a, b)])
-                elif kind == "convert":
-                    a, b = rng.choice(_UNIT_PAIRS)
-                    other = ""
-                elif kind == "translate":
-                    a, b = rng.choice(_LANGUAGE_PAIRS)
-                    other = rng.choice([x for x in _LANGUAGES if x not in (a, b)])
-                else:
-                    a, b = rng.choice(_THINGS)
-                    other = ""
+                a, b, other = _slot_values(kind, rng)
                 slots = {"a": a, "b": b, "n": str(rng.choice((1, 3, 5, 10, 12, 25, 100, 250))),
-                         "s": rng.choice(_SYSTEMS)}  # fmt: skip
+                         "s": rng.choice(_SYSTEMS), "c": a}  # fmt: skip
                 base = template.format(**slots)
                 name = f"template:{kind}"
                 out.append(GeneratedPair(base, reworded.format(**slots), 1, name))
+                out.append(GeneratedPair(base, surface(base) or base, 1, name))
+                if kind == "fact":  # Canada is not Mexico
+                    out.append(GeneratedPair(base, template.format(**{**slots, "c": b}), 0, name))
+                    continue
                 if kind == "object":  # a file is not a directory; Linux is not Windows
                     out.append(GeneratedPair(base, template.format(**{**slots, "a": b}), 0, name))
                     system = rng.choice([x for x in _SYSTEMS if x != slots["s"]])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sluice.evaluation import datasets
-from sluice.evaluation.generated_pairs import generate, templated
+from sluice.evaluation.generated_pairs import FORM_AND_NAME_RULES, generate, templated
 from sluice.evaluation.splits import Part, part_of_text, split
 
 # Sets whose pairs teach the verifier (the MeanCache contextual sets are about
@@ -29,6 +29,20 @@ class LabelledPair:
     label: int
     part: Part
     source: str  # set name, or "generated:<rule>"
+
+
+# Sets whose first sentences are edited too (one per pair: the sets reuse sentences).
+_EDITED_SENTENCE_SETS = ("paws_dev", "cannot_antonyms", "cannot_negations")
+
+
+def _edited_sentences(root: Path) -> list[tuple[str, Part]]:
+    """The first sentence of every PAWS and CANNOT pair, with the pair's part."""
+    out: list[tuple[str, Part]] = []
+    sets = datasets.load_all(root)
+    for name in _EDITED_SENTENCE_SETS:
+        pairs = sets[name]
+        out += [(p.a, part) for p, part in zip(pairs, split(name, pairs), strict=True)]
+    return out
 
 
 def _generation_sources(root: Path) -> list[tuple[str, Part]]:
@@ -54,10 +68,13 @@ def generated(root: Path) -> list[LabelledPair]:
     part_of: dict[str, Part] = {}
     for text, part in _generation_sources(root):
         part_of.setdefault(text, part)
-    edits = [
-        LabelledPair(g.a, g.b, g.label, part_of[g.a], f"generated:{g.rule}")
-        for g in generate(part_of)
-    ]
+    edited: dict[str, Part] = {}
+    for text, part in _edited_sentences(root):
+        if text not in part_of:
+            edited.setdefault(text, part)
+    made = generate(part_of) + generate(edited, FORM_AND_NAME_RULES)
+    part_of.update(edited)
+    edits = [LabelledPair(g.a, g.b, g.label, part_of[g.a], f"generated:{g.rule}") for g in made]
     return edits + [
         LabelledPair(g.a, g.b, g.label, part_of_text("templates", g.a), f"generated:{g.rule}")
         for g in templated()

@@ -67,7 +67,10 @@ def test_split_keeps_pairs_that_share_a_sentence_together_and_is_stable() -> Non
         (g.symmetric_swap, "What is the difference between TCP and UDP?",
          "What is the difference between UDP and TCP?"),
         (g.surface, "How do I delete a file in Linux?", "how do i delete a file in linux"),
-        (g.surface, "already plain", "already plain?"),
+        (g.surface, "What is the population of Canada?", "What is the population of Canada??"),
+        (g.substitute_entity, "What is the population of Canada?",
+         "What is the population of France?"),
+        (g.substitute_entity, "Who painted the Mona Lisa?", None),
         (g.spacing, "How do I delete a file in Linux?", "How do I delete a file in Linux ?"),
         (g.synonym, "How do I delete a file in Linux?", "How do I remove a file in Linux?"),
     ],
@@ -82,16 +85,42 @@ def test_rules_that_do_not_apply_return_none_and_labels_are_the_rules() -> None:
     pairs = g.generate(["How do I delete a file in Linux?", "How do I delete a file in Linux?"])
     assert len({(p.a, p.b) for p in pairs}) == len(pairs)  # duplicates dropped
     labels = {p.rule: p.label for p in pairs}
-    # 32 characters: not one of the one-in-three sources that get a "surface" variant.
-    assert labels == {"negate": 0, "antonym": 0, "rephrase": 1, "spacing": 1, "synonym": 1}
-    assert "surface" in {p.rule for p in g.generate(["How do I delete a file in Linux?!"])}
+    assert labels == {"negate": 0, "antonym": 0, "substitute_entity": 0, "rephrase": 1,
+                      "surface": 1, "spacing": 1, "synonym": 1}  # fmt: skip
+    chosen = g.generate(["How do I delete a file in Linux?"], g.FORM_AND_NAME_RULES)
+    assert {p.rule for p in chosen} == {"surface", "substitute_entity"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["How do I delete a file in Linux?", "Ticket 4521: the page returns error 500",
+     "Give me 5 tips", "What is 2 + 2?", "already plain", "Stop!", "Why?"],
+)  # fmt: skip
+def test_surface_changes_form_only(text: str) -> None:
+    variant = g.surface(text)
+    assert variant is not None
+    assert variant != text
+    assert words(variant) == words(text)  # same words, case-folded: only form changed
+    assert features(text, variant) == (0.0, 0.0, 0.0)
+
+
+def test_substitute_entity_keeps_the_kind_and_the_rest() -> None:
+    variant = g.substitute_entity("Flights to Tokyo in March")
+    assert variant is not None
+    changed = [(a, b) for a, b in zip(words("Flights to Tokyo in March"), words(variant),
+                                      strict=True) if a != b]  # fmt: skip
+    assert len(changed) == 1
+    assert changed[0][0] == "tokyo"
+    assert changed[0][1].capitalize() in g.ENTITIES["Tokyo"]
+    assert g.substitute_entity("Flights to Tokyo in March") == variant  # stable
 
 
 def test_templated_pairs_are_deterministic_and_labelled_by_what_changed() -> None:
     pairs = g.templated()
     assert pairs == g.templated()
     kinds = {p.rule for p in pairs}
-    assert kinds == {"template:route", "template:convert", "template:translate", "template:object"}
+    assert kinds == {"template:route", "template:convert", "template:translate", "template:object",
+                     "template:fact"}  # fmt: skip
     for kind in kinds:
         assert {p.label for p in pairs if p.rule == kind} == {0, 1}
     for p in pairs:

@@ -1,0 +1,79 @@
+"""The verifier's hand probes: every line of bench/verifier_probes.tsv, scored.
+
+    .venv/bin/python -m bench.verifier_probes [--model-dir DIR] [--markdown]
+
+Prints P(same meaning) for each (cached, asked) pair, whether the decision at
+the model's default min_probability is right, and the count per probe set.
+Set B was written before the model it judges was trained; it is a small blind
+check, not a benchmark (docs/cache-eval.md quotes it).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from sluice.cli import default_verifier_dir
+from sluice.verifier.model import OnnxVerifier
+
+PROBES = Path(__file__).with_name("verifier_probes.tsv")
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    cached: str
+    asked: str
+    same: bool
+    set: str
+
+
+def load(path: Path = PROBES) -> list[Probe]:
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        cached, asked, label, name = line.split("\t")
+        out.append(Probe(cached, asked, label == "1", name))
+    return out
+
+
+def verdict(probe: Probe, accepted: bool) -> str:
+    if accepted == probe.same:
+        return "yes"
+    return "**no: a wrong answer served**" if accepted else "**no: missed (a provider call)**"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.verifier_probes", description=__doc__)
+    parser.add_argument("--model-dir", type=Path, default=default_verifier_dir())
+    parser.add_argument("--markdown", action="store_true", help="a table for docs/")
+    args = parser.parse_args()
+    model = OnnxVerifier(args.model_dir)
+    threshold = model.card.default_min_probability
+    probes = load()
+    right: dict[str, list[int]] = {}
+    print(f"{model.version}, default min_probability {threshold}")
+    if args.markdown:
+        print("\n| set | cached question | asked | P | right? |\n|---|---|---|---:|---|")
+    for probe in probes:
+        p = model.score(probe.asked, [probe.cached])[0]
+        ok = (p >= threshold) == probe.same
+        counts = right.setdefault(probe.set, [0, 0, 0, 0])  # right, total, wrong hits, misses
+        counts[0] += ok
+        counts[1] += 1
+        counts[2] += (not ok) and not probe.same
+        counts[3] += (not ok) and probe.same
+        if args.markdown:
+            print(f"| {probe.set} | {probe.cached} | {probe.asked} | {p:.3f} | "
+                  f"{verdict(probe, p >= threshold)} |")  # fmt: skip
+        else:
+            mark = "ok " if ok else "BAD"
+            print(f"{probe.set} {p:6.3f} {mark} {probe.cached!r} / {probe.asked!r}")
+    print()
+    for name, (ok, total, wrong, missed) in sorted(right.items()):
+        print(f"set {name}: {ok} of {total} right ({wrong} wrong answers served, {missed} missed)")
+
+
+if __name__ == "__main__":
+    main()
