@@ -1,6 +1,6 @@
 """What the verifier costs per semantic hit: the model alone on one core, and over gRPC.
 
-    .venv/bin/python -m bench.verifier [--pairs 300] [--entries 2000]
+    .venv/bin/python -m bench.verifier [--pairs 300] [--entries 2000] [--compare DIR] [--no-grpc]
 
 1. Model alone (intra-op threads 1, as the daemon runs it): a query scored
    against 1 cached question (a hit whose nearest candidate passes) and against
@@ -23,6 +23,7 @@ import json
 import os
 import random
 import time
+from pathlib import Path
 
 import grpc
 
@@ -92,12 +93,11 @@ async def l2_hits(address: str, entries: int, n: int) -> tuple[list[float], int]
     return latencies, served
 
 
-def over_grpc(entries: int, n: int) -> dict[str, tuple[list[float], int]]:
+def over_grpc(entries: int, n: int, model_dir: Path) -> dict[str, tuple[list[float], int]]:
     out = {}
     for mode, enabled in (("off", False), ("on", True)):
-        daemon = Daemon(
-            {"cache": {"verifier": {"enabled": enabled}}, "logging": {"level": "warning"}}
-        )
+        verifier = {"enabled": enabled, "model_dir": str(model_dir)}
+        daemon = Daemon({"cache": {"verifier": verifier}, "logging": {"level": "warning"}})
         daemon.start()
         try:
             asyncio.run(fill(daemon.address, entries))
@@ -111,11 +111,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pairs", type=int, default=300)
     parser.add_argument("--entries", type=int, default=2000)
+    parser.add_argument("--model-dir", type=Path, default=default_verifier_dir())
+    parser.add_argument(
+        "--compare", type=Path, help="another verifier folder, measured alone in the same run"
+    )
+    parser.add_argument("--no-grpc", action="store_true", help="the model alone only")
     args = parser.parse_args()
-    model = OnnxVerifier(default_verifier_dir(), threads=1)
+    model = OnnxVerifier(args.model_dir, threads=1)
     model.score("warm-up", ["warm-up"])
     alone = {name: model_alone(sample, model) for name, sample in samples(args.pairs).items()}
-    grpc_runs = over_grpc(args.entries, args.pairs)
+    if args.compare:
+        other = OnnxVerifier(args.compare, threads=1)
+        other.score("warm-up", ["warm-up"])
+        for name, sample in samples(args.pairs).items():
+            alone[f"{name} [{other.version}]"] = model_alone(sample, other)
+    grpc_runs = {} if args.no_grpc else over_grpc(args.entries, args.pairs, args.model_dir)
 
     def ms(values: list[float]) -> str:
         return f"{pct(values, 50):6.2f} / {pct(values, 99):6.2f} ms"
@@ -128,13 +138,14 @@ def main() -> None:
             (f"{name}: model alone, 1 candidate, p50 / p99", ms(r["one"])),
             (f"{name}: model alone, 4 candidates (1, then 3), p50 / p99", ms(r["four"])),
         ]  # fmt: skip
-    off, served_off = grpc_runs["off"]
-    on, served_on = grpc_runs["on"]
-    rows += [
-        (f"gRPC L2 hit, verifier off ({served_off}/{len(off)} served), p50 / p99", ms(off)),
-        (f"gRPC L2 hit, verifier on ({served_on}/{len(on)} served), p50 / p99", ms(on)),
-        ("extra per L2 hit (p50 on − p50 off)", f"{pct(on, 50) - pct(off, 50):6.2f} ms"),
-    ]
+    if grpc_runs:
+        off, served_off = grpc_runs["off"]
+        on, served_on = grpc_runs["on"]
+        rows += [
+            (f"gRPC L2 hit, verifier off ({served_off}/{len(off)} served), p50 / p99", ms(off)),
+            (f"gRPC L2 hit, verifier on ({served_on}/{len(on)} served), p50 / p99", ms(on)),
+            ("extra per L2 hit (p50 on − p50 off)", f"{pct(on, 50) - pct(off, 50):6.2f} ms"),
+        ]
     table(
         f"Verifier cost ({os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, 1 intra-op thread),"
         f" model {model.version}",
