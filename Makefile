@@ -90,11 +90,12 @@ check: install
 real-model: install
 	scripts/real-model/install.sh
 
-# The cache verifier (models/sluice-verifier-l4): trained on CPU from the public pairs in
-# ../shared/data/cache, seed 0, about an hour on 2 cores. CI never trains: it tests the committed model.
+# The cache verifier (models/sluice-verifier): trained on CPU from the public pairs in
+# ../shared/data/cache, seed 0, about 15 minutes on 2 idle cores (plus a ~3 GB torch install the
+# first time). CI never trains: it tests the committed model.
 train-verifier: install
 	models/scripts/install-train-env.sh
-	$(VENV)/train/bin/python models/scripts/train_verifier.py --out models/sluice-verifier-l4
+	$(VENV)/train/bin/python models/scripts/train_verifier.py --out models/sluice-verifier
 
 # ---- benchmarks (print figures; never part of `make test`)
 bench-peers: install

@@ -19,7 +19,7 @@ from sluice.errors import ConfigError
 from sluice.telemetry.logging import configure_logging
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-DEFAULT_VERIFIER = "sluice-verifier-l4"
+DEFAULT_VERIFIER = "sluice-verifier"
 
 
 def default_model_dir() -> Path:

@@ -143,7 +143,7 @@ class VerifierSettings(_Strict):
     """
 
     enabled: bool = True
-    # None: the model shipped in models/ (sluice-verifier-l4).
+    # None: the model shipped in models/ (sluice-verifier).
     model_dir: Path | None = None
     recall_threshold: Fraction = 0.80
     candidates: int = Field(default=4, ge=1, le=32)

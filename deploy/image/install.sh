@@ -8,7 +8,7 @@
 # Result, all under PREFIX (the image uses /opt/sluice):
 #   PREFIX/bin/sluice, PREFIX/bin/python   a virtualenv with the daemon and its pinned dependencies
 #   PREFIX/models/all-MiniLM-L6-v2/        the default embedding model (SLUICE_MODEL_DIR)
-#   PREFIX/models/sluice-verifier-l4/      the cache verifier (SLUICE_VERIFIER_DIR)
+#   PREFIX/models/sluice-verifier/      the cache verifier (SLUICE_VERIFIER_DIR)
 # Nothing under PREFIX is written at run time (bytecode is compiled here), so the image runs
 # with a read-only root file system.
 #
@@ -28,7 +28,7 @@ done
 [ -n "$SRC" ] && [ -n "$PREFIX" ] || { echo "usage: install.sh --src DIR --prefix DIR" >&2; exit 2; }
 SRC=$(cd "$SRC" && pwd)
 MODEL=all-MiniLM-L6-v2
-VERIFIER=sluice-verifier-l4
+VERIFIER=sluice-verifier
 export HNSWLIB_NO_NATIVE=${HNSWLIB_NO_NATIVE:-1}
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 log() { printf '[image/install] %s\n' "$*"; }

@@ -37,7 +37,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 touch "$work/marker"
 (cd / && exec env -i PATH=/usr/bin:/bin SLUICE_MODEL_DIR="$PREFIX/models/all-MiniLM-L6-v2" \
-  SLUICE_VERIFIER_DIR="$PREFIX/models/sluice-verifier-l4" \
+  SLUICE_VERIFIER_DIR="$PREFIX/models/sluice-verifier" \
   "${as_user[@]}" "$PREFIX/bin/sluice" serve --config "$work/sluice.yaml" \
   --listen "unix://$work/s.sock" --http 127.0.0.1:0 --snapshot-dir "$work/snapshots" \
   --ready-file "$work/ready.json") >"$work/daemon.log" 2>&1 &

@@ -55,7 +55,7 @@ def test_the_verifier_mode_reports_a_curve_over_min_probability(tmp_path: Path) 
     data = run("--pairs", str(pairs), "--verifier", "on")
     assert set(data) == {"split", "verifier"}
     verifier = data["verifier"]
-    assert verifier["verifier_version"].startswith("sluice-verifier-l4@")
+    assert verifier["verifier_version"].startswith("sluice-verifier@")
     assert verifier["recall_threshold"] == 0.8
     rows = {r["threshold"]: r for r in verifier["sets"]["pairs"]}
     assert verifier["default_threshold"] in rows

@@ -109,7 +109,8 @@ def _clean_fake(fake: FakeProvider) -> Iterator[None]:
 def test_completion_in_openai_shape_with_what_happened_in_headers(
     daemon: Daemon, fake: FakeProvider
 ) -> None:
-    question = f"What is the capital of France? {uuid.uuid4().hex[:6]}"
+    # A fixed text (no random suffix): the verifier's decision on it is deterministic.
+    question = "Which river flows through Vienna?"
     first = chat(daemon, question)
     assert first.status == 200, first.raw
     body = first.json
@@ -146,7 +147,7 @@ def test_completion_in_openai_shape_with_what_happened_in_headers(
     semantic = chat(daemon, question.replace("?", " ?"))
     h = semantic.headers
     assert (h["x-sluice-cache"], h["x-sluice-served-by"]) == ("semantic", "cache")
-    assert 0.5 <= float(h["x-sluice-verifier-score"]) <= 1.0
+    assert 0.5 <= float(h["x-sluice-verifier-score"]) <= 1.0  # 0.97 with the shipped model
     assert semantic.json["sluice"]["verifier_score"] == float(h["x-sluice-verifier-score"])
     h = again.headers
     assert h["x-sluice-request-id"] != first.headers["x-sluice-request-id"]

@@ -7,7 +7,7 @@ every word — what a cosine cache confuses:
     negate          insert "not" after the first auxiliary, or drop an existing negation
     swap_entities   "from A to B" → "from B to A"; "A <comparative> than B" → "B … than A";
                     "convert X to Y" → "convert Y to X" on unit words
-    change_number   the first number n → n + 1 (n ≥ 10: n × 2)
+    change_number   the first number n → n + 1, 2n, n + 10 or n − 1 (one, by a hash of the text)
     antonym         the first word with an entry in ANTONYMS replaced by it
                     (true antonyms and same-kind substitutions: file ↔ directory,
                     Linux ↔ Windows, Celsius ↔ Fahrenheit)
@@ -25,7 +25,9 @@ edit means a different question", which the negatives alone would teach:
                     "?" added); the final "?" doubled (or a "!" added). Every source gets one:
                     without them the model learned that any edit to a sentence seen among
                     the negatives (numbers, templates) means another question
-    spacing         a space before the final "?" (same word pieces, other text)
+    spacing         a space before the last punctuation mark: the same word pieces, so the
+                    model sees one question twice (it had learned to refuse some of those)
+    recase          a sentence with a number in lower (or upper) case: the same word pieces
     synonym         the first word with an entry in SYNONYMS replaced by it
 
 Templated pairs (`templated`) fill slots of question templates whose meaning
@@ -123,6 +125,7 @@ _CONVERT = re.compile(
 )
 _BETWEEN = re.compile(r"\bbetween ([\w-]+(?: [\w-]+)?) and ([\w-]+(?: [\w-]+)?)(?=[?.!,]|$)")
 _NUMBER = re.compile(r"\b\d+\b")
+_PUNCTUATION = frozenset("?!.,:;")
 
 _ANTONYM_PAIRS = """
 increase decrease; add remove; buy sell; upload download; import export; enable disable;
@@ -264,7 +267,8 @@ def change_number(text: str) -> str | None:
     if m is None:
         return None
     n = int(m.group())
-    return text[: m.start()] + str(n * 2 if n >= 10 else n + 1) + text[m.end() :]
+    options = (n + 1, n * 2 if n > 1 else n + 2, n + 10, n - 1 if n > 1 else n + 3)
+    return text[: m.start()] + str(options[_pick(text, len(options))]) + text[m.end() :]
 
 
 def _substitute(text: str, pattern: re.Pattern[str], table: dict[str, str]) -> str | None:
@@ -315,10 +319,25 @@ def surface(text: str) -> str | None:
 
 
 def spacing(text: str) -> str | None:
+    """A space before the last punctuation mark (not inside a number)."""
     stripped = text.rstrip()
-    if not stripped.endswith("?") or stripped.endswith(" ?"):
+    for i in range(len(stripped) - 1, 0, -1):
+        after = stripped[i + 1 : i + 2]
+        if stripped[i] in _PUNCTUATION and stripped[i - 1] != " " and not after.isdigit():
+            return stripped[:i] + " " + stripped[i:]
+    return None
+
+
+def recase(text: str) -> str | None:
+    """Text with numbers in other letter case: the same word pieces to an uncased model.
+
+    Only where a number is: such sentences sit among the changed-number negatives, and
+    the model learned to refuse them even when nothing but the case differs.
+    """
+    if not _NUMBER.search(text):
         return None
-    return stripped[:-1] + " ?"
+    variant = text.lower() if text != text.lower() else text.upper()
+    return variant if variant != text else None
 
 
 def synonym(text: str) -> str | None:
@@ -342,13 +361,14 @@ RULES: tuple[tuple[str, int, Callable[[str], str | None]], ...] = (
     ("symmetric_swap", 1, symmetric_swap),
     ("surface", 1, surface),
     ("spacing", 1, spacing),
+    ("recase", 1, recase),
     ("synonym", 1, synonym),
 )
 
 
 # The rules for sentences whose set already holds negations and antonyms (PAWS, CANNOT):
 # what those sets lack are form-only positives, other names and other numbers.
-FORM_AND_NAME_RULES = ("surface", "change_number", "substitute_entity")
+FORM_AND_NAME_RULES = ("surface", "spacing", "recase", "change_number", "substitute_entity")
 
 
 def generate(sources: Iterable[str], rules: Iterable[str] | None = None) -> list[GeneratedPair]:
@@ -489,6 +509,7 @@ def templated(count_per_template: int = 40, seed: int = 0) -> list[GeneratedPair
                 name = f"template:{kind}"
                 out.append(GeneratedPair(base, reworded.format(**slots), 1, name))
                 out.append(GeneratedPair(base, surface(base) or base, 1, name))
+                out.append(GeneratedPair(base, spacing(base) or base, 1, name))
                 if kind == "fact":  # Canada is not Mexico
                     out.append(GeneratedPair(base, template.format(**{**slots, "c": b}), 0, name))
                     continue

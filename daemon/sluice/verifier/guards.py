@@ -7,6 +7,8 @@ daemon and the model see the same features (models/verifier-*/README.md).
     numbers_differ   the two texts carry different numbers
     negation_differs one text is negated where the other is not
     reordered        the same words (as a multiset) in another order
+    same_words       the same words in the same order: the texts differ only in case,
+                     spacing or punctuation (the model refused some of those without it)
 
 Pure standard library: the training venv imports it without the daemon's
 dependencies.
@@ -18,7 +20,7 @@ import re
 import unicodedata
 from collections import Counter
 
-FEATURES = ("numbers_differ", "negation_differs", "reordered")
+FEATURES = ("numbers_differ", "negation_differs", "reordered", "same_words")
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
@@ -44,10 +46,11 @@ def _negations(tokens: list[str]) -> int:
     return sum(1 for t in tokens if t in _NEGATIONS or t.endswith("n't"))
 
 
-def features(query: str, cached: str) -> tuple[float, float, float]:
+def features(query: str, cached: str) -> tuple[float, float, float, float]:
     """The guard features, each 0.0 or 1.0, in the order of FEATURES."""
     wq, wc = words(query), words(cached)
     numbers_differ = _numbers(query) != _numbers(cached)
     negation_differs = (_negations(wq) % 2) != (_negations(wc) % 2)
     reordered = len(wq) > 1 and Counter(wq) == Counter(wc) and wq != wc
-    return (float(numbers_differ), float(negation_differs), float(reordered))
+    same_words = wq == wc and not numbers_differ
+    return (float(numbers_differ), float(negation_differs), float(reordered), float(same_words))

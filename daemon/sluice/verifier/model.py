@@ -1,10 +1,10 @@
 """The cache verifier: a cross-encoder that scores P(same meaning) of two questions.
 
-The model folder (models/sluice-verifier-l4, trained by
+The model folder (models/sluice-verifier, trained by
 models/scripts/train_verifier.py) holds:
 
     model.onnx      inputs input_ids, attention_mask, token_type_ids [batch, seq],
-                    guards [batch, 3]; output logit [batch]
+                    guards [batch, 4] (guards.FEATURES); output logit [batch]
     tokenizer.json  the MiniLM WordPiece tokenizer
     verifier.json   version, Platt calibration, default min_probability, max_tokens
 

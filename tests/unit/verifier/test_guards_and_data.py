@@ -14,19 +14,21 @@ from sluice.verifier.guards import FEATURES, features, words
 @pytest.mark.parametrize(
     ("query", "cached", "expected"),
     [
-        ("Convert 100 Fahrenheit to Celsius", "Convert 100 Fahrenheit to Celsius", (0, 0, 0)),
-        ("Convert 100 F to C", "Convert 212 F to C", (1, 0, 0)),
-        ("Does it cause drowsiness?", "Does it not cause drowsiness?", (0, 1, 0)),
-        ("Does it cause drowsiness?", "Doesn't it cause drowsiness?", (0, 1, 0)),
-        ("It is never not on", "It is on", (0, 0, 0)),  # two negations cancel
-        ("Flight from London to Paris", "Flight from Paris to London", (0, 0, 1)),
-        ("Flight from London to Paris", "flight FROM london to paris", (0, 0, 0)),  # case only
-        ("Price 1,000 dollars", "Price 1000 dollars", (0, 0, 0)),
+        ("Convert 100 Fahrenheit to Celsius", "Convert 100 Fahrenheit to Celsius", (0, 0, 0, 1)),
+        ("Convert 100 F to C", "Convert 212 F to C", (1, 0, 0, 0)),
+        ("Does it cause drowsiness?", "Does it not cause drowsiness?", (0, 1, 0, 0)),
+        ("Does it cause drowsiness?", "Doesn't it cause drowsiness?", (0, 1, 0, 0)),
+        ("It is never not on", "It is on", (0, 0, 0, 0)),  # two negations cancel
+        ("Flight from London to Paris", "Flight from Paris to London", (0, 0, 1, 0)),
+        ("Flight from London to Paris", "flight FROM london to paris", (0, 0, 0, 1)),  # case only
+        ("Price 1,000 dollars", "Price 1000 dollars", (0, 0, 0, 0)),  # same number, other words
+        ("Ticket 42: error 500", "ticket 42 : error 500 ?", (0, 0, 0, 1)),  # form only
+        ("Python 3.12", "Python 3 12", (1, 0, 0, 0)),  # the same words, not the same number
     ],
 )
 def test_guard_features(query: str, cached: str, expected: tuple[int, int, int]) -> None:
     assert features(query, cached) == tuple(float(x) for x in expected)
-    assert len(FEATURES) == 3
+    assert len(FEATURES) == 4
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,9 @@ def test_split_keeps_pairs_that_share_a_sentence_together_and_is_stable() -> Non
         (g.swap_entities, "Flight from London to Paris", "Flight from Paris to London"),
         (g.swap_entities, "Convert 100 Fahrenheit to Celsius", "Convert 100 Celsius to Fahrenheit"),
         (g.swap_entities, "Is gold heavier than silver?", "Is silver heavier than gold?"),
-        (g.change_number, "Convert 100 Fahrenheit to Celsius", "Convert 200 Fahrenheit to Celsius"),
+        (g.change_number, "Convert 100 Fahrenheit to Celsius", "Convert 101 Fahrenheit to Celsius"),
         (g.change_number, "Give me 3 examples", "Give me 4 examples"),
+        (g.change_number, "Give me 5 tips for better sleep", "Give me 15 tips for better sleep"),
         (g.antonym, "How do I delete a file in Linux?", "How do I delete a directory in Linux?"),
         (g.antonym, "Increase the limit", "Decrease the limit"),
         (g.rephrase, "How do I delete a file?", "How can I delete a file?"),
@@ -72,7 +75,13 @@ def test_split_keeps_pairs_that_share_a_sentence_together_and_is_stable() -> Non
          "What is the population of France?"),
         (g.substitute_entity, "Who painted the Mona Lisa?", None),
         (g.spacing, "How do I delete a file in Linux?", "How do I delete a file in Linux ?"),
+        (g.spacing, "Ticket 42: error 500", "Ticket 42 : error 500"),
+        (g.spacing, "It costs 3.5 dollars", None),  # not inside a number
+        (g.spacing, "Why ?", None),
         (g.synonym, "How do I delete a file in Linux?", "How do I remove a file in Linux?"),
+        (g.recase, "Question 17: explain item 1234?", "question 17: explain item 1234?"),
+        (g.recase, "order 42 is late", "ORDER 42 IS LATE"),
+        (g.recase, "How do I delete a file in Linux?", None),  # no number: not needed
     ],
 )  # fmt: skip
 def test_rules(rule, source: str, variant: str) -> None:  # type: ignore[no-untyped-def]
@@ -88,7 +97,7 @@ def test_rules_that_do_not_apply_return_none_and_labels_are_the_rules() -> None:
     assert labels == {"negate": 0, "antonym": 0, "substitute_entity": 0, "rephrase": 1,
                       "surface": 1, "spacing": 1, "synonym": 1}  # fmt: skip
     chosen = g.generate(["How do I delete a file in Linux?"], g.FORM_AND_NAME_RULES)
-    assert {p.rule for p in chosen} == {"surface", "substitute_entity"}
+    assert {p.rule for p in chosen} == {"surface", "spacing", "substitute_entity"}
 
 
 @pytest.mark.parametrize(
@@ -101,7 +110,9 @@ def test_surface_changes_form_only(text: str) -> None:
     assert variant is not None
     assert variant != text
     assert words(variant) == words(text)  # same words, case-folded: only form changed
-    assert features(text, variant) == (0.0, 0.0, 0.0)
+    assert features(text, variant) == (0.0, 0.0, 0.0, 1.0)
+    spaced = g.spacing(text)
+    assert spaced is None or words(spaced) == words(text)
 
 
 def test_substitute_entity_keeps_the_kind_and_the_rest() -> None:

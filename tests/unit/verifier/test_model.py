@@ -97,3 +97,25 @@ def test_the_issues_look_alikes_are_refused(model: OnnxVerifier, cached: str, qu
 @pytest.mark.parametrize(("cached", "query"), ISSUE_PARAPHRASES)
 def test_the_issues_paraphrases_are_accepted(model: OnnxVerifier, cached: str, query: str) -> None:
     assert model.score(query, [cached])[0] >= model.card.default_min_probability
+
+
+def test_the_issues_paraphrases_outscore_its_look_alikes(model: OnnxVerifier) -> None:
+    paraphrases = [model.score(q, [c])[0] for c, q in ISSUE_PARAPHRASES]
+    look_alikes = [model.score(q, [c])[0] for c, q in ISSUE_LOOK_ALIKES]
+    assert min(paraphrases) > max(look_alikes)
+
+
+PARAPHRASES_SERVED = [  # cosine 0.94–0.96: below what cosine alone needs (0.97)
+    ("What is the capital of France?", "Tell me the capital of France"),
+    ("What is the tallest mountain in Africa?", "Which mountain is the highest in Africa?"),
+    ("Summarize the plot of Hamlet", "Give me a summary of the plot of Hamlet"),
+]
+# Not every one: "At what temperature does water boil?" for "What is the boiling point of
+# water?" (cosine 0.84) scores 0.86 and is refused, a miss; docs/cache-eval.md lists each probe.
+
+
+@pytest.mark.parametrize(("cached", "query"), PARAPHRASES_SERVED)
+def test_paraphrases_below_the_cosine_threshold_are_accepted(
+    model: OnnxVerifier, cached: str, query: str
+) -> None:
+    assert model.score(query, [cached])[0] >= model.card.default_min_probability
