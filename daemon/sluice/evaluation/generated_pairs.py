@@ -127,6 +127,24 @@ _BETWEEN = re.compile(r"\bbetween ([\w-]+(?: [\w-]+)?) and ([\w-]+(?: [\w-]+)?)(
 _NUMBER = re.compile(r"\b\d+\b")
 _PUNCTUATION = frozenset("?!.,:;")
 
+
+def _both_ways(spec: str) -> dict[str, str]:
+    """ "a b; c d; …" → {a: b, b: a, c: d, …} (the first entry of a word wins; "-" is a space)."""
+    table: dict[str, str] = {}
+    for pair in spec.split(";"):
+        if pair.strip():
+            x, y = (w.replace("-", " ") for w in pair.split())
+            table.setdefault(x, y)
+            table.setdefault(y, x)
+    return table
+
+
+def _any_of(words: Iterable[str], flags: int = 0) -> re.Pattern[str]:
+    """One whole word (or phrase) of `words`, the longest first; group 1 is the match."""
+    alternatives = "|".join(sorted(map(re.escape, words), key=len, reverse=True))
+    return re.compile(r"\b(" + alternatives + r")\b", flags)
+
+
 _ANTONYM_PAIRS = """
 increase decrease; add remove; buy sell; upload download; import export; enable disable;
 encrypt decrypt; compress decompress; maximum minimum; before after; start stop; open close;
@@ -140,31 +158,15 @@ install uninstall; lock unlock; allow deny; accept reject; include exclude; insi
 private public; success failure; rise fall; strong weak; old new; young old; easy hard;
 cause prevent; love hate; agree disagree; like dislike; above below; over under; top bottom;
 """.replace("\n", " ")
-ANTONYMS: dict[str, str] = {}
-for _pair in _ANTONYM_PAIRS.split(";"):
-    if _pair.strip():
-        _x, _y = (w.replace("-", " ") for w in _pair.split())
-        ANTONYMS.setdefault(_x, _y)
-        ANTONYMS.setdefault(_y, _x)
-_ANTONYM_RE = re.compile(
-    r"\b(" + "|".join(sorted(map(re.escape, ANTONYMS), key=len, reverse=True)) + r")\b",
-    re.IGNORECASE,
-)
+ANTONYMS = _both_ways(_ANTONYM_PAIRS)
+_ANTONYM_RE = _any_of(ANTONYMS, re.IGNORECASE)
 _SYNONYM_PAIRS = """
 delete remove; big large; buy purchase; start begin; show display; create make; fix repair;
 fast quick; help assist; use utilize; car automobile; mistake error; choose select; find locate;
 get obtain; need require; reply answer; about regarding; tell inform; picture image;
 """.replace("\n", " ")
-SYNONYMS: dict[str, str] = {}
-for _pair in _SYNONYM_PAIRS.split(";"):
-    if _pair.strip():
-        _x, _y = _pair.split()
-        SYNONYMS.setdefault(_x, _y)
-        SYNONYMS.setdefault(_y, _x)
-_SYNONYM_RE = re.compile(
-    r"\b(" + "|".join(sorted(map(re.escape, SYNONYMS), key=len, reverse=True)) + r")\b",
-    re.IGNORECASE,
-)
+SYNONYMS = _both_ways(_SYNONYM_PAIRS)
+_SYNONYM_RE = _any_of(SYNONYMS, re.IGNORECASE)
 # Names of one kind: a question about one is not a question about another.
 _ENTITY_KINDS = """
 Canada Mexico Brazil Argentina Chile Peru Colombia France Germany Spain Italy Portugal Netherlands
@@ -191,9 +193,7 @@ for _kind in _ENTITY_KINDS.split("|"):
     _names = tuple(_kind.split())
     for _name in _names:
         ENTITIES.setdefault(_name, _names)
-_ENTITY_RE = re.compile(
-    r"\b(" + "|".join(sorted(map(re.escape, ENTITIES), key=len, reverse=True)) + r")\b"
-)
+_ENTITY_RE = _any_of(ENTITIES)
 _REPHRASE = [
     (re.compile(r"\bhow do i\b", re.IGNORECASE), "how can I"),
     (re.compile(r"\bhow can i\b", re.IGNORECASE), "how do I"),

@@ -35,10 +35,9 @@ class LabelledPair:
 _EDITED_SENTENCE_SETS = ("paws_dev", "cannot_antonyms", "cannot_negations")
 
 
-def _edited_sentences(root: Path) -> list[tuple[str, Part]]:
+def _edited_sentences(sets: dict[str, list[datasets.Pair]]) -> list[tuple[str, Part]]:
     """The first sentence of every PAWS and CANNOT pair, with the pair's part."""
     out: list[tuple[str, Part]] = []
-    sets = datasets.load_all(root)
     for name in _EDITED_SENTENCE_SETS:
         pairs = sets[name]
         out += [(p.a, part) for p, part in zip(pairs, split(name, pairs), strict=True)]
@@ -63,13 +62,13 @@ def _generation_sources(root: Path) -> list[tuple[str, Part]]:
     return out
 
 
-def generated(root: Path) -> list[LabelledPair]:
+def generated(root: Path, sets: dict[str, list[datasets.Pair]]) -> list[LabelledPair]:
     """The rule-generated pairs, each in the part of its source sentence."""
     part_of: dict[str, Part] = {}
     for text, part in _generation_sources(root):
         part_of.setdefault(text, part)
     edited: dict[str, Part] = {}
-    for text, part in _edited_sentences(root):
+    for text, part in _edited_sentences(sets):
         if text not in part_of:
             edited.setdefault(text, part)
     made = generate(part_of) + generate(edited, FORM_AND_NAME_RULES)
@@ -89,16 +88,17 @@ def load(root: Path) -> list[LabelledPair]:
         pairs = sets[name]
         for pair, part in zip(pairs, split(name, pairs), strict=True):
             out.append(LabelledPair(pair.a, pair.b, pair.label, part, name))
-    return out + generated(root)
+    return out + generated(root, sets)
 
 
 def eval_sets(root: Path, part: Part | None) -> dict[str, list[datasets.Pair]]:
     """Every evaluation set plus the generated pairs; only `part` of each when given."""
     out: dict[str, list[datasets.Pair]] = {}
-    for name, pairs in datasets.load_all(root).items():
+    sets = datasets.load_all(root)
+    for name, pairs in sets.items():
         parts = split(name, pairs)
         out[name] = [p for p, q in zip(pairs, parts, strict=True) if part in (None, q)]
     out["generated"] = [
-        datasets.Pair(g.a, g.b, g.label) for g in generated(root) if part in (None, g.part)
+        datasets.Pair(g.a, g.b, g.label) for g in generated(root, sets) if part in (None, g.part)
     ]
     return out
