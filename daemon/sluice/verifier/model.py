@@ -3,14 +3,17 @@
 The model folder (models/sluice-verifier, trained by
 models/scripts/train_verifier.py) holds:
 
-    model.onnx      inputs input_ids, attention_mask, token_type_ids [batch, seq],
-                    guards [batch, 4] (guards.FEATURES); output logit [batch]
+    model.onnx      int8 (models/scripts/quantize_verifier.py); inputs input_ids,
+                    attention_mask, token_type_ids [batch, seq], guards [batch, 4]
+                    (guards.FEATURES); output logit [batch]
     tokenizer.json  the MiniLM WordPiece tokenizer
     verifier.json   version, Platt calibration, default min_probability, max_tokens
 
-Each pair is "[CLS] query [SEP] cached question [SEP]", truncated longest-first.
-Rows are independent (masked mean pooling, fp32), so a pair scores the same
-alone or inside a padded batch; tests/unit/verifier checks that.
+Each pair is "[CLS] query [SEP] cached question [SEP]", truncated longest-first,
+and runs alone (batch 1, no padding): the model quantizes its activations with
+one scale per call, so inside a batch a pair's score would depend on the other
+pairs. Alone, it depends on the pair only; the calibration and every published
+figure were computed the same way, and tests/unit/verifier checks it.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from sluice.errors import ConfigError
-from sluice.onnx_session import cpu_session, pad
+from sluice.onnx_session import cpu_session
 from sluice.verifier.guards import FEATURES, features
 
 _KEY = "cache.verifier.model_dir"
@@ -87,12 +90,20 @@ class OnnxVerifier:
         )
 
     def logits(self, query: str, cached: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
-        ids, mask, types = pad([self.tokenizer.encode(query, c) for c in cached])
-        guards = np.asarray([features(query, c) for c in cached], dtype=np.float32)
-        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types,
-                "guards": guards}  # fmt: skip
+        """One model run per pair, never a batch (see the module's docstring)."""
+        return np.asarray([self._logit(query, c) for c in cached], dtype=np.float32)
+
+    def _logit(self, query: str, cached: str) -> float:
+        enc = self.tokenizer.encode(query, cached)
+        ids = np.asarray([enc.ids], dtype=np.int64)
+        feed = {
+            "input_ids": ids,
+            "attention_mask": np.ones_like(ids),
+            "token_type_ids": np.asarray([enc.type_ids], dtype=np.int64),
+            "guards": np.asarray([features(query, cached)], dtype=np.float32),
+        }
         (out,) = self.session.run(["logit"], feed)
-        return np.asarray(out, dtype=np.float32).reshape(-1)
+        return float(np.asarray(out).reshape(-1)[0])
 
     def probability(self, logit: float) -> float:
         z = self.card.platt_a * logit + self.card.platt_b

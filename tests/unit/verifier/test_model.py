@@ -1,4 +1,4 @@
-"""The committed verifier model: loads, checks itself, scores rows independently."""
+"""The committed verifier model: loads, checks itself, scores each pair on its own."""
 
 from __future__ import annotations
 
@@ -38,11 +38,15 @@ def test_card_and_version(model: OnnxVerifier) -> None:
     assert 0.5 <= model.card.default_min_probability < 1.0
 
 
-def test_a_pair_scores_the_same_alone_and_in_a_padded_batch(model: OnnxVerifier) -> None:
+def test_a_pair_scores_exactly_the_same_alone_and_among_others(model: OnnxVerifier) -> None:
+    # The int8 model quantizes activations per call: only one pair per call keeps a pair's
+    # score independent of its neighbours (a padded batch moves logits by up to ~1.7).
     query = "How do I delete a file in Linux?"
-    batch = model.logits(query, QUERIES)
+    together = model.logits(query, QUERIES)
+    backwards = model.logits(query, QUERIES[::-1])[::-1]
     alone = np.array([model.logits(query, [c])[0] for c in QUERIES])
-    assert np.abs(batch - alone).max() < 1e-4
+    assert np.array_equal(together, alone)
+    assert np.array_equal(backwards, alone)
     probs = model.score(query, QUERIES)
     assert all(0.0 <= p <= 1.0 for p in probs)
     assert model.score(query, []) == []
