@@ -4,8 +4,8 @@
 
 1. Model alone (intra-op threads 1, as the daemon runs it): a query scored
    against 1 cached question (a hit whose nearest candidate passes) and against
-   4 (the nearest alone, refused, then the other 3 in one call), on pairs of real lengths:
-   MeanCache's paraphrased questions (short, what a chat cache sees) and
+   4 (the nearest, refused, then the other 3; each pair is a model run of its own),
+   on pairs of real lengths: MeanCache's paraphrased questions (short, what a chat cache sees) and
    GPTCache's mock pairs (long), when ../shared/data is there, else built-in.
 2. Over gRPC, side by side in one run: two daemons, verifier off and on, the
    same cache content and the same Lookups (L2 hits: a near-identical variant
@@ -68,8 +68,8 @@ def model_alone(sample: list[tuple[str, str]], model: OnnxVerifier) -> dict[str,
         started = time.perf_counter()
         model.score(query, [cached])
         out["one"].append((time.perf_counter() - started) * 1000)
-        # The daemon's worst case with 4 candidates: the nearest alone, refused, then the
-        # other three in one call (sluice.cache.store.served_candidate).
+        # The daemon's worst case with 4 candidates: the nearest, refused, then the other
+        # three (sluice.cache.store.served_candidate); every pair is a model run of its own.
         rest = [others[(i + k) % len(others)] for k in (1, 2, 3)]
         started = time.perf_counter()
         model.score(query, [cached])
