@@ -83,8 +83,15 @@ if [ ! -d clients/typescript/node_modules ] \
   (cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error)
 fi
 log "mvn: resolve clients/java dependencies and plugins (incl. the surefire JUnit provider)"
-# A test run that selects no test resolves everything `mvn -o test` needs later.
+# A test run that selects no test resolves the plugins and the project's dependencies, but
+# not surefire's JUnit provider, which surefire fetches only when it has tests to run: that
+# one is fetched by name, at the pom's surefire version.
 (cd clients/java && mvn -q -B --no-transfer-progress test -Dtest=NoSuchTest \
    -Dsurefire.failIfNoSpecifiedTests=false)
+surefire=$(sed -n '/<artifactId>maven-surefire-plugin</{n;s:.*<version>\(.*\)</version>.*:\1:p;}' \
+  clients/java/pom.xml)
+[ -n "$surefire" ] || { echo "no maven-surefire-plugin version in clients/java/pom.xml" >&2; exit 1; }
+mvn -q -B --no-transfer-progress "$MVN_DEPENDENCY_PLUGIN:get" \
+  -Dartifact="org.apache.maven.surefire:surefire-junit-platform:$surefire"
 log "pip install -e clients/python"
 "$BIN/python" -m pip install -q --no-deps -e clients/python
