@@ -67,7 +67,7 @@ def pad(batch):
                  for k in ("input_ids", "attention_mask", "token_type_ids", "guards"))
 
 
-def build_model(src: Path, layers: int):
+def build_model(src: Path, layers: int, guard_scale: float = 1.0):
     import torch
     from safetensors.torch import load_file
     from transformers import BertConfig, BertModel
@@ -97,7 +97,10 @@ def build_model(src: Path, layers: int):
                                token_type_ids=token_type_ids, return_dict=True).last_hidden_state
             m = attention_mask.unsqueeze(-1).to(hidden.dtype)
             mean = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
-            x = torch.cat([mean, hidden[:, 0], guards], dim=-1)
+            # --guard-scale: lets Adam's bounded steps give a guard a larger weight (an
+            # experiment, docs/cache-eval.md); at 1 no node is traced, as in the shipped model.
+            g = guards if guard_scale == 1.0 else guards * guard_scale
+            x = torch.cat([mean, hidden[:, 0], g], dim=-1)
             return self.head(self.dropout(x)).squeeze(-1)
 
     return CrossEncoder()
@@ -173,6 +176,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="train on this many pairs (smoke runs)")
+    ap.add_argument("--guard-scale", type=float, default=1.0,
+                    help="multiply the 0/1 guard features by this inside the model")
     ap.add_argument("--keep-fp32", type=Path, help="also copy the fp32 model.onnx here")
     ap.add_argument("--card-only", action="store_true", help="rewrite README.md and exit")
     args = ap.parse_args()
@@ -204,7 +209,7 @@ def main() -> None:
         tokenizer = Tokenizer.from_file(str(src / "tokenizer.json"))
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=args.max_len, strategy="longest_first")
-        model = build_model(src, args.layers)
+        model = build_model(src, args.layers, args.guard_scale)
         args.out.mkdir(parents=True, exist_ok=True)
         shutil.copy(src / "tokenizer.json", args.out / "tokenizer.json")
         shutil.copy(src / "config.json", args.out / "base_config.json")
@@ -260,7 +265,8 @@ def main() -> None:
             "layers": args.layers,
             "max_tokens": args.max_len,
             "training": {k: getattr(args, k) for k in
-                         ("layers", "epochs", "batch", "lr", "head_lr", "max_len", "seed", "limit")},
+                         ("layers", "epochs", "batch", "lr", "head_lr", "max_len", "seed", "limit",
+                          "guard_scale")},
             "pairs": {"train": len(train), "calibration": len(calibration), "test": len(test)},
             "checks": checks,
             "train_seconds": round(time.time() - started),
