@@ -13,6 +13,7 @@ import pytest
 from sluice.cli import default_verifier_dir
 from sluice.v1 import sluice_pb2 as pb
 from tests.support.daemon import Daemon
+from tests.support.issue4_pairs import COSINE_LOOK_ALIKES
 
 pytestmark = pytest.mark.integration
 DEFAULT_MIN_PROBABILITY = json.loads((default_verifier_dir() / "verifier.json").read_text())[
@@ -68,19 +69,11 @@ def test_store_then_exact_and_semantic_hits(shared_daemon: Daemon) -> None:
     assert "recall threshold 0.8" in other.cache.reason
 
 
-# The issue's look-alikes (#4): cosine ≥ 0.99 for each, a different question every time.
-LOOK_ALIKES = [
-    ("Flight from London to Paris", "Flight from Paris to London"),
-    ("Does this medication cause drowsiness?", "Does this medication not cause drowsiness?"),
-    ("Convert 100 Fahrenheit to Celsius", "Convert 100 Celsius to Fahrenheit"),
-]
-
-
-@pytest.mark.parametrize(("stored", "asked"), LOOK_ALIKES)
+@pytest.mark.parametrize(("stored", "asked"), COSINE_LOOK_ALIKES)
 def test_the_verifier_refuses_look_alikes_that_cosine_would_serve(
     shared_daemon: Daemon, stored: str, asked: str
 ) -> None:
-    ns = f"look-{LOOK_ALIKES.index((stored, asked))}"
+    ns = f"look-{COSINE_LOOK_ALIKES.index((stored, asked))}"
     store(shared_daemon, stored, "the answer to the stored question", ns=ns)
     result = lookup(shared_daemon, asked, ns=ns)
     assert result.cache.similarity >= 0.97, "cosine alone would have served it"

@@ -12,6 +12,7 @@ import pytest
 from sluice.cli import default_verifier_dir
 from sluice.errors import ConfigError
 from sluice.verifier.model import OnnxVerifier, Verifier
+from tests.support.issue4_pairs import ISSUE_LOOK_ALIKES, ISSUE_PARAPHRASES
 
 QUERIES = [
     "How do I delete a file in Linux?",
@@ -79,28 +80,9 @@ def test_a_missing_folder_is_a_config_error(tmp_path: Path) -> None:
         OnnxVerifier(tmp_path / "nowhere")
 
 
-# The pairs issue #4 names, with its cosine scores: look-alikes above every cosine threshold,
-# paraphrases below the old 0.97. The shipped model must get each right at its default.
-ISSUE_LOOK_ALIKES = [
-    ("Flight from London to Paris", "Flight from Paris to London"),
-    ("Does this medication cause drowsiness?", "Does this medication not cause drowsiness?"),
-    ("Convert 100 Fahrenheit to Celsius", "Convert 100 Celsius to Fahrenheit"),
-    ("How do I delete a file in Linux?", "How do I delete a directory in Linux?"),
-]
-ISSUE_PARAPHRASES = [
-    ("Who wrote War and Peace?", "Who is the author of War and Peace?"),
-    ("How do I delete a file in Linux?", "How can I remove a file on Linux?"),
-]
-
-
 @pytest.mark.parametrize(("cached", "query"), ISSUE_LOOK_ALIKES)
 def test_the_issues_look_alikes_are_refused(model: OnnxVerifier, cached: str, query: str) -> None:
     assert model.score(query, [cached])[0] < model.card.default_min_probability
-
-
-@pytest.mark.parametrize(("cached", "query"), ISSUE_PARAPHRASES)
-def test_the_issues_paraphrases_are_accepted(model: OnnxVerifier, cached: str, query: str) -> None:
-    assert model.score(query, [cached])[0] >= model.card.default_min_probability
 
 
 def test_the_issues_paraphrases_outscore_its_look_alikes(model: OnnxVerifier) -> None:
@@ -109,13 +91,16 @@ def test_the_issues_paraphrases_outscore_its_look_alikes(model: OnnxVerifier) ->
     assert min(paraphrases) > max(look_alikes)
 
 
-PARAPHRASES_SERVED = [  # cosine 0.94–0.96: below what cosine alone needs (0.97)
+# Paraphrases the shipped model serves although cosine is below 0.97: the issue's own, and
+# three more at cosine 0.94–0.96. Not every one: "At what temperature does water boil?" for
+# "What is the boiling point of water?" (cosine 0.84) scores 0.78 and is refused, a miss;
+# docs/cache-eval.md lists each probe.
+PARAPHRASES_SERVED = [
+    *ISSUE_PARAPHRASES,
     ("What is the capital of France?", "Tell me the capital of France"),
     ("What is the tallest mountain in Africa?", "Which mountain is the highest in Africa?"),
     ("Summarize the plot of Hamlet", "Give me a summary of the plot of Hamlet"),
 ]
-# Not every one: "At what temperature does water boil?" for "What is the boiling point of
-# water?" (cosine 0.84) scores 0.86 and is refused, a miss; docs/cache-eval.md lists each probe.
 
 
 @pytest.mark.parametrize(("cached", "query"), PARAPHRASES_SERVED)
