@@ -15,10 +15,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sluice.errors import ConfigError
+from sluice.namespaces import check_names
 from sluice.routing_config import RoutingSettings
 
-NAMESPACE_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-DEFAULT_NAMESPACE = "default"
+# The longest time to live: an expiry must stay a valid protobuf Timestamp (year ≤ 9999).
+# cache.expiry.MAX_TTL_S is the same bound for requests (tests/unit/cache/test_expiry.py).
+TEN_YEARS_S = 10 * 365 * 86400
 
 Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
 
@@ -56,7 +58,11 @@ def is_loopback(addr: str) -> bool:
 class ServerSettings(_Strict):
     # Loopback TCP plus a unix socket by default: pod-local only.
     listen: tuple[str, ...] = ("127.0.0.1:50051", "unix:///tmp/sluice.sock")
+    # Prometheus `/metrics` and `/healthz` only: safe to bind off loopback for a scraper.
     http: str | None = "127.0.0.1:9090"
+    # The OpenAI-compatible front (`/v1/...`): it spends provider money, so it is pod-local
+    # unless server.auth_token_file is set. Not 8080: the app in the same pod likely has it.
+    openai: str | None = "127.0.0.1:9091"
     max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
     # How long in-flight calls may finish after SIGTERM (keep below the pod's
     # terminationGracePeriodSeconds).
@@ -65,9 +71,18 @@ class ServerSettings(_Strict):
     socket_mode: int = Field(default=0o600, ge=0, le=0o777)
     socket_group: str | None = Field(default=None, min_length=1, max_length=64)
     # A file holding the bearer token every TCP call must send (`authorization: Bearer …`);
-    # required when a gRPC address is off loopback. Health checks are exempt (docs/RELIABILITY.md).
+    # required when a gRPC address or the OpenAI front is off loopback. Health checks and
+    # /metrics are exempt (docs/RELIABILITY.md).
     auth_token_file: Path | None = None
     max_concurrent_rpcs: int | None = Field(default=None, ge=1)
+    # HTTP listeners (metrics and front): a connection that has not sent a complete request
+    # head this long after connecting or after its last response is closed (slow or idle).
+    http_idle_timeout_s: float = Field(default=15.0, gt=0.0, le=3600.0)
+    # The front only: the whole request body must arrive within this (a slow upload is cut).
+    http_body_timeout_s: float = Field(default=30.0, gt=0.0, le=3600.0)
+    # Open connections per HTTP listener; more are answered 429 and closed, so a flood of
+    # one listener cannot take the file descriptors the others (and gRPC) need.
+    http_max_connections: int = Field(default=512, ge=1, le=65536)
 
     @model_validator(mode="before")
     @classmethod
@@ -87,7 +102,12 @@ class ServerSettings(_Strict):
     @classmethod
     def _check_http(cls, value: str | None) -> str | None:
         if value is not None and value.startswith("unix://"):
-            raise ValueError("the HTTP port must be host:port")
+            raise ValueError("the metrics port must be host:port (Prometheus scrapes TCP)")
+        return None if value is None else validate_listen_address(value)
+
+    @field_validator("openai")
+    @classmethod
+    def _check_openai(cls, value: str | None) -> str | None:
         return None if value is None else validate_listen_address(value)
 
     @model_validator(mode="after")
@@ -99,22 +119,45 @@ class ServerSettings(_Strict):
                 "server.auth_token_file (a bearer token every call must send), or listen on "
                 "127.0.0.1 / a unix socket (mTLS is not built)"
             )
+        if self.openai is not None and not is_loopback(self.openai) and not self.auth_token_file:
+            raise ValueError(
+                f"server.auth_token_file: the OpenAI front (server.openai, --openai) "
+                f"{self.openai!r} is off loopback, where anyone who reaches it spends your "
+                "provider budget; set server.auth_token_file (clients send it as their API "
+                "key), or bind server.openai to 127.0.0.1:PORT / unix:///path"
+            )
         return self
 
 
 class EmbeddingSettings(_Strict):
     # None: the model shipped in the repository / image (resolved by the CLI).
     model_dir: Path | None = None
-    # onnxruntime intra-op threads; the sidecar usually gets 1–2 cores.
+    # The embedder's CPU budget in cores: question batches run side by side on this many
+    # threads, each onnxruntime call on one thread that never spin-waits (issue #19; was
+    # intra-op threads of one call, which spun). The sidecar usually gets 1–2 cores.
     threads: int = Field(default=2, ge=1, le=64)
     # Sentence-transformers' limit for MiniLM; longer texts are cut and reported.
     max_tokens: int = Field(default=256, ge=8, le=8192)
     max_batch: int = Field(default=64, ge=1, le=1024)
+    # Padded tokens (texts × longest) per onnxruntime call. Attention memory grows with
+    # texts × length²: one 64×256 call took the daemon to 1.3 GB. A question waits for at
+    # most one such call of a bulk Embed; at 1024 (4 texts of 256 tokens, or 64 short ones)
+    # per-text speed is unchanged (docs/RELIABILITY.md, "Embedding memory and CPU").
+    max_batch_tokens: int = Field(default=1024, ge=8, le=1_048_576)
     # Concurrent requests share onnxruntime calls (off only for benchmarks' side-by-side).
     micro_batching: bool = True
     # Texts with more than this share of unknown / single-character word pieces
     # are "not covered" by the model and only served from the exact layer.
     coverage_min: Fraction = 0.5
+
+    @model_validator(mode="after")
+    def _check_batch_tokens(self) -> EmbeddingSettings:
+        if self.max_batch_tokens < self.max_tokens:
+            raise ValueError(
+                f"embedding.max_batch_tokens: {self.max_batch_tokens} is below max_tokens "
+                f"{self.max_tokens}; one text of max_tokens must fit in a call"
+            )
+        return self
 
 
 class LimitSettings(_Strict):
@@ -122,12 +165,26 @@ class LimitSettings(_Strict):
     max_text_bytes: int = Field(default=64 * 1024, ge=1)
     max_messages: int = Field(default=256, ge=1)
     max_prompt_bytes: int = Field(default=1024 * 1024, ge=1)
+    # Texts of Embed / POST /v1/embeddings calls queued at once (a question's vector for
+    # Lookup and Complete never waits in this queue); past it a call gets RESOURCE_EXHAUSTED
+    # (HTTP 429) with a Retry-After. Two calls at max_texts_per_embed: each queued text is
+    # held in memory (8 concurrent 8 MiB Embeds peaked at 627 MiB with 1024, 560 with 512).
+    max_queued_embed_texts: int = Field(default=512, ge=1)
+
+    @model_validator(mode="after")
+    def _check_queue(self) -> LimitSettings:
+        if self.max_queued_embed_texts < self.max_texts_per_embed:
+            raise ValueError(
+                f"limits.max_queued_embed_texts: {self.max_queued_embed_texts} is below "
+                f"max_texts_per_embed {self.max_texts_per_embed}; the queue must hold one call"
+            )
+        return self
 
 
 class NamespaceCacheSettings(_Strict):
     threshold: Fraction | None = None
     floor: Fraction | None = None
-    ttl_s: float | None = Field(default=None, gt=0)
+    ttl_s: float | None = Field(default=None, gt=0, le=TEN_YEARS_S)
     # The verifier's precision setting for this namespace (see VerifierSettings).
     min_probability: Fraction | None = None
 
@@ -147,8 +204,15 @@ class VerifierSettings(_Strict):
     model_dir: Path | None = None
     recall_threshold: Fraction = 0.80
     candidates: int = Field(default=4, ge=1, le=32)
+    # Model runs (pairs) one lookup may cost: the nearest candidate alone, then, when it is
+    # refused, the next ones; a lookup refused after that many is a miss. A candidate with
+    # the question's own word pieces needs no run. 2: every `sluice eval cache` figure is the
+    # same as with 4 (a refused lookup costs half); 1 serves fewer hits (docs/cpu.md).
+    max_pairs: int = Field(default=2, ge=1, le=32)
     # None: the model's calibrated default (its verifier.json).
     min_probability: Fraction | None = None
+    # Pairs scored at once, each on one thread of its own (one shared onnxruntime session;
+    # no thread spin-waits for another). One pair takes ~2 ms: 1 serves ~400 L2 hits/s.
     threads: int = Field(default=1, ge=1, le=64)
 
 
@@ -158,7 +222,7 @@ class CacheSettings(_Strict):
     # below `floor`. See docs/cache-eval.md for how 0.97 was chosen.
     threshold: Fraction = 0.97
     floor: Fraction = 0.95
-    ttl_s: float = Field(default=24 * 3600.0, gt=0)
+    ttl_s: float = Field(default=24 * 3600.0, gt=0, le=TEN_YEARS_S)
     ttl_jitter: float = Field(default=0.15, ge=0.0, le=0.5)
     max_entries: int = Field(default=100_000, ge=1)
     max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
@@ -173,15 +237,18 @@ class CacheSettings(_Strict):
     verifier: VerifierSettings = Field(default_factory=VerifierSettings)
     snapshot_dir: Path | None = None
     snapshot_interval_s: float = Field(default=60.0, gt=0)
+    # A Lookup that misses keeps its question's vector this long for the Store of the same
+    # question that follows (a read-through client's model call in between), so the Store
+    # does not embed it again; at most handoff_max_entries of them (1.5 KB each). 0: off.
+    handoff_ttl_s: float = Field(default=120.0, ge=0, le=3600)
+    handoff_max_entries: int = Field(default=2048, ge=0, le=1_000_000)
 
     @field_validator("namespaces")
     @classmethod
     def _check_ns(
         cls, value: dict[str, NamespaceCacheSettings]
     ) -> dict[str, NamespaceCacheSettings]:
-        for name in value:
-            if not NAMESPACE_RE.match(name):
-                raise ValueError(f"namespace {name!r}: use 1–64 of [A-Za-z0-9._-]")
+        check_names(value)
         return value
 
     @model_validator(mode="after")
@@ -234,10 +301,31 @@ class RetrySettings(_Strict):
 
 
 class BreakerSettings(_Strict):
-    failures: int = Field(default=5, ge=1)
+    """One breaker per provider, opening on a failure rate over a sliding window (breaker.py)."""
+
+    # Open when at least this share of the calls in the window failed...
+    failure_rate: Fraction = 0.5
+    # ...and the window holds at least this many calls (fewer say nothing about a rate).
+    minimum_calls: int = Field(default=20, ge=1)
     window_s: float = Field(default=30.0, gt=0)
+    # Open this long, doubled on each reopening without a close in between, up to max_cooldown_s.
     cooldown_s: float = Field(default=15.0, ge=0)
-    probes: int = Field(default=1, ge=1)
+    max_cooldown_s: float = Field(default=120.0, ge=0)
+    # Calls let through half-open; it closes when enough succeed to stay below failure_rate.
+    probes: int = Field(default=3, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_failure_count(cls, data: Any) -> Any:
+        # A count of failures tripped busy sidecars on partial faults (issue #17); say what
+        # replaced it rather than "extra fields not permitted".
+        if isinstance(data, dict) and "failures" in data:
+            raise ValueError(
+                "cascade.breaker.failures: removed: breakers now open on a failure rate, "
+                "not a count; set failure_rate (default 0.5) and minimum_calls (default 20) "
+                "instead, e.g. {failure_rate: 0.5, minimum_calls: 20, window_s: 30}"
+            )
+        return data
 
 
 class ConfidenceSettings(_Strict):
@@ -282,6 +370,12 @@ class BudgetSettings(_Strict):
     soft_fraction: Fraction = 0.8
     # At the limit: answer RESOURCE_EXHAUSTED, or keep serving the cheapest tier.
     on_exhausted: Literal["reject", "cheapest"] = "reject"
+
+    @field_validator("namespaces")
+    @classmethod
+    def _check_ns(cls, value: dict[str, BudgetLimitSettings]) -> dict[str, BudgetLimitSettings]:
+        check_names(value)  # a misspelt key would be a budget no request ever meets
+        return value
 
 
 class Settings(_Strict):

@@ -11,7 +11,7 @@
         chat:     {policy: by-rules, rollout: {policy: online, percent: 10}}
 
 Kept apart from config.py (which imports it) so that file stays readable;
-this module imports nothing from sluice.
+from sluice it imports only the namespace rule.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sluice.namespaces import check_names
 
 
 class _Strict(BaseModel):
@@ -131,6 +133,12 @@ class RoutingSettings(_Strict):
     policies: dict[str, PolicySettings] = Field(default_factory=dict)
     default: NamespaceRouting = Field(default_factory=NamespaceRouting)
     namespaces: dict[str, NamespaceRouting] = Field(default_factory=dict)
+
+    @field_validator("namespaces")
+    @classmethod
+    def _check_ns(cls, value: dict[str, NamespaceRouting]) -> dict[str, NamespaceRouting]:
+        check_names(value)
+        return value
 
     @model_validator(mode="after")
     def _known(self) -> RoutingSettings:

@@ -6,6 +6,9 @@ draws the jitter, scores, prices and charges.
 
 Provider calls are awaited in the caller's task (no background tasks), so
 cancelling the caller cancels the call in flight, and a timeout cancels it too.
+A call cut off that way is still paid for (the provider billed what it had
+processed): it is charged to the budget as a CANCELLED attempt, and `on_cancel`
+hands every attempt of the run to the caller for its metrics and log line.
 
 Streaming (`run_cascade_stream`): a call that may still be escalated (not the
 last tier, escalations left) is buffered whole, scored, then released or
@@ -18,9 +21,18 @@ cache the partial answer). A buffered answer is released as one delta.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import replace
 
 from sluice.cascade.budget import BudgetGuard, shape_tiers
@@ -42,16 +54,25 @@ from sluice.cascade.machine import (
     transition,
 )
 from sluice.cascade.pricing import DEFAULT_PRICE_TABLE, PriceTable
-from sluice.cascade.types import CascadePlan, CascadeResult, ServedBy, Tier
+from sluice.cascade.types import (
+    Attempt,
+    AttemptOutcome,
+    CascadePlan,
+    CascadeResult,
+    ServedBy,
+    Tier,
+)
 from sluice.errors import ProviderError, ProviderErrorKind, ProviderTimeout
 from sluice.providers.base import Provider
-from sluice.resilience.breaker import BreakerRegistry
+from sluice.resilience.breaker import BreakerRegistry, CircuitBreaker
 from sluice.resilience.retry import RetryPolicy
 from sluice.types import ChatMessage, Completion, GenParams, ProviderRequest, StreamEvent, Usage
 
 Clock = Callable[[], float]
 SleepFn = Callable[[float], Awaitable[None]]
 Main = Call | Sleep | Serve | Fail
+# Called once with every attempt so far (the cut-off one included) when the caller cancels.
+CancelListener = Callable[[tuple[Attempt, ...]], None]
 
 
 def estimate_input_tokens(messages: Sequence[ChatMessage]) -> int:
@@ -78,13 +99,16 @@ class _Run:
         rng: random.Random,
         prices: PriceTable,
         min_call_s: float,
+        on_cancel: CancelListener | None = None,
     ) -> None:
         self.plan, self.params = plan, params
         self.messages = tuple(messages)
         self.providers, self.breakers = providers, breakers
         self.scorer, self.budget, self.clock, self.rng = scorer, budget, clock, rng
         self.prices = prices
-        tokens = estimate_input_tokens(messages)
+        self.on_cancel = on_cancel
+        self.cancelled: list[Attempt] = []
+        tokens = self.input_tokens = estimate_input_tokens(messages)
 
         def estimate(tier: Tier) -> float:
             usage = Usage(tokens, tier.max_output_tokens or params.max_tokens or 0)
@@ -113,10 +137,12 @@ class _Run:
         for action in actions:
             if isinstance(action, ReportToBreaker):
                 breaker = self.breakers.get(action.provider)
-                if action.success:
-                    breaker.record_success()
+                if not action.counted:  # a 429, or our own deadline: no verdict either way
+                    breaker.release(panic=action.panic)
+                elif action.success:
+                    breaker.record_success(panic=action.panic)
                 else:
-                    breaker.record_failure()
+                    breaker.record_failure(panic=action.panic)
             else:
                 main = action
         if main is None:  # the machine always ends a step with exactly one of these
@@ -159,14 +185,53 @@ class _Run:
         now = self.clock()
         return Answered(now, completion, confidence, now - started, cost, committed=committed)
 
+    def abandoned(self, call: Call, received: _Collector | None, started: float) -> None:
+        """A call the caller cut off: charge what the provider billed, keep it as an attempt.
+
+        A stream is charged the tokens it had sent (its reported usage, else about 4
+        characters a token); a plain call the estimate it was admitted on: the prompt
+        (about 4 characters a token) and its output cap (0 when it has none).
+        """
+        if received is not None and received.usage.input_tokens:
+            usage = received.usage
+        elif received is not None:
+            usage = Usage(self.input_tokens, len("".join(received.parts)) // 4)
+        else:
+            usage = Usage(self.input_tokens, self.request(call).params.max_tokens or 0)
+        cost = self.prices.cost(usage, call.deployment)
+        self.budget.charge(self.plan.namespace, cost)
+        dep = call.deployment
+        self.cancelled.append(
+            Attempt(
+                dep.provider, dep.model, call.tier_name, AttemptOutcome.CANCELLED,
+                latency_s=self.clock() - started, usage=usage, cost_usd=cost,
+                error="cancelled by the caller during the call", retry=call.retry,
+            )
+        )  # fmt: skip
+
+    @contextlib.contextmanager
+    def billed_if_cut(
+        self, call: Call, received: _Collector | None, started: float
+    ) -> Iterator[None]:
+        """Charge the call (`abandoned`) if the caller cuts it off inside the block."""
+        try:
+            yield
+        except (asyncio.CancelledError, GeneratorExit):
+            self.abandoned(call, received, started)
+            raise
+
+    def report_cancel(self) -> None:
+        if self.on_cancel is not None:
+            self.on_cancel((*self.state.attempts, *self.cancelled))
+
     def failed(self, error: ProviderError, started: float, *, committed: bool = False) -> Failed:
         now = self.clock()
         return Failed(now, error, now - started, jitter=self.rng.random(), committed=committed)
 
     async def complete(self, call: Call) -> Event:
         breaker = self.breakers.get(call.deployment.provider)
-        if not breaker.allow():
-            return Refused(self.clock())
+        if not _admit(breaker, call):
+            return Refused(self.clock(), breaker.failure_rate)
         started = self.clock()
         settled = False
         try:
@@ -176,8 +241,9 @@ class _Run:
                 return self.failed(provider, started)
             request = self.request(call)
             try:
-                async with asyncio.timeout(call.timeout_s):
-                    completion = await provider.complete(request)
+                with self.billed_if_cut(call, None, started):
+                    async with asyncio.timeout(call.timeout_s):
+                        completion = await provider.complete(request)
             except TimeoutError:
                 settled = True
                 return self.failed(_timeout(call), started)
@@ -188,28 +254,29 @@ class _Run:
             return self.answered(call, request, completion, started)
         finally:
             if not settled:  # cancelled, or a provider bug: hand back a half-open probe slot
-                breaker.release()
+                breaker.release(panic=call.panic)
 
     async def buffered(self, call: Call) -> Event:
         """A streamed call collected whole before anything is released."""
         breaker = self.breakers.get(call.deployment.provider)
-        if not breaker.allow():
-            return Refused(self.clock())
+        if not _admit(breaker, call):
+            return Refused(self.clock(), breaker.failure_rate)
         started = self.clock()
         settled = False
+        collector = _Collector(call.deployment.model)
         try:
             provider = self.provider(call)
             if isinstance(provider, ProviderError):
                 settled = True
                 return self.failed(provider, started)
             request = self.request(call)
-            collector = _Collector(call.deployment.model)
             stream = provider.stream(request)
             try:
-                async with asyncio.timeout(call.timeout_s):
-                    async for event in stream:
-                        if collector.add(event):
-                            break
+                with self.billed_if_cut(call, collector, started):
+                    async with asyncio.timeout(call.timeout_s):
+                        async for event in stream:
+                            if collector.add(event):
+                                break
             except TimeoutError:
                 settled = True
                 return self.failed(_timeout(call), started)
@@ -222,7 +289,7 @@ class _Run:
             return self.answered(call, request, collector.completion(), started)
         finally:
             if not settled:
-                breaker.release()
+                breaker.release(panic=call.panic)
 
     def result(self, serve: Serve) -> CascadeResult:
         attempts = self.state.attempts
@@ -239,6 +306,11 @@ class _Run:
             degraded=serve.degraded,
             degraded_reason=serve.degraded_reason,
         )
+
+
+def _admit(breaker: CircuitBreaker, call: Call) -> bool:
+    """Ask the breaker; a panic call (every breaker refused) asks for its bounded exception."""
+    return breaker.allow_panic() if call.panic else breaker.allow()
 
 
 def _timeout(call: Call) -> ProviderTimeout:
@@ -299,6 +371,7 @@ async def run_cascade(
     rng: random.Random | None = None,
     prices: PriceTable = DEFAULT_PRICE_TABLE,
     min_call_s: float = 0.05,
+    on_cancel: CancelListener | None = None,
 ) -> CascadeResult:
     """Serve one request through the cascade; `deadline` is absolute on `clock`.
 
@@ -319,19 +392,24 @@ async def run_cascade(
         rng=rng or random.Random(),  # noqa: S311 - jitter for backoff, not cryptography
         prices=prices,
         min_call_s=min_call_s,
+        on_cancel=on_cancel,
     )
     action = run.step(Start(clock()))
-    while True:
-        match action:
-            case Call():
-                action = run.step(await run.complete(action))
-            case Sleep():
-                await sleep(action.delay_s)
-                action = run.step(Slept(clock()))
-            case Serve():
-                return run.result(action)
-            case Fail():
-                raise action.error
+    try:
+        while True:
+            match action:
+                case Call():
+                    action = run.step(await run.complete(action))
+                case Sleep():
+                    await sleep(action.delay_s)
+                    action = run.step(Slept(clock()))
+                case Serve():
+                    return run.result(action)
+                case Fail():
+                    raise action.error
+    except asyncio.CancelledError:
+        run.report_cancel()
+        raise
 
 
 class CascadeStream:
@@ -354,6 +432,16 @@ class CascadeStream:
         await self._gen.aclose()
 
     async def _drive(self, run: _Run, sleep: SleepFn) -> AsyncGenerator[str]:
+        steps = self._steps(run, sleep)
+        try:
+            async for delta in steps:
+                yield delta
+        except (asyncio.CancelledError, GeneratorExit):  # the reader went away mid-stream
+            await steps.aclose()  # closes the provider stream and charges the cut-off call
+            run.report_cancel()
+            raise
+
+    async def _steps(self, run: _Run, sleep: SleepFn) -> AsyncGenerator[str]:
         released = False
         action = run.step(Start(run.clock()))
         while True:
@@ -390,8 +478,8 @@ class CascadeStream:
 async def _pass_through(run: _Run, call: Call) -> AsyncGenerator[str | Event]:
     """Stream one call to the client: its deltas, then exactly one event for the machine."""
     breaker = run.breakers.get(call.deployment.provider)
-    if not breaker.allow():
-        yield Refused(run.clock())
+    if not _admit(breaker, call):
+        yield Refused(run.clock(), breaker.failure_rate)
         return
     started = run.clock()
     provider = run.provider(call)
@@ -406,29 +494,30 @@ async def _pass_through(run: _Run, call: Call) -> AsyncGenerator[str | Event]:
     stream = provider.stream(request)
     iterator = aiter(stream)
     try:
-        while True:
-            try:
-                left = max(started + call.timeout_s - run.clock(), 0.0)
-                async with asyncio.timeout(left):
-                    event = await anext(iterator)
-            except StopAsyncIteration:
-                break
-            except TimeoutError:
-                error = _timeout(call)
-                break
-            except ProviderError as exc:
-                error = exc
-                break
-            last = collector.add(event)
-            if event.delta:
-                released = True
-                yield event.delta
-            if last:
-                break
+        with run.billed_if_cut(call, collector, started):
+            while True:
+                try:
+                    left = max(started + call.timeout_s - run.clock(), 0.0)
+                    async with asyncio.timeout(left):
+                        event = await anext(iterator)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    error = _timeout(call)
+                    break
+                except ProviderError as exc:
+                    error = exc
+                    break
+                last = collector.add(event)
+                if event.delta:
+                    released = True
+                    yield event.delta
+                if last:
+                    break
         settled = True
     finally:
         if not settled:
-            breaker.release()
+            breaker.release(panic=call.panic)
         await _aclose(stream)
     if error is not None:
         yield run.failed(error, started, committed=released)
@@ -452,6 +541,7 @@ def run_cascade_stream(
     rng: random.Random | None = None,
     prices: PriceTable = DEFAULT_PRICE_TABLE,
     min_call_s: float = 0.05,
+    on_cancel: CancelListener | None = None,
 ) -> CascadeStream:
     """Like `run_cascade`, streamed. Budget errors raise here, before any byte."""
     run = _Run(
@@ -468,5 +558,6 @@ def run_cascade_stream(
         rng=rng or random.Random(),  # noqa: S311 - jitter for backoff, not cryptography
         prices=prices,
         min_call_s=min_call_s,
+        on_cancel=on_cancel,
     )
     return CascadeStream(run, sleep)
