@@ -54,7 +54,8 @@ def cascade_config(fake: FakeProvider, **extra: Any) -> dict[str, Any]:
              "deployments": [{"provider": "oa", "model": "gpt-4o"}]},
         ],
         "cascade": {"retry": {"max_retries": 1, "base_s": 0.01, "cap_s": 0.05},
-                    "breaker": {"failures": 3, "window_s": 30, "cooldown_s": 1.0}},
+                    "breaker": {"failure_rate": 0.5, "minimum_calls": 3, "window_s": 30,
+                                "cooldown_s": 1.0}},
     }  # fmt: skip
     for section, values in extra.items():
         config[section] = {**config.get(section, {}), **values}

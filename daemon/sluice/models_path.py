@@ -27,7 +27,7 @@ log = get_logger("sluice.providers")
 _STATE_VALUE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
-def _api_key(name: str, p: ProviderSettings, secrets: Mapping[str, str]) -> Secret | None:
+def api_key(name: str, p: ProviderSettings, secrets: Mapping[str, str]) -> Secret | None:
     if p.api_key_file is not None:
         try:
             return Secret(p.api_key_file.read_text(encoding="utf-8").strip())
@@ -38,9 +38,13 @@ def _api_key(name: str, p: ProviderSettings, secrets: Mapping[str, str]) -> Secr
     if p.api_key_env:
         value = secrets.get(p.api_key_env)
         if not value:
-            # Not fatal: a local server may need no key; the provider's 401 will say so.
-            log.warning("api_key_missing", provider=name, env=p.api_key_env)
-            return None
+            # Fatal, as an unreadable key file is: a pod whose Secret did not reach its
+            # environment would otherwise start and answer every call with the provider's 401.
+            raise ConfigError(
+                f"providers.{name}.api_key_env",
+                f"the environment variable {p.api_key_env} is not set or empty; set it, or "
+                "remove api_key_env for a provider that needs no key",
+            )
         return Secret(value)
     return None
 
@@ -52,7 +56,7 @@ def build_providers(
         name: build_provider(
             ProviderSpec(
                 name=name, kind=p.kind, base_url=p.base_url,
-                api_key=_api_key(name, p, secrets), extra_headers=p.headers,
+                api_key=api_key(name, p, secrets), extra_headers=p.headers,
             ),
             session,
         )
@@ -60,7 +64,7 @@ def build_providers(
     }  # fmt: skip
 
 
-def _probability(settings: Settings) -> Scorer:
+def probability_scorer(settings: Settings) -> Scorer:
     conf = settings.cascade.confidence
     if conf.learned_path is None:
         return LogprobScorer(conf.a, conf.b, conf.c, conf.prior)
@@ -79,11 +83,20 @@ def build_model_path(
 
     def on_change(provider: str, old: BreakerState, new: BreakerState) -> None:
         metrics.circuit_state.labels(provider).set(_STATE_VALUE[new])
-        log.warning("circuit_breaker", provider=provider, old=old.value, new=new.value)
+        breaker = breakers.get(provider)
+        # The rate that tripped it and how long it stays open: what an operator asks first.
+        log.warning(
+            "circuit_breaker", provider=provider, old=old.value, new=new.value,
+            failure_rate=round(breaker.failure_rate, 3), cooldown_s=breaker.cooldown_s,
+        )  # fmt: skip
 
+    cb = c.breaker
     breakers = BreakerRegistry(
-        BreakerConfig(c.breaker.failures, c.breaker.window_s, c.breaker.cooldown_s,
-                      c.breaker.probes),
+        BreakerConfig(
+            failure_rate=cb.failure_rate, minimum_calls=cb.minimum_calls, window_s=cb.window_s,
+            cooldown_s=cb.cooldown_s, max_cooldown_s=cb.max_cooldown_s,
+            half_open_probes=cb.probes,
+        ),
         on_change=on_change,
     )  # fmt: skip
     for name in providers:
@@ -101,6 +114,6 @@ def build_model_path(
         breakers=breakers,
         retry=RetryPolicy(c.retry.max_retries, c.retry.base_s, c.retry.cap_s,
                           c.retry.max_retry_after_s),
-        scorer=CombinedScorer((FormatScorer(), _probability(settings))),
+        scorer=CombinedScorer((FormatScorer(), probability_scorer(settings))),
         budget=budget,
     )  # fmt: skip

@@ -4,6 +4,11 @@ The fake provider answers with random 5xx, 429, hangs, cut streams, slow drips a
 malformed bodies. Every call must end in an answer or a precise status before its
 deadline; breakers must open and close again; no half-written answer may be cached.
 About 10 s in the normal suite; `SLUICE_NIGHTLY=1` runs 120 s.
+
+And issue #17's partial fault (tests/support/chaos.py): one provider of two answers 20 % of
+calls with a 5xx and 20 % slowly (half of those past the tier's timeout), with ~100 callers
+and the default breaker settings. A breaker that counts failures instead of a rate opened
+both providers there and answered ~2 % of calls (bench/chaos.py prints the before/after).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import pytest
 
 from sluice.v1 import sluice_pb2 as pb
 from tests.conftest import cascade_config
+from tests.support import chaos
 from tests.support.fake import FakeProvider
 
 pytestmark = pytest.mark.integration
@@ -115,3 +121,32 @@ def test_chaos_under_concurrent_load(start_daemon, fake_provider: FakeProvider) 
                    if line.get("event") == "circuit_breaker"]  # fmt: skip
     assert any(new == "open" for _, new in transitions), transitions
     assert any(new == "closed" for _, new in transitions), transitions
+
+
+NIGHTLY = os.environ.get("SLUICE_NIGHTLY") == "1"
+# The normal suite runs the scenario the old breaker failed; nightly adds the others, longer.
+PARTIAL = ["one-of-two", "one-of-two+2%", "both"] if NIGHTLY else ["one-of-two+2%"]
+# Issue #17's target is 99.5 %; expected here is ~99.99 % (a call fails only if both tries on
+# each provider fail). The assertion leaves room for a starved 2-core runner (a deadline
+# missed for CPU, not for the breakers); the exact figure is printed.
+FLOOR = {"one-of-two": 0.99, "one-of-two+2%": 0.99, "both": 0.97}
+
+
+@pytest.mark.parametrize("scenario", PARTIAL)
+def test_a_partial_fault_does_not_become_an_outage(
+    scenario: str, fake_provider: FakeProvider
+) -> None:
+    tally, transitions = chaos.run(
+        fake_provider, scenario, clients=100, seconds=60.0 if NIGHTLY else 10.0
+    )
+    opened = Counter(provider for provider, new, _ in transitions if new == "open")
+    print(f"partial fault {scenario}: {tally.line()}; breaker openings {dict(opened)}")
+    assert set(tally.codes) <= {c.name for c in PRECISE}, tally.codes
+    assert tally.incomplete == 0, "an OK answer was not the whole answer"
+    assert tally.slowest_s < chaos.DEADLINE_S + 0.5, "a call ran past its deadline"
+    if scenario != "both":
+        # The defect itself: no call may fail because breakers were open while a provider
+        # answered; a 2 % error rate opens nothing.
+        assert tally.why["circuit open"] == 0, tally.why
+        assert opened["an"] == 0, transitions
+    assert tally.availability >= FLOOR[scenario], tally.line()

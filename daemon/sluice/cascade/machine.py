@@ -33,7 +33,21 @@ jitter draw into each event and performs the actions. The rules:
   is served whatever its score; a failure after that point is Unavailable,
   never a retry or a fallback (the model must not change mid-answer).
 * Breaker reports: an answer, a FINAL or a CONTEXT_LENGTH error count as the
-  provider being healthy; RETRYABLE and PROVIDER_WIDE errors as failures.
+  provider being healthy; RETRYABLE and PROVIDER_WIDE errors as failures. Not
+  counted either way: a 429 (the provider is up and metering a quota; its
+  Retry-After is honoured, and opening the breaker on a burst of 429s would
+  push the whole load onto the other providers' quotas), and a timeout cut
+  short by the request's own deadline (the provider never had its full tier
+  timeout).
+* Panic: when nothing is left to try, no answer is in hand, and some
+  deployments were skipped only because their breaker refused, those are
+  tried anyway, least bad first (lowest failure rate by its breaker), with
+  the usual retries (Envoy's panic threshold: a partial fault must not become
+  a total outage). Each breaker bounds it (CircuitBreaker.allow_panic): one
+  whose provider answered none of its panic calls refuses again after a few,
+  so a dead provider costs a few calls per cooldown, not one per request. The
+  first answer is served, degraded, saying so (no escalation after it); when
+  every panic call fails or is refused, Unavailable.
 """
 
 from __future__ import annotations
@@ -111,6 +125,8 @@ class Refused:
     """The provider's circuit breaker did not let the call start."""
 
     now: float
+    # The provider's failure rate by its breaker: the least-bad one is tried in a panic.
+    failure_rate: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +150,8 @@ class Call:
     max_output_tokens: int | None
     # No escalation can follow this call's answer (a stream may pass straight through).
     final: bool
+    # Every breaker refused; call anyway (CircuitBreaker.allow_panic), report with panic=True.
+    panic: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +163,9 @@ class Sleep:
 class ReportToBreaker:
     provider: str
     success: bool
+    # False: the outcome says nothing about the provider's health (hand the slot back).
+    counted: bool = True
+    panic: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +216,13 @@ class State:
     context_floor: int | None = None
     best: Candidate | None = None
     spent_usd: float = 0.0
+    # (tier, index, failure rate) of each deployment its breaker refused: panic candidates.
+    refused: tuple[tuple[int, int, float], ...] = ()
+    # In panic: every call now bypasses its open breaker, through `panic_queue` (tier, index).
+    panic: bool = False
+    panic_queue: tuple[tuple[int, int], ...] = ()
+    # The current call's timeout was cut short by the request's deadline.
+    clipped: bool = False
 
     @property
     def current(self) -> Deployment:
@@ -238,7 +266,7 @@ def _answered(state: State, event: Answered) -> Step:
         usage=event.completion.usage,
         cost_usd=event.cost_usd,
     )
-    report = (ReportToBreaker(dep.provider, success=True),)
+    report = (ReportToBreaker(dep.provider, success=True, panic=state.panic),)
     this = Candidate(event.completion, dep, state.tier, event.confidence)
     best = this if state.best is None or this.confidence >= state.best.confidence else state.best
     state = replace(
@@ -247,6 +275,8 @@ def _answered(state: State, event: Answered) -> Step:
         spent_usd=state.spent_usd + event.cost_usd,
         best=best,
     )
+    if state.panic:
+        return _serve(state, this, _panic_reason(state, dep), report, always=True)
     if confident or event.committed:
         reason = "" if confident else _low_reason(state)
         return _serve(state, this, reason, report)
@@ -281,7 +311,8 @@ def _failed(state: State, event: Failed) -> Step:
     # The breaker counts what says the provider is unwell; a rejected request
     # proves it is up and answering.
     healthy = error.kind in (ProviderErrorKind.FINAL, ProviderErrorKind.CONTEXT_LENGTH)
-    report = (ReportToBreaker(dep.provider, success=healthy),)
+    counted = not (error.status == 429 or (isinstance(error, ProviderTimeout) and state.clipped))
+    report = (ReportToBreaker(dep.provider, healthy, counted=counted, panic=state.panic),)
     if event.committed:
         message = f"the answer broke off after it started streaming: {error.message}"
         return _finish(state, Fail(Unavailable(message, state.attempts)), report)
@@ -298,7 +329,12 @@ def _failed(state: State, event: Failed) -> Step:
                 return replace(state, phase="sleeping"), (*report, Sleep(decision.delay_s))
         case ProviderErrorKind.PROVIDER_WIDE:
             why = (AttemptOutcome.PROVIDER_ERROR, f"skipped: {dep.provider} failed provider-wide")
-            state = replace(state, down={**state.down, dep.provider: why})
+            queue = tuple(
+                (t, i)
+                for t, i in state.panic_queue
+                if cfg.tiers[t].deployments[i].provider != dep.provider
+            )
+            state = replace(state, down={**state.down, dep.provider: why}, panic_queue=queue)
         case ProviderErrorKind.FINAL:
             if state.best is not None:
                 reason = f"a higher tier rejected the request ({error.message})"
@@ -311,18 +347,57 @@ def _failed(state: State, event: Failed) -> Step:
         case ProviderErrorKind.CONTEXT_LENGTH:
             floor = max(state.context_floor or 0, dep.context_tokens or 0)
             state = replace(state, context_floor=floor)
+    if state.panic:
+        return _panic_next(state, event.now, report)
     return _seek(state, event.now, state.tier, state.index + 1, report)
 
 
 def _refused(state: State, event: Refused) -> Step:
     dep = state.current
-    why = (AttemptOutcome.CIRCUIT_OPEN, f"skipped: circuit breaker open for {dep.provider}")
+    if state.panic:
+        why = (
+            f"skipped: circuit breaker open for {dep.provider}, which answered none of its "
+            "recent panic calls"
+        )
+        attempt = _attempt(state, AttemptOutcome.CIRCUIT_OPEN, error=why)
+        return _panic_next(replace(state, attempts=(*state.attempts, attempt)), event.now, ())
+    skip = (AttemptOutcome.CIRCUIT_OPEN, f"skipped: circuit breaker open for {dep.provider}")
     state = replace(
         state,
-        attempts=(*state.attempts, _attempt(state, why[0], error=why[1])),
-        down={**state.down, dep.provider: why},
+        attempts=(*state.attempts, _attempt(state, skip[0], error=skip[1])),
+        down={**state.down, dep.provider: skip},
+        refused=(*state.refused, (state.tier, state.index, event.failure_rate)),
     )
     return _seek(state, event.now, state.tier, state.index + 1, ())
+
+
+def _panic(state: State, now: float, pre: tuple[Action, ...]) -> Step | None:
+    """Start the panic over the refused deployments, least bad first; None: nothing to panic on."""
+    if state.panic or not state.refused:
+        return None
+    # sorted() is stable: among equals, the cheapest tier and the configured order first.
+    queue = tuple((t, i) for t, i, _ in sorted(state.refused, key=lambda r: r[2]))
+    return _panic_next(replace(state, panic=True, panic_queue=queue), now, pre)
+
+
+def _panic_next(state: State, now: float, pre: tuple[Action, ...]) -> Step:
+    if not state.panic_queue:
+        error = Unavailable(
+            "every deployment that could serve was refused by its circuit breaker, and the "
+            f"calls made anyway failed too ({len(state.attempts)} attempts)",
+            state.attempts,
+        )
+        return _finish(state, Fail(error), pre)
+    (tier, index), rest = state.panic_queue[0], state.panic_queue[1:]
+    return _call(replace(state, panic_queue=rest), now, tier, index, retry=0, pre=pre)
+
+
+def _panic_reason(state: State, dep: Deployment) -> str:
+    refused = sorted({state.config.tiers[t].deployments[i].provider for t, i, _ in state.refused})
+    return (
+        f"every breaker that could serve was open ({', '.join(refused)}); "
+        f"{dep.provider} was called anyway (panic)"
+    )
 
 
 def _outcome_of(error: ProviderError) -> AttemptOutcome:
@@ -370,6 +445,9 @@ def _seek(state: State, now: float, tier: int, index: int, pre: tuple[Action, ..
         tier, index = tier + 1, 0
     if state.best is not None:
         return _serve(state, state.best, "low confidence; every higher tier failed", pre)
+    panic = _panic(state, now, pre)
+    if panic is not None:
+        return panic
     error = Unavailable(
         f"no deployment could serve the request ({len(state.attempts)} attempts)", state.attempts
     )
@@ -381,10 +459,10 @@ def _call(
 ) -> Step:
     cfg = state.config
     remaining = cfg.deadline - now
-    state = replace(state, tier=tier, index=index, retry=retry)
+    t = cfg.tiers[tier]
+    state = replace(state, tier=tier, index=index, retry=retry, clipped=remaining < t.timeout_s)
     if remaining < cfg.min_call_s:
         return _out_of_time(state, pre)
-    t = cfg.tiers[tier]
     final = tier + 1 >= len(cfg.tiers) or state.escalations >= cfg.max_escalations
     call = Call(
         t.deployments[index],
@@ -393,7 +471,8 @@ def _call(
         min(t.timeout_s, remaining),
         retry,
         t.max_output_tokens,
-        final,
+        final or state.panic,
+        panic=state.panic,
     )
     return replace(state, phase="calling"), (*pre, call)
 
@@ -407,9 +486,17 @@ def _out_of_time(state: State, pre: tuple[Action, ...]) -> Step:
     return _finish(state, Fail(error), pre)
 
 
-def _serve(state: State, chosen: Candidate, reason: str, pre: tuple[Action, ...]) -> Step:
+def _serve(
+    state: State,
+    chosen: Candidate,
+    reason: str,
+    pre: tuple[Action, ...],
+    *,
+    always: bool = False,
+) -> Step:
+    """Serve `chosen`; `reason` is dropped if it met its threshold, unless `always`."""
     threshold = state.config.tiers[chosen.tier].threshold
-    if chosen.confidence >= threshold:
+    if chosen.confidence >= threshold and not always:
         reason = ""  # e.g. the best answer so far was a confident one after all
     reasons = [r for r in (state.config.degraded_reason, reason) if r]
     serve = Serve(

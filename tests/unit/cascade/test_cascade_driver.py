@@ -120,7 +120,9 @@ async def test_retryable_errors_retry_then_fall_back_to_another_provider() -> No
 
 async def test_breaker_opens_after_n_failures_and_half_opens_after_cooldown() -> None:
     clock = FakeClock()
-    breakers = BreakerRegistry(BreakerConfig(failure_threshold=2, cooldown_s=15), clock=clock)
+    breakers = BreakerRegistry(
+        BreakerConfig(minimum_calls=2, cooldown_s=15, half_open_probes=1), clock=clock
+    )
     a = FakeProvider("a", [s503(), s503(), completion("Paris from a")])
     b = FakeProvider("b", [completion("Paris from b")])
     kw: dict[str, Any] = {"clock": clock, "breakers": breakers, "retry_policy": RetryPolicy(0)}
@@ -221,7 +223,7 @@ async def test_deadline_shorter_than_the_chain_leaves_nothing_running() -> None:
 
 async def test_cancelling_the_caller_cancels_the_call_and_frees_the_probe() -> None:
     clock = FakeClock()
-    breakers = BreakerRegistry(BreakerConfig(failure_threshold=1), clock=clock)
+    breakers = BreakerRegistry(BreakerConfig(minimum_calls=1, half_open_probes=1), clock=clock)
     breakers.get("a").record_failure()
     clock.now += 15  # half-open: the next call is the probe
     a = FakeProvider("a", ["hang"])
@@ -327,3 +329,42 @@ async def test_stream_closed_early_closes_the_provider_stream() -> None:
     await s.aclose()
     assert b.closed_streams == 1
     assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_every_breaker_open_still_answers_through_a_bounded_panic_call() -> None:
+    clock = FakeClock()
+    breakers = BreakerRegistry(BreakerConfig(minimum_calls=2, half_open_probes=1), clock=clock)
+    for _ in range(2):
+        breakers.get("a").record_failure()  # a: 100 % failed
+    breakers.get("b").record_success()
+    breakers.get("b").record_failure()  # b: 50 %, the least bad
+    a = FakeProvider("a", [s503()])
+    b = FakeProvider("b", [completion("Paris from b"), s503()])
+    result = await cascade(providers(a, b), clock=clock, breakers=breakers)
+    assert result.completion.text == "Paris from b"
+    assert result.served_by.model == "b-haiku"
+    assert result.degraded
+    assert "b was called anyway (panic)" in result.degraded_reason
+    assert outcomes(result)[-1] == ("b-haiku", O.ACCEPTED)
+    assert a.requests == []
+    # b answered a panic call, so its panic calls flow with the usual retries; a answered
+    # none, so it is refused after max(probes, minimum_calls) = 2 failed ones.
+    with pytest.raises(Unavailable, match="calls made anyway failed too"):
+        await cascade(providers(a, b), clock=clock, breakers=breakers)
+    assert (len(b.requests), len(a.requests)) == (1 + 3, 2)
+    assert breakers.get("b").state is BreakerState.OPEN  # panic results do not move it
+
+
+async def test_a_dead_provider_gets_no_more_panic_calls_than_probes() -> None:
+    clock = FakeClock()
+    breakers = BreakerRegistry(BreakerConfig(minimum_calls=1, half_open_probes=2), clock=clock)
+    breakers.get("a").record_failure()
+    breakers.get("b").record_failure()
+    a = FakeProvider("a", [s503()] * 10)
+    b = FakeProvider("b", [s503()] * 10)
+    for _ in range(5):
+        with pytest.raises(Unavailable):
+            await cascade(providers(a, b), clock=clock, breakers=breakers)
+    # probes (2) panic calls per provider per cooldown, retries included; then every
+    # request fails fast.
+    assert (len(a.requests), len(b.requests)) == (2, 2)

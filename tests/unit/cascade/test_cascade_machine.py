@@ -431,3 +431,105 @@ def test_properties(cfg: MachineConfig, script: list[tuple[tuple[str, object], f
         assert isinstance(end.error, Unavailable | DeadlineExceeded | InvalidArgument)
         if isinstance(end.error, Unavailable):
             assert end.error.attempts == state.attempts
+
+
+# ---- breaker verdicts and panic (issue #17: breakers must not turn partial faults into outages)
+
+
+def full_reports(steps: list[tuple[Action, ...]]) -> list[tuple[str, bool, bool, bool]]:
+    return [
+        (a.provider, a.success, a.counted, a.panic)
+        for s in steps
+        for a in s
+        if isinstance(a, ReportToBreaker)
+    ]
+
+
+def test_a_429_and_our_own_deadline_are_no_verdict_on_the_provider() -> None:
+    cfg = config(
+        tier("t", dep("a"), dep("b"), dep("c"), timeout_s=5.0), deadline=10.0, retry=RetryPolicy(1)
+    )
+    events: list[Event] = [Start(T0), failed(1, RateLimited("429", retry_after=None))]
+    events += [Slept(1), failed(6, ProviderTimeout("no answer in 5 s"))]  # full 5 s: counted
+    events += [failed(10, ProviderTimeout("no answer in 4 s"))]  # the deadline cut it to 4 s
+    _, steps = run(cfg, events)
+    assert full_reports(steps) == [
+        ("a", False, False, False),
+        ("a", False, True, False),
+        ("b", False, False, False),
+    ]
+
+
+def test_every_breaker_open_panics_into_the_least_bad_deployment() -> None:
+    cfg = config(CHEAP, MEDIUM)
+    _, steps = run(cfg, [Start(T0), Refused(0, 0.9), Refused(0, 0.6), Refused(0, 0.7)])
+    call = main(steps[-1])
+    assert isinstance(call, Call)
+    assert (call.deployment.model, call.panic, call.final) == ("b-small", True, True)
+    state, steps = run(
+        cfg, [Start(T0), Refused(0, 0.9), Refused(0, 0.6), Refused(0, 0.7), answered(1, 0.3)]
+    )
+    serve = main(steps[-1])
+    assert isinstance(serve, Serve)
+    assert serve.deployment.model == "b-small"
+    assert serve.degraded  # said, and not cached
+    assert serve.degraded_reason == (
+        "every breaker that could serve was open (a, b, c); b was called anyway (panic)"
+    )
+    assert full_reports(steps) == [("b", True, True, True)]
+    assert [a.outcome for a in state.attempts] == [
+        O.CIRCUIT_OPEN, O.CIRCUIT_OPEN, O.CIRCUIT_OPEN, O.CIRCUIT_OPEN, O.LOW_CONFIDENCE,
+    ]  # fmt: skip
+
+
+def test_panic_calls_retry_then_fall_back_through_the_refused_deployments() -> None:
+    cfg = config(CHEAP, retry=RetryPolicy(1))
+    events: list[Event] = [Start(T0), Refused(0, 0.6), Refused(0, 0.3)]
+    events += [failed(1, retryable()), Slept(1), failed(2, retryable())]  # b, least bad
+    state, steps = run(cfg, events)
+    assert called(main(steps[-1])) == ("a-small", "cheap", 0)
+    assert main(steps[-1]).panic  # type: ignore[union-attr]
+    state, steps = run(cfg, [*events, failed(3, retryable()), Slept(3), failed(4, retryable())])
+    fail = main(steps[-1])
+    assert isinstance(fail, Fail)
+    assert isinstance(fail.error, Unavailable)
+    assert "calls made anyway failed too" in fail.error.message
+    assert full_reports(steps) == [("b", False, True, True)] * 2 + [("a", False, True, True)] * 2
+    assert [a.model for a in state.attempts] == ["a-small", "b-small", "b-small", "b-small",
+                                                 "a-small", "a-small"]  # fmt: skip
+
+
+def test_a_provider_wide_failure_in_panic_drops_that_provider() -> None:
+    cfg = config(CHEAP, MEDIUM)
+    events: list[Event] = [Start(T0), Refused(0, 0.5), Refused(0, 0.6), Refused(0, 0.7)]
+    events += [failed(1, err(ProviderErrorKind.PROVIDER_WIDE))]  # a: its a-mid is dropped too
+    _, steps = run(cfg, events)
+    assert called(main(steps[-1])) == ("b-small", "cheap", 0)
+
+
+def test_a_refused_panic_call_moves_on_then_is_unavailable() -> None:
+    _, steps = run(config(CHEAP), [Start(T0), Refused(0), Refused(0), Refused(0)])
+    assert called(main(steps[-1])) == ("b-small", "cheap", 0)
+    state, steps = run(config(CHEAP), [Start(T0), Refused(0), Refused(0), Refused(0), Refused(0)])
+    fail = main(steps[-1])
+    assert isinstance(fail, Fail)
+    assert isinstance(fail.error, Unavailable)
+    assert "answered none of its recent panic calls" in state.attempts[-1].error
+
+
+def test_no_panic_while_another_deployment_can_answer_or_an_answer_is_in_hand() -> None:
+    # One open breaker among working providers: the next deployment serves, no panic.
+    _, steps = run(config(CHEAP), [Start(T0), Refused(0), answered(1, 0.9)])
+    serve = main(steps[-1])
+    assert isinstance(serve, Serve)
+    assert not serve.degraded
+    # A low-confidence answer in hand and the higher tier refused: served, no panic call.
+    _, steps = run(config(CHEAP, MEDIUM), [Start(T0), answered(1, 0.3), Refused(1), Refused(1)])
+    serve = main(steps[-1])
+    assert isinstance(serve, Serve)
+    assert serve.degraded_reason == "low confidence; every higher tier failed"
+    # A deployment that failed for real is not a panic candidate: only refused ones are.
+    _, steps = run(
+        config(tier("t", dep("a"))), [Start(T0), failed(1, err(ProviderErrorKind.PROVIDER_WIDE))]
+    )
+    assert isinstance(main(steps[-1]), Fail)
