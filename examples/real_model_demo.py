@@ -76,7 +76,7 @@ def start_daemon(workdir: Path, settings: dict[str, Any]) -> subprocess.Popen[by
     ready = workdir / "ready.json"
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter
         [sys.executable, "-m", "sluice", "serve", "--config", str(workdir / "config.yaml"),
-         "--listen", f"unix://{workdir}/s.sock", "--http", "127.0.0.1:0",
+         "--listen", f"unix://{workdir}/s.sock", "--http", "127.0.0.1:0", "--openai", "127.0.0.1:0",
          "--ready-file", str(ready)],
         stdout=subprocess.DEVNULL, stderr=(workdir / "daemon.log").open("wb"),
     )  # fmt: skip

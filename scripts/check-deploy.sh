@@ -3,7 +3,9 @@
 # Nothing is fetched: Go runs with GOPROXY=off, pip with PIP_NO_INDEX.
 #   1. manifests  kustomize builds every kustomization; each resource decodes strictly into
 #                 its Kubernetes / Prometheus Operator Go type; the pod specs agree with the
-#                 daemon config they ship (deploy/validate, go test)
+#                 daemon config they ship, and `sluice check-config` accepts each pod's
+#                 ConfigMap with its container args; a NetworkPolicy admits only the
+#                 metrics port (deploy/validate, go test)
 #   2. alerts     promtool check rules + promtool test rules on the PrometheusRule's groups
 #   3. image      deploy/image/install.sh into a temporary prefix, then deploy/image/smoke.sh
 # tests/deploy (pytest, part of `make test`) checks the alerts' and dashboard's metric names
@@ -28,7 +30,9 @@ trap finish EXIT
 chmod 755 "$tmp"  # the image smoke test runs the daemon as uid 65532 from here
 
 manifests() {
-  (cd deploy/validate && GOPROXY=off GOFLAGS="-mod=readonly -buildvcs=false" go test -count=1 ./...)
+  # The daemon's own validation runs inside: the venv's CLI (make install).
+  (cd deploy/validate && SLUICE_BIN=$BIN/sluice GOPROXY=off GOFLAGS="-mod=readonly -buildvcs=false" \
+    go test -count=1 ./...)
 }
 
 alerts() {

@@ -20,13 +20,13 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from sluice.auth import BearerTokenInterceptor, read_token
+from sluice.auth import BearerToken, BearerTokenInterceptor, read_token
 from sluice.cache.snapshot import Snapshotter
 from sluice.cache.store import SemanticCache
-from sluice.config import Settings
+from sluice.config import Settings, is_loopback
 from sluice.embedding.batcher import MicroBatcher
 from sluice.embedding.model import OnnxEmbedder
-from sluice.http import build_http_app, start_http
+from sluice.http import HttpListener, build_front_app, build_metrics_app, overloaded_reply
 from sluice.models_path import build_model_path, build_providers
 from sluice.pipeline import Pipeline
 from sluice.providers.base import Provider
@@ -34,6 +34,7 @@ from sluice.reload import MODEL_PATH_KEYS, ConfigWatcher
 from sluice.routing.router import Router, build_router
 from sluice.server import GrpcServer
 from sluice.service import SluiceService
+from sluice.sockets import METRICS, OPENAI, Where, group_id, raise_open_files_limit
 from sluice.telemetry.logging import get_logger
 from sluice.telemetry.metrics import Metrics
 from sluice.verifier.model import OnnxVerifier, Verifier
@@ -60,9 +61,12 @@ class App:
         self.service = SluiceService(self.metrics, self.settings.limits)
         server = self.settings.server
         interceptors = []
+        # The same token guards gRPC over TCP and the OpenAI front (sluice.auth).
+        self._token: BearerToken | None = None
         if server.auth_token_file is not None:
             token = read_token(server.auth_token_file)
             interceptors.append(BearerTokenInterceptor(token, self.metrics))
+            self._token = BearerToken(token)
         self.grpc = GrpcServer(
             self.service,
             listen=server.listen,
@@ -80,7 +84,8 @@ class App:
         self._snapshotter: Snapshotter | None = None
         self._router: Router | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._http: web.AppRunner | None = None
+        self._metrics_http: HttpListener | None = None
+        self._front: HttpListener | None = None
         self._session: aiohttp.ClientSession | None = None
         # Set by run() when the settings came from a file (reload on SIGHUP / change).
         self._watcher: ConfigWatcher | None = None
@@ -104,17 +109,14 @@ class App:
             await self._shutdown()
 
     async def _start(self) -> None:
+        files = raise_open_files_limit()
+        log.info("open_files_limit", soft_was=files.before, soft=files.after, hard=files.hard)
         bound = await self.grpc.start()
-        http_address = None
-        if self.settings.server.http is not None:
-            http_app = build_http_app(
-                self.metrics,
-                lambda: self.serving,
-                lambda: self.service.pipeline if self.serving else None,
-                self.settings.server.max_message_bytes,
-            )
-            self._http, http_address = await start_http(http_app, self.settings.server.http)
-        log.info("listening", grpc=bound, http=http_address, model_dir=str(self.model_dir))
+        http_address, openai_address = await self._start_http()
+        log.info(
+            "listening", grpc=bound, http=http_address, openai=openai_address,
+            model_dir=str(self.model_dir),
+        )  # fmt: skip
         loading = asyncio.create_task(self._load())
         stopping = asyncio.create_task(self._stop.wait())
         done, _ = await asyncio.wait({loading, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -129,11 +131,53 @@ class App:
         self.serving = True
         self.metrics.ready.set(1)
         if self.ready_file is not None:
-            payload = {"grpc": bound, "http": http_address, "pid": os.getpid()}
+            payload = {
+                "grpc": bound, "http": http_address, "openai": openai_address, "pid": os.getpid()
+            }  # fmt: skip
             tmp = self.ready_file.with_suffix(".tmp")
             tmp.write_text(json.dumps(payload))
             tmp.replace(self.ready_file)
         log.info("serving", model=self.service.pipeline.model_id)
+
+    async def _start_http(self) -> tuple[str | None, str | None]:
+        """The metrics listener and the OpenAI front; their bound addresses (None: off)."""
+        server = self.settings.server
+        http_address = openai_address = None
+        if server.http is not None:
+            self._metrics_http = self._listener(
+                build_metrics_app(self.metrics, lambda: self.serving), server.http, METRICS
+            )
+            http_address = await self._metrics_http.start()
+        if server.openai is not None:
+            # A unix socket is guarded by its mode and group, as for gRPC: no token there.
+            on_tcp = not server.openai.startswith("unix://")
+            front = build_front_app(
+                lambda: self.service.pipeline if self.serving else None,
+                max_body_bytes=server.max_message_bytes,
+                token=self._token if on_tcp else None,
+                body_timeout_s=server.http_body_timeout_s,
+            )  # fmt: skip
+            self._front = self._listener(front, server.openai, OPENAI)
+            openai_address = await self._front.start()
+            if not is_loopback(server.openai):
+                # Allowed with a token (config.py), but the token and prompts travel in clear.
+                log.warning(
+                    "openai_front_off_loopback", address=openai_address,
+                    reason="plain HTTP: the bearer token and prompts cross the network "
+                    "unencrypted unless a service mesh adds mTLS",
+                )  # fmt: skip
+        return http_address, openai_address
+
+    def _listener(self, app: web.Application, address: str, where: Where) -> HttpListener:
+        server = self.settings.server
+        return HttpListener(
+            app, address, where,
+            idle_timeout_s=server.http_idle_timeout_s,
+            max_connections=server.http_max_connections,
+            refusal=overloaded_reply(server.http_max_connections, where.key),
+            shutdown_timeout_s=server.grace_period_s,
+            socket_mode=server.socket_mode, socket_gid=group_id(server.socket_group),
+        )  # fmt: skip
 
     async def _load(self) -> None:
         emb = self.settings.embedding
@@ -143,8 +187,10 @@ class App:
         # One warm-up run allocates onnxruntime's buffers before the first caller pays for it.
         await asyncio.to_thread(embedder.embed, ["warm-up"] * 8)
         self._batcher = MicroBatcher(
-            embedder, self.metrics, max_batch=emb.max_batch, batching=emb.micro_batching
-        )
+            embedder, self.metrics, max_batch=emb.max_batch, max_batch_tokens=emb.max_batch_tokens,
+            max_queued_texts=self.settings.limits.max_queued_embed_texts,
+            batching=emb.micro_batching,
+        )  # fmt: skip
         await self._batcher.start()
         cache_settings = self.settings.cache
         self._verifier = await load_verifier(self.verifier_dir, cache_settings.verifier.threads)
@@ -230,7 +276,12 @@ class App:
         self.metrics.ready.set(0)
         await self.grpc.set_serving(False)
         log.info("draining", grace_s=self.settings.server.grace_period_s)
-        await self.grpc.stop(self.settings.server.grace_period_s)
+        # In-flight front requests drain alongside gRPC calls (the front answers 503 to new
+        # ones once `serving` is False), before the provider session closes under them.
+        draining = [self.grpc.stop(self.settings.server.grace_period_s)]
+        if self._front is not None:
+            draining.append(self._front.cleanup())
+        await asyncio.gather(*draining)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -250,8 +301,8 @@ class App:
             await self._session.close()
         if self._batcher is not None:
             await self._batcher.stop()
-        if self._http is not None:
-            await self._http.cleanup()
+        if self._metrics_http is not None:  # last: /healthz says NOT_SERVING until the end
+            await self._metrics_http.cleanup()
         if self.ready_file is not None:
             self.ready_file.unlink(missing_ok=True)
         log.info("stopped")
@@ -288,7 +339,10 @@ async def offline_pipeline(
             OnnxEmbedder, model_dir, threads=emb.threads, max_tokens=emb.max_tokens
         )
     metrics = Metrics()
-    batcher = MicroBatcher(embedder, metrics, max_batch=emb.max_batch)
+    batcher = MicroBatcher(
+        embedder, metrics, max_batch=emb.max_batch, max_batch_tokens=emb.max_batch_tokens,
+        max_queued_texts=settings.limits.max_queued_embed_texts,
+    )  # fmt: skip
     await batcher.start()
     verifier = await load_verifier(verifier_dir, settings.cache.verifier.threads)
     cache = SemanticCache(settings.cache, embedder.dimensions, metrics, verifier=verifier)

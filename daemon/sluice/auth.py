@@ -1,12 +1,14 @@
-"""Bearer-token authentication for gRPC calls that arrive over TCP.
+"""Bearer-token authentication for calls that arrive over TCP (gRPC and the OpenAI front).
 
 Who may call, by how the call arrived:
 
     unix socket          the socket's owner, mode and group decide (server.socket_*); no token
     TCP, no token set    only loopback addresses may be configured (config.py refuses others)
     TCP, token set       every call sends `authorization: Bearer <token>`, else UNAUTHENTICATED
+                         (gRPC) or 401 in OpenAI's error shape (the front, `sluice.http`)
     grpc.health.v1       never needs the token: kubelet's gRPC probes cannot send metadata,
                          and the answer (SERVING or not) discloses nothing
+    /metrics, /healthz   never need it: their own listener (server.http), for Prometheus
 
 Loopback peers are not exempt once a token is set: a service mesh's inbound proxy
 (Istio, Linkerd) hands remote calls to the pod from 127.0.0.x.
@@ -56,20 +58,37 @@ def _is_unix(peer: str) -> bool:
     return peer.startswith("unix:")
 
 
+class BearerToken:
+    """The configured token; one constant-time check for both fronts. Never logged or echoed."""
+
+    def __init__(self, token: str) -> None:
+        self._expected = f"bearer {token}".encode()
+
+    def __repr__(self) -> str:
+        return "BearerToken(<redacted>)"
+
+    def verdict(self, header: bytes | str | None) -> bool | None:
+        """An `authorization` value → True: the right token; False: a wrong one; None: none."""
+        if header is None:
+            return None
+        # gRPC metadata may arrive as str or bytes; a header that cannot be UTF-8 is just wrong.
+        raw = header if isinstance(header, bytes) else header.encode("utf-8", "replace")
+        scheme, _, token = raw.partition(b" ")
+        return hmac.compare_digest(scheme.lower() + b" " + token.strip(), self._expected)
+
+
 class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
     """UNAUTHENTICATED for a TCP call without the right token (see the module's table)."""
 
     def __init__(self, token: str, metrics: Metrics | None = None) -> None:
-        self._expected = f"bearer {token}".encode()
+        self._token = BearerToken(token)
         self._metrics = metrics
 
     def _authorized(self, metadata: Any) -> bool | None:
         """True: right token; False: a wrong one; None: none sent."""
         for key, value in metadata or ():
             if key == "authorization":
-                raw = value if isinstance(value, bytes) else str(value).encode()
-                scheme, _, token = raw.partition(b" ")
-                return hmac.compare_digest(scheme.lower() + b" " + token.strip(), self._expected)
+                return self._token.verdict(value)
         return None
 
     async def intercept_service(

@@ -58,21 +58,27 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the daemon")
     serve.add_argument("--config", type=Path, help="YAML settings (default: embedded defaults)")
-    serve.add_argument(
-        "--listen",
-        action="append",
-        metavar="ADDR",
-        help="gRPC address, unix:///path or host:port; repeatable; replaces server.listen",
-    )
-    serve.add_argument("--http", metavar="HOST:PORT", help="metrics/health port (server.http)")
-    serve.add_argument("--snapshot-dir", type=Path, help="cache snapshots (cache.snapshot_dir)")
-    serve.add_argument("--model-dir", type=Path, help="ONNX embedding model directory")
+    _override_flags(serve)
     serve.add_argument(
         "--ready-file", type=Path, help="write bound addresses as JSON here once SERVING"
     )
 
-    check = sub.add_parser("check-config", help="validate a settings file and exit")
+    check = sub.add_parser(
+        "check-config",
+        help="validate a settings file (with the same flags as serve) and exit",
+        description="Validate FILE as `sluice serve --config FILE [flags]` would run it.",
+    )
     check.add_argument("file", type=Path)
+    check.add_argument(
+        "--content-only",
+        action="store_true",
+        help="check the settings alone, not the key files, environment variables, groups "
+        "and model folders they name (for CI, away from the pod); by default every check "
+        "that serve makes at start except binding",
+    )
+    _override_flags(check)
+    # Accepted so that a pod's argument list (less --config) checks as is (deploy/validate).
+    check.add_argument("--ready-file", type=Path, help=argparse.SUPPRESS)
 
     evaluate = sub.add_parser("eval", help="offline evaluations on public data")
     eval_sub = evaluate.add_subparsers(dest="what", required=True)
@@ -92,6 +98,33 @@ def _parser() -> argparse.ArgumentParser:
                        help="only this part of each set (test: unseen in training)")  # fmt: skip
     _routing_parsers(eval_sub, sub)
     return parser
+
+
+def _override_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags that override settings: `serve` runs with them, `check-config` checks them."""
+    parser.add_argument(
+        "--listen",
+        action="append",
+        metavar="ADDR",
+        help="gRPC address, unix:///path or host:port; repeatable; replaces server.listen",
+    )
+    parser.add_argument(
+        "--http", metavar="HOST:PORT", help="/metrics and /healthz only (server.http)"
+    )
+    parser.add_argument(
+        "--openai",
+        metavar="ADDR",
+        help="the OpenAI-compatible front, host:port or unix:///path (server.openai); "
+        "off loopback it needs --auth-token-file",
+    )
+    parser.add_argument(
+        "--auth-token-file",
+        type=Path,
+        metavar="FILE",
+        help="bearer token for gRPC over TCP and the front (server.auth_token_file)",
+    )
+    parser.add_argument("--snapshot-dir", type=Path, help="cache snapshots (cache.snapshot_dir)")
+    parser.add_argument("--model-dir", type=Path, help="ONNX embedding model directory")
 
 
 def _routing_parsers(eval_sub: Any, sub: Any) -> None:
@@ -131,6 +164,10 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         out.setdefault("server", {})["listen"] = tuple(args.listen)
     if args.http:
         out.setdefault("server", {})["http"] = args.http
+    if args.openai:
+        out.setdefault("server", {})["openai"] = args.openai
+    if args.auth_token_file:
+        out.setdefault("server", {})["auth_token_file"] = args.auth_token_file
     if args.snapshot_dir:
         out.setdefault("cache", {})["snapshot_dir"] = args.snapshot_dir
     if args.model_dir:
@@ -144,6 +181,16 @@ def _secrets(settings: Settings) -> dict[str, str]:
     return {name: os.environ[name] for name in names if name in os.environ}
 
 
+def _preflight(settings: Settings, *, environment: bool = True) -> None:
+    """Every check serve makes at start but binding (sluice.preflight); raises ConfigError."""
+    from sluice import preflight  # noqa: PLC0415 - the evals' commands do not need it
+
+    preflight.check(
+        settings, secrets=_secrets(settings), model_dir=_resolve_model_dir(settings),
+        verifier_dir=_resolve_verifier_dir(settings), environment=environment,
+    )  # fmt: skip
+
+
 def _serve(args: argparse.Namespace) -> int:
     from sluice.app import App  # noqa: PLC0415 - `check-config` needs no onnxruntime
 
@@ -152,6 +199,7 @@ def _serve(args: argparse.Namespace) -> int:
     configure_logging(settings.logging.level, settings.logging.log_prompts)
     model_dir = _resolve_model_dir(settings)
     secrets = _secrets(settings)
+    _preflight(settings)  # the same checks as check-config, before anything binds
 
     async def run() -> None:
         # grpc.aio binds the server to the loop it is created in: build it inside.
@@ -253,10 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "check-config":
-            from sluice.cascade.plan import Catalogue  # noqa: PLC0415 - keeps `serve` lean
-
-            # Tiers are priced here too: a model without a price is a config error.
-            Catalogue.from_settings(load_settings(args.file))
+            settings = with_overrides(load_settings(args.file), _overrides(args))
+            _preflight(settings, environment=not args.content_only)
             print(f"{args.file}: ok")
             return 0
         if args.command == "train" or (args.command == "eval" and args.what == "routing"):

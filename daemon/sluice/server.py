@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import grp
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from grpc_reflection.v1alpha import reflection
 
 from sluice.errors import ConfigError
 from sluice.service import BadRequest, SluiceService
+from sluice.sockets import GRPC, check_port_free, claim_unix_path, group_id
 from sluice.v1 import sluice_pb2 as pb
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Sluice"].full_name
@@ -58,16 +58,6 @@ def _generic_handler(servicer: SluiceService) -> grpc.GenericRpcHandler:
     return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)
 
 
-def _group_id(name: str) -> int:
-    """A group name or a numeric gid; a ConfigError names the key."""
-    if name.isdigit():
-        return int(name)
-    try:
-        return grp.getgrnam(name).gr_gid
-    except KeyError:
-        raise ConfigError("server.socket_group", f"no group named {name!r}") from None
-
-
 class GrpcServer:
     def __init__(
         self,
@@ -82,7 +72,7 @@ class GrpcServer:
     ) -> None:
         self._listen = listen
         self._socket_mode = socket_mode
-        self._socket_gid = _group_id(socket_group) if socket_group is not None else -1
+        self._socket_gid = group_id(socket_group)
         options = [
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
@@ -120,19 +110,28 @@ class GrpcServer:
         return self.bound
 
     async def _bind(self) -> None:
+        # Start-up, before serving: the blocking checks below take microseconds.
         for address in self._listen:
             if address.startswith("unix://"):
-                path = Path(address.removeprefix("unix://"))
-                path.parent.mkdir(parents=True, exist_ok=True)
-                if path.is_socket():  # noqa: ASYNC240 - start-up, before serving
-                    path.unlink()  # noqa: ASYNC240 - a stale socket from a killed predecessor
-                self.server.add_insecure_port(address)
+                # grpc unlinks whatever socket is at the path: check it is not a live one.
+                claim_unix_path(Path(address.removeprefix("unix://")), GRPC)
+                self._add_port(address)
                 self.bound.append(address)
             else:
-                port = self.server.add_insecure_port(address)
+                check_port_free(address, GRPC)
+                port = self._add_port(address)
                 host = address.rpartition(":")[0]
                 self.bound.append(f"{host}:{port}")
         await self.server.start()
+
+    def _add_port(self, address: str) -> int:
+        try:
+            return self.server.add_insecure_port(address)
+        except RuntimeError:  # lost a race since the check, or a case it cannot see
+            raise ConfigError(
+                GRPC.key, f"{address} cannot be bound (set by {GRPC.flag} / {GRPC.key}): "
+                "is another process using it?",
+            ) from None  # fmt: skip
 
     async def set_serving(self, serving: bool) -> None:
         status = (

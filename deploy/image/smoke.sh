@@ -22,13 +22,17 @@ cleanup() { [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 chmod 755 "$work"
 
-"$PREFIX/bin/sluice" check-config "$CONFIG" >/dev/null || fail "check-config $CONFIG"
+# --content-only: the Secret's files exist in the pod, not here (the rewritten copy below
+# is checked in full, files included).
+"$PREFIX/bin/sluice" check-config --content-only "$CONFIG" >/dev/null || fail "check-config $CONFIG"
 
 # The shipped config, with the Secret's mount point moved to a temporary directory.
 mkdir -p "$work/secrets" "$work/snapshots"
 sed "s#/var/run/secrets/sluice/#$work/secrets/#" "$CONFIG" >"$work/sluice.yaml"
 for key in openai-api-key anthropic-api-key; do echo "not-a-real-key" >"$work/secrets/$key"; done
-"$PREFIX/bin/sluice" check-config "$work/sluice.yaml" >/dev/null || fail "check-config (rewritten)"
+SLUICE_MODEL_DIR="$PREFIX/models/all-MiniLM-L6-v2" SLUICE_VERIFIER_DIR="$PREFIX/models/sluice-verifier" \
+  "$PREFIX/bin/sluice" check-config "$work/sluice.yaml" --snapshot-dir "$work/snapshots" >/dev/null ||
+  fail "check-config (rewritten)"
 
 as_user=()
 if [ "$(id -u)" = 0 ]; then
@@ -39,7 +43,8 @@ touch "$work/marker"
 (cd / && exec env -i PATH=/usr/bin:/bin SLUICE_MODEL_DIR="$PREFIX/models/all-MiniLM-L6-v2" \
   SLUICE_VERIFIER_DIR="$PREFIX/models/sluice-verifier" \
   "${as_user[@]}" "$PREFIX/bin/sluice" serve --config "$work/sluice.yaml" \
-  --listen "unix://$work/s.sock" --http 127.0.0.1:0 --snapshot-dir "$work/snapshots" \
+  --listen "unix://$work/s.sock" --http 127.0.0.1:0 --openai 127.0.0.1:0 \
+  --snapshot-dir "$work/snapshots" \
   --ready-file "$work/ready.json") >"$work/daemon.log" 2>&1 &
 pid=$!
 

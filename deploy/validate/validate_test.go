@@ -2,6 +2,8 @@ package validate
 
 import (
 	"io/fs"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -12,6 +14,8 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -50,7 +54,7 @@ func decoder(t *testing.T) runtime.Decoder {
 	t.Helper()
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
-		corev1.AddToScheme, appsv1.AddToScheme, monitoringv1.AddToScheme,
+		corev1.AddToScheme, appsv1.AddToScheme, networkingv1.AddToScheme, monitoringv1.AddToScheme,
 	} {
 		if err := add(scheme); err != nil {
 			t.Fatal(err)
@@ -119,12 +123,15 @@ func TestManifests(t *testing.T) {
 			objs := build(t, tg.dir)
 			configMaps := map[string]*corev1.ConfigMap{}
 			var deployments []*appsv1.Deployment
+			var policies []*networkingv1.NetworkPolicy
 			for _, obj := range objs {
 				switch o := obj.(type) {
 				case *corev1.ConfigMap:
 					configMaps[o.Name] = o
 				case *appsv1.Deployment:
 					deployments = append(deployments, o)
+				case *networkingv1.NetworkPolicy:
+					policies = append(policies, o)
 				case *monitoringv1.PrometheusRule:
 					checkRules(t, o)
 				}
@@ -139,6 +146,7 @@ func TestManifests(t *testing.T) {
 				t.Fatalf("want one Deployment, got %d", len(deployments))
 			}
 			checkPod(t, tg, deployments[0], configMaps)
+			checkIngress(t, deployments[0], policies)
 		})
 	}
 }
@@ -202,9 +210,11 @@ func checkRules(t *testing.T, r *monitoringv1.PrometheusRule) {
 // The subset of daemon/sluice/config.py that the pod spec must agree with.
 type sluiceConfig struct {
 	Server struct {
-		Listen      []string `json:"listen"`
-		HTTP        string   `json:"http"`
-		GracePeriod *float64 `json:"grace_period_s"`
+		Listen        []string `json:"listen"`
+		HTTP          string   `json:"http"`
+		OpenAI        *string  `json:"openai"`
+		AuthTokenFile string   `json:"auth_token_file"`
+		GracePeriod   *float64 `json:"grace_period_s"`
 	} `json:"server"`
 	Cache struct {
 		SnapshotDir string `json:"snapshot_dir"`
@@ -298,6 +308,18 @@ func checkPod(t *testing.T, tg target, d *appsv1.Deployment, configMaps map[stri
 	if flags := flagValues(c.Args, "--listen"); len(flags) > 0 {
 		listen = flags // --listen replaces server.listen
 	}
+	// The daemon's own validation of exactly what the pod runs: the ConfigMap plus the
+	// flags. A pair it would refuse (an off-loopback listener without a token, …) fails here.
+	checkConfigAccepts(t, raw, c.Args)
+	tokenFile := cfg.Server.AuthTokenFile
+	if flags := flagValues(c.Args, "--auth-token-file"); len(flags) > 0 {
+		tokenFile = flags[len(flags)-1]
+	}
+	if tokenFile != "" {
+		if v := volumeAt(spec, c, tokenFile); v == nil || v.Secret == nil {
+			t.Errorf("the auth token file %s is not in a mounted Secret", tokenFile)
+		}
+	}
 
 	// Probes: one handler each, aimed at an address the daemon listens on.
 	if c.ReadinessProbe == nil || c.LivenessProbe == nil {
@@ -364,6 +386,24 @@ func checkPod(t *testing.T, tg target, d *appsv1.Deployment, configMaps map[stri
 	}) {
 		t.Errorf("no port named metrics on %s", port)
 	}
+	// The pod exposes the metrics port only (and gRPC where the kubelet must dial it).
+	for _, p := range c.Ports {
+		if p.Name != "metrics" && !(tg.probe == "grpc" && p.Name == "grpc") {
+			t.Errorf("container port %s/%d: the sidecar exposes only metrics", p.Name, p.ContainerPort)
+		}
+	}
+	// The OpenAI front spends provider money: pod-local in every shipped variant.
+	openai := "127.0.0.1:9091" // config.py's default
+	if cfg.Server.OpenAI != nil {
+		openai = *cfg.Server.OpenAI
+	}
+	if flags := flagValues(c.Args, "--openai"); len(flags) > 0 {
+		openai = flags[len(flags)-1]
+	}
+	front := openai[:max(strings.LastIndex(openai, ":"), 0)]
+	if openai != "" && !strings.HasPrefix(openai, "unix://") && front != "127.0.0.1" && front != "localhost" && front != "[::1]" {
+		t.Errorf("server.openai %q: keep the OpenAI front on loopback or a unix socket", openai)
+	}
 
 	checkSecurity(t, spec, c)
 	for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
@@ -394,6 +434,87 @@ func checkPod(t *testing.T, tg target, d *appsv1.Deployment, configMaps map[stri
 	}
 	if float64(have) < need {
 		t.Errorf("terminationGracePeriodSeconds %d < %v (drain %v s + preStop + margin)", have, need, grace)
+	}
+}
+
+// sluiceBinary is the daemon's CLI: SLUICE_BIN (scripts/check-deploy.sh sets it), else the
+// repository's virtualenv.
+func sluiceBinary(t *testing.T) string {
+	t.Helper()
+	if bin := os.Getenv("SLUICE_BIN"); bin != "" {
+		return bin
+	}
+	bin, err := filepath.Abs(filepath.Join("..", "..", ".venv", "bin", "sluice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("sluice not found at %s: run `make install` or set SLUICE_BIN", bin)
+	}
+	return bin
+}
+
+// checkConfigAccepts runs `sluice check-config FILE ARGS...` on the ConfigMap's YAML with
+// the container's arguments (less --config, which names the file).
+func checkConfigAccepts(t *testing.T, raw string, args []string) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "sluice.yaml")
+	if err := os.WriteFile(file, []byte(raw), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// --content-only: the key and token files exist in the pod, not here.
+	cmdArgs := []string{"check-config", "--content-only", file}
+	for i := 0; i < len(args); i++ {
+		if args[i] == "--config" {
+			i++
+			continue
+		}
+		cmdArgs = append(cmdArgs, args[i])
+	}
+	out, err := exec.Command(sluiceBinary(t), cmdArgs...).CombinedOutput()
+	if err != nil {
+		t.Errorf("sluice check-config rejects what the pod runs (its ConfigMap with args %v): %v\n%s",
+			args, err, out)
+	}
+}
+
+// checkIngress: a NetworkPolicy selects the pod and admits its metrics port only.
+func checkIngress(t *testing.T, d *appsv1.Deployment, policies []*networkingv1.NetworkPolicy) {
+	t.Helper()
+	c, _ := sluiceContainer(&d.Spec.Template.Spec)
+	metrics := ""
+	for _, p := range c.Ports {
+		if p.Name == "metrics" {
+			metrics = strconv.Itoa(int(p.ContainerPort))
+		}
+	}
+	selecting := 0
+	for _, np := range policies {
+		sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+		if err != nil {
+			t.Errorf("NetworkPolicy %s: %v", np.Name, err)
+			continue
+		}
+		if !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+			continue
+		}
+		selecting++
+		if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) {
+			t.Errorf("NetworkPolicy %s does not restrict ingress", np.Name)
+		}
+		for _, rule := range np.Spec.Ingress {
+			if len(rule.Ports) == 0 {
+				t.Errorf("NetworkPolicy %s: an ingress rule without ports admits every port", np.Name)
+			}
+			for _, p := range rule.Ports {
+				if p.Port == nil || (p.Port.String() != "metrics" && p.Port.String() != metrics) {
+					t.Errorf("NetworkPolicy %s admits port %v: only metrics (%s) should be", np.Name, p.Port, metrics)
+				}
+			}
+		}
+	}
+	if selecting == 0 {
+		t.Error("no NetworkPolicy selects the pod: every pod in the cluster could reach it")
 	}
 }
 

@@ -1,6 +1,7 @@
 """The official OpenAI SDKs (Python `openai`, npm `openai`) against the real daemon (issue #9).
 
-Each points its base URL at the daemon's HTTP port; a fake provider answers behind it.
+Each points its base URL at the daemon's OpenAI front (server.openai) and sends the
+daemon's bearer token as its API key; a fake provider answers behind it.
 """
 
 from __future__ import annotations
@@ -22,12 +23,16 @@ from tests.support.fake import FakeProvider
 pytestmark = pytest.mark.e2e
 
 NODE_PROJECT = REPO / "tests" / "e2e" / "openai_node"
+TOKEN = "e2e-token-8d1f0c6b3a5e7d9f2b4c"
 
 
 @pytest.fixture(scope="module")
-def daemon() -> Iterator[Daemon]:
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     fake = FakeProvider()
-    daemon = Daemon(cascade_config(fake)).start()
+    token_file = tmp_path_factory.mktemp("token") / "token"
+    token_file.write_text(TOKEN)
+    token_file.chmod(0o600)
+    daemon = Daemon(cascade_config(fake), args=("--auth-token-file", str(token_file))).start()
     yield daemon
     daemon.cleanup()
     fake.stop()
@@ -36,8 +41,18 @@ def daemon() -> Iterator[Daemon]:
 @pytest.fixture
 def client(daemon: Daemon) -> Iterator[OpenAI]:
     # max_retries=0: an error status must reach the test, not a retry loop.
-    with OpenAI(base_url=f"{daemon.http}/v1", api_key="unused-by-sluice", max_retries=0) as c:
+    with OpenAI(base_url=f"{daemon.openai}/v1", api_key=TOKEN, max_retries=0) as c:
         yield c
+
+
+def test_the_api_key_is_the_daemons_bearer_token(daemon: Daemon) -> None:
+    sent = "sk-wrong-key-0123456789abcdef"
+    wrong = OpenAI(base_url=f"{daemon.openai}/v1", api_key=sent, max_retries=0)
+    with wrong, pytest.raises(openai.AuthenticationError) as refused:
+        wrong.models.list()
+    assert refused.value.status_code == 401
+    assert refused.value.code == "invalid_api_key"
+    assert sent not in str(refused.value.body), "what was sent is never echoed"
 
 
 def question() -> list[dict[str, str]]:
@@ -133,7 +148,10 @@ def test_the_node_sdk(daemon: Daemon) -> None:
     node = shutil.which("node")
     if node is None or not (NODE_PROJECT / "node_modules" / "openai").exists():
         pytest.fail(f"node or {NODE_PROJECT}/node_modules missing: run `make install`")
-    env = {**os.environ, "SLUICE_OPENAI_BASE_URL": f"{daemon.http}/v1"}
+    env = {
+        **os.environ, "SLUICE_OPENAI_BASE_URL": f"{daemon.openai}/v1",
+        "SLUICE_OPENAI_API_KEY": TOKEN,
+    }  # fmt: skip
     done = subprocess.run(
         [node, "--test"], cwd=NODE_PROJECT, env=env, capture_output=True, text=True,
         timeout=120, check=False,

@@ -1,14 +1,21 @@
-"""Who may call the daemon, over real sockets: socket mode and group, bearer tokens on TCP."""
+"""Who may call the daemon, over real sockets: socket mode and group, bearer tokens on TCP;
+and which addresses it may take (a port in use, a live unix socket)."""
 
 from __future__ import annotations
 
+import asyncio
 import grp
+import json
 import os
+import socket
 import stat
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
+import aiohttp
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -81,10 +88,15 @@ def test_a_bad_token_file_refuses_to_start(
 
 
 @pytest.fixture
-def token_daemon(start_daemon, tmp_path: Path) -> Daemon:  # type: ignore[no-untyped-def]
-    token_file = tmp_path / "token"
-    token_file.write_text(TOKEN + "\n")
-    token_file.chmod(0o600)
+def token_file(tmp_path: Path) -> Path:
+    path = tmp_path / "token"
+    path.write_text(TOKEN + "\n")
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture
+def token_daemon(start_daemon, token_file: Path) -> Daemon:  # type: ignore[no-untyped-def]
     daemon: Daemon = start_daemon(
         {"server": {"auth_token_file": str(token_file)}}, args=("--listen", "0.0.0.0:0")
     )
@@ -144,3 +156,138 @@ def test_tcp_calls_need_the_bearer_token(token_daemon: Daemon) -> None:
     assert TOKEN not in log
     assert "sk-not-the-token" not in log
     assert any(line.get("event") == "unauthenticated" for line in token_daemon.log_lines())
+
+
+# ---- the OpenAI front: its own listener, the same token
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        with e:
+            return e.code, dict(e.headers), e.read()
+
+
+def test_off_loopback_openai_front_without_a_token_refuses_to_start() -> None:
+    result = _serve("--openai", "0.0.0.0:0", "--listen", "127.0.0.1:0")
+    assert result.returncode == 2, result.stderr
+    assert "server.auth_token_file" in result.stderr
+    assert "server.openai" in result.stderr
+    assert "0.0.0.0:0" in result.stderr
+
+
+def test_metrics_port_serves_no_front_and_the_front_no_metrics(shared_daemon: Daemon) -> None:
+    assert _get(f"{shared_daemon.http}/metrics")[0] == 200
+    assert _get(f"{shared_daemon.http}/v1/models")[0] == 404
+    assert _get(f"{shared_daemon.openai}/v1/models")[0] == 200
+    assert _get(f"{shared_daemon.openai}/metrics")[0] == 404
+
+
+def test_the_front_needs_the_bearer_token_on_tcp(token_daemon: Daemon) -> None:
+    models = f"{token_daemon.openai}/v1/models"
+    status, headers, body = _get(models)
+    assert status == 401
+    assert headers["WWW-Authenticate"] == "Bearer"
+    error = json.loads(body)["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["code"] == "invalid_api_key"
+    assert "Authorization: Bearer" in error["message"]
+    sent = "sk-not-the-token-0123456789"
+    status, _, body = _get(models, {"Authorization": f"Bearer {sent}"})
+    assert status == 401
+    assert sent not in body.decode(), "what was sent is never echoed"
+    # Unknown routes too: nothing about the front is disclosed without the token.
+    assert _get(f"{token_daemon.openai}/v1/nothing-here")[0] == 401
+    assert _get(models, {"Authorization": f"Bearer {TOKEN}"})[0] == 200
+    assert _get(models, {"Authorization": f"bearer {TOKEN}"})[0] == 200
+    # The metrics listener never asks for it (Prometheus).
+    assert _get(f"{token_daemon.http}/metrics")[0] == 200
+    token_daemon.stop()
+    assert TOKEN not in token_daemon.log()
+    assert sent not in token_daemon.log()
+
+
+def test_an_exposed_front_with_a_token_starts_with_a_warning(
+    token_file: Path, start_daemon
+) -> None:  # type: ignore[no-untyped-def]
+    daemon: Daemon = start_daemon(
+        {"server": {"auth_token_file": str(token_file)}}, args=("--openai", "0.0.0.0:0")
+    )
+    port = daemon.info["openai"].rpartition(":")[2]
+    assert _get(f"http://127.0.0.1:{port}/v1/models")[0] == 401
+    warned = [x for x in daemon.log_lines() if x.get("event") == "openai_front_off_loopback"]
+    assert len(warned) == 1
+    assert "unencrypted" in warned[0]["reason"]
+
+
+def test_the_front_on_a_unix_socket_needs_no_token(start_daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    daemon: Daemon = start_daemon(
+        {"server": {"auth_token_file": str(token_file)}},
+        args=("--openai", f"unix://{tmp_path}/o.sock"),
+    )
+    socket_path = tmp_path / "o.sock"
+    assert daemon.info["openai"] == f"unix://{socket_path}"
+    assert _mode(socket_path) == 0o600, "owner-only, as the gRPC socket"
+
+    async def models() -> int:
+        connector = aiohttp.UnixConnector(path=str(socket_path))
+        async with (
+            aiohttp.ClientSession(connector=connector) as session,
+            session.get("http://sluice/v1/models") as r,
+        ):
+            return r.status
+
+    assert asyncio.run(models()) == 200
+    daemon.stop()
+    assert not socket_path.exists(), "removed on exit"
+
+
+# ---- addresses that cannot be had: one line naming the flag and the key, exit 2
+
+
+@pytest.mark.parametrize(
+    ("flag", "key"),
+    [("--http", "server.http"), ("--openai", "server.openai"), ("--listen", "server.listen")],
+)
+def test_a_port_in_use_names_the_flag_and_the_key(tmp_path: Path, flag: str, key: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        addresses = {"--listen": f"unix://{tmp_path}/s.sock", "--http": "127.0.0.1:0",
+                     "--openai": "127.0.0.1:0"} | {flag: f"127.0.0.1:{port}"}  # fmt: skip
+        result = _serve(*[part for pair in addresses.items() for part in pair])
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("sluice:")]
+    assert f"127.0.0.1:{port} is already in use" in line
+    assert flag in line
+    assert key in line
+
+
+def test_a_live_unix_socket_is_not_taken_over(start_daemon) -> None:  # type: ignore[no-untyped-def]
+    first: Daemon = start_daemon()
+    result = _serve("--listen", first.address, "--http", "127.0.0.1:0", "--openai", "127.0.0.1:0")
+    assert result.returncode == 2, result.stderr
+    assert "is in use" in result.stderr
+    assert "--listen" in result.stderr
+    assert "server.listen" in result.stderr
+    assert first.socket.is_socket(), "the live daemon's socket was not unlinked"
+    # A new channel: the first daemon still answers on its path.
+    with grpc.insecure_channel(first.address) as channel:
+        assert sluice_pb2_grpc.SluiceStub(channel).GetStats(pb.GetStatsRequest(), timeout=5).version
+
+
+def test_a_stale_unix_socket_is_replaced(start_daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # What a SIGKILLed daemon leaves behind: a socket file nobody listens on.
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(tmp_path / "s.sock"))
+    stale.close()
+    assert (tmp_path / "s.sock").is_socket()
+    daemon: Daemon = start_daemon(workdir=tmp_path)
+    assert daemon.stub().GetStats(pb.GetStatsRequest(), timeout=5).version

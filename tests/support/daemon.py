@@ -50,7 +50,8 @@ class Daemon:
 
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", "sluice", "serve", "--listen", self.address,
-               "--http", "127.0.0.1:0", "--ready-file", str(self.ready_file)]  # fmt: skip
+               "--http", "127.0.0.1:0", "--openai", "127.0.0.1:0",
+               "--ready-file", str(self.ready_file)]  # fmt: skip
         if self.config is not None:
             path = self.workdir / "config.yaml"
             path.write_text(yaml.safe_dump(self.config))
@@ -79,7 +80,13 @@ class Daemon:
 
     @property
     def http(self) -> str:
+        """The metrics listener (`/metrics`, `/healthz`), e.g. http://127.0.0.1:PORT."""
         return f"http://{self.info['http']}"
+
+    @property
+    def openai(self) -> str:
+        """The OpenAI-compatible front's origin; SDKs take `f"{daemon.openai}/v1"`."""
+        return f"http://{self.info['openai']}"
 
     def metrics(self) -> str:
         """The Prometheus exposition of the HTTP port."""

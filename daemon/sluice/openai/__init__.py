@@ -1,8 +1,9 @@
-"""The OpenAI-compatible front on the daemon's HTTP port (issue #9).
+"""The OpenAI-compatible front, on its own listener `server.openai` (issues #9, #17).
 
 Apps that speak the OpenAI API adopt Sluice by changing one base URL
-(`http://127.0.0.1:9090/v1`). The same pipeline as the gRPC `Complete` serves
-it: cache, routing, cascade, fallback, accounting.
+(`http://127.0.0.1:9091/v1`). The same pipeline as the gRPC `Complete` serves
+it: cache, routing, cascade, fallback, accounting. The listener, its token and its
+slow-client limits are `sluice.http`'s.
 
     POST /v1/chat/completions   `model: "sluice-auto"` routes; a configured model pins it;
                                 `stream: true` answers in OpenAI's SSE chunk format

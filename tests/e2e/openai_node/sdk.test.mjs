@@ -1,6 +1,7 @@
 // The official `openai` npm package against Sluice's OpenAI-compatible front.
 // It starts nothing: tests/e2e/test_openai_sdks.py starts the daemon and a fake
-// provider, then runs `node --test` here with SLUICE_OPENAI_BASE_URL set.
+// provider, then runs `node --test` here with SLUICE_OPENAI_BASE_URL and
+// SLUICE_OPENAI_API_KEY (the daemon's bearer token) set.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { test } from "node:test";
@@ -10,8 +11,22 @@ import OpenAI from "openai";
 const baseURL = process.env.SLUICE_OPENAI_BASE_URL;
 if (!baseURL) throw new Error("set SLUICE_OPENAI_BASE_URL (tests/e2e/test_openai_sdks.py does)");
 
+const apiKey = process.env.SLUICE_OPENAI_API_KEY;
+if (!apiKey) throw new Error("set SLUICE_OPENAI_API_KEY (tests/e2e/test_openai_sdks.py does)");
+
 // maxRetries 0: an error status must reach the test, not a retry loop.
-const client = new OpenAI({ baseURL, apiKey: "unused-by-sluice", maxRetries: 0 });
+const client = new OpenAI({ baseURL, apiKey, maxRetries: 0 });
+
+test("a wrong API key is a 401 AuthenticationError that does not echo the key", async () => {
+  const sent = "sk-wrong-node-key-0123456789";
+  const wrong = new OpenAI({ baseURL, apiKey: sent, maxRetries: 0 });
+  await assert.rejects(wrong.models.list(), (err) => {
+    assert.ok(err instanceof OpenAI.AuthenticationError);
+    assert.equal(err.status, 401);
+    assert.ok(!JSON.stringify(err.error).includes(sent));
+    return true;
+  });
+});
 
 const ask = (text) => ({ model: "sluice-auto", messages: [{ role: "user", content: text }] });
 
