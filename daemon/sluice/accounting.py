@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sluice.cascade.types import Attempt, AttemptOutcome
-from sluice.telemetry.logging import get_logger
+from sluice.telemetry.logging import get_logger, note_request_line
 from sluice.telemetry.metrics import Metrics
 
 log = get_logger("sluice.request")
@@ -77,3 +77,4 @@ def attempts_summary(attempts: Sequence[Attempt]) -> list[dict[str, Any]]:
 
 def log_request(**fields: Any) -> None:
     log.info("request", **fields)
+    note_request_line()  # the front then writes no second line for this request

@@ -12,11 +12,15 @@ from collections.abc import Sequence
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from sluice import jsontext
+from sluice.cache import expiry
 from sluice.cache.entry import Entry
 from sluice.cache.store import CacheCounts, LookupResult
 from sluice.cascade.types import Attempt, AttemptOutcome
-from sluice.config import DEFAULT_NAMESPACE, NAMESPACE_RE, LimitSettings
-from sluice.errors import InvalidArgument, ResourceExhausted
+from sluice.config import LimitSettings
+from sluice.errors import InvalidArgument, TooLarge
+from sluice.namespaces import DEFAULT_NAMESPACE, is_namespace
+from sluice.namespaces import RULE as NAMESPACE_RULE
 from sluice.pipeline import CompletionRequest, CompletionResult
 from sluice.routing.fixed import RouteDecision, RoutingHints
 from sluice.types import ChatMessage, GenParams, Role, Usage
@@ -36,7 +40,7 @@ def embed_texts(request: pb.EmbedRequest, limits: LimitSettings) -> list[str]:
     if not texts:
         raise InvalidArgument("texts", "at least one text is required")
     if len(texts) > limits.max_texts_per_embed:
-        raise ResourceExhausted(
+        raise TooLarge(
             f"texts: {len(texts)} texts in one call; the limit is "
             f"{limits.max_texts_per_embed}, split the request"
         )
@@ -50,7 +54,7 @@ def _check_text(field: str, text: str, max_bytes: int) -> None:
         raise InvalidArgument(field, "must not be empty or only white space")
     size = len(text.encode("utf-8"))
     if size > max_bytes:
-        raise ResourceExhausted(
+        raise TooLarge(
             f"{field}: {size} bytes; the limit is {max_bytes} bytes per text, shorten or split it"
         )
 
@@ -58,8 +62,8 @@ def _check_text(field: str, text: str, max_bytes: int) -> None:
 def namespace(value: str, field: str = "namespace") -> str:
     if not value:
         return DEFAULT_NAMESPACE
-    if not NAMESPACE_RE.match(value):
-        raise InvalidArgument(field, f"{value[:80]!r} is not allowed: use 1–64 of [A-Za-z0-9._-]")
+    if not is_namespace(value):
+        raise InvalidArgument(field, f"{value[:80]!r} is not allowed: {NAMESPACE_RULE}")
     return value
 
 
@@ -70,9 +74,7 @@ def messages(
     if not items:
         raise InvalidArgument(field, "at least one message is required")
     if len(items) > limits.max_messages:
-        raise ResourceExhausted(
-            f"{field}: {len(items)} messages; the limit is {limits.max_messages}"
-        )
+        raise TooLarge(f"{field}: {len(items)} messages; the limit is {limits.max_messages}")
     out: list[ChatMessage] = []
     total = 0
     for i, item in enumerate(items):
@@ -86,7 +88,7 @@ def messages(
         total += len(item.content.encode("utf-8"))
         out.append(ChatMessage(role=role, content=item.content, name=item.name))
     if total > limits.max_prompt_bytes:
-        raise ResourceExhausted(
+        raise TooLarge(
             f"{field}: {total} bytes in all; the limit is {limits.max_prompt_bytes} bytes"
         )
     if out[-1].role != "user":
@@ -108,6 +110,8 @@ def params(value: pb.Params, field: str = "params") -> GenParams:
         raise InvalidArgument(f"{field}.max_tokens", "must be positive")
     if len(value.stop) > 4:
         raise InvalidArgument(f"{field}.stop", "at most 4 stop sequences")
+    if value.json_schema:
+        _check_json_schema(value.json_schema, f"{field}.json_schema")
     return GenParams(
         temperature=temperature,
         top_p=top_p,
@@ -118,24 +122,22 @@ def params(value: pb.Params, field: str = "params") -> GenParams:
     )
 
 
+def _check_json_schema(text: str, field: str) -> None:
+    """Parsed here once, so no later step (providers, the confidence check) meets a schema
+    too deep for recursion or one that is not an object."""
+    if not isinstance(jsontext.loads(text, field), dict):
+        raise InvalidArgument(field, "must be a JSON object (a JSON schema)")
+
+
 def threshold(value: float, field: str) -> float:
     if math.isnan(value) or not (0.0 < value <= 1.0):
         raise InvalidArgument(field, f"{value} is outside (0, 1]")
     return value
 
 
-# Ten years: an entry's expiry must still be a valid protobuf Timestamp (year ≤ 9999).
-MAX_TTL_S = 10 * 365 * 86400
-
-
 def ttl_seconds(value: Duration, field: str) -> float | None:
     """None when unset or zero (use the namespace default)."""
-    seconds = value.seconds + value.nanos / 1e9
-    if seconds < 0:
-        raise InvalidArgument(field, "must not be negative")
-    if seconds > MAX_TTL_S:
-        raise InvalidArgument(field, f"at most {MAX_TTL_S} seconds (ten years)")
-    return seconds or None
+    return expiry.ttl_seconds(value.seconds + value.nanos / 1e9, field)
 
 
 def duration(seconds: float) -> Duration:
@@ -145,8 +147,9 @@ def duration(seconds: float) -> Duration:
 
 
 def timestamp(seconds: float) -> Timestamp:
+    """Never raises: a stored time outside the Timestamp's range is shown at its edge."""
     t = Timestamp()
-    t.FromNanoseconds(int(seconds * 1e9))
+    t.FromNanoseconds(int(expiry.timestamp_seconds(seconds) * 1e9))
     return t
 
 

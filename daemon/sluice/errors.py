@@ -3,7 +3,9 @@
     SluiceError                     every error the daemon raises on purpose
     ├── InvalidArgument             the caller's input is wrong; `field` names what to fix
     ├── NotFound                    an id is unknown or expired
-    ├── ResourceExhausted           a size limit or a cost budget was hit
+    ├── ResourceExhausted           a cost budget was hit
+    │   ├── TooLarge                a request is over a documented size limit (HTTP 413)
+    │   └── Overloaded              the daemon is at a configured capacity; retry later (HTTP 429)
     ├── Unauthenticated             a listener that requires a token got none or a wrong one
     ├── Unimplemented               the feature is not built in this version
     ├── DeadlineExceeded            the request's deadline passed
@@ -50,6 +52,18 @@ class NotFound(SluiceError):
 
 class ResourceExhausted(SluiceError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class TooLarge(ResourceExhausted):
+    """Over a documented size limit: retrying the same request cannot help (HTTP 413)."""
+
+
+class Overloaded(ResourceExhausted):
+    """A queue or connection limit is full right now; the same request may succeed later."""
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Unauthenticated(SluiceError):

@@ -23,14 +23,14 @@ from sluice import __version__, convert
 from sluice.config import LimitSettings
 from sluice.errors import (
     InvalidArgument,
-    ResourceExhausted,
     SluiceError,
+    TooLarge,
     Unavailable,
     Unimplemented,
     grpc_code,
 )
 from sluice.pipeline import Pipeline
-from sluice.telemetry.logging import get_logger
+from sluice.telemetry.logging import get_logger, request_line
 from sluice.telemetry.metrics import Metrics
 from sluice.v1 import sluice_pb2 as pb
 
@@ -57,12 +57,6 @@ def _details(
     )  # fmt: skip
     status = status_pb2.Status(code=code.value[0], message=exc.message, details=[detail])
     return (("grpc-status-details-bin", status.SerializeToString()),)
-
-
-class _CallLog:
-    """Set by a handler once the pipeline has written the request's log line."""
-
-    pipeline_logged = False
 
 
 class BadRequest:
@@ -93,41 +87,45 @@ class SluiceService:
     @contextlib.asynccontextmanager
     async def _guard(
         self, method: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AsyncIterator[_CallLog]:
+    ) -> AsyncIterator[None]:
         """Map errors to status codes, count and time the call, write its log line."""
         started = time.perf_counter()
         code = grpc.StatusCode.OK
         error: SluiceError | None = None
-        call_log = _CallLog()
-        try:
-            if isinstance(request, BadRequest):
-                code = grpc.StatusCode.INVALID_ARGUMENT
-                await context.abort(code, request.reason)
-            yield call_log
-        except SluiceError as exc:
-            error, code = exc, grpc_code(exc)
-            await context.abort(code, exc.message, trailing_metadata=_details(code, exc, request))
-        except grpc.aio.AbortError:
-            raise
-        except asyncio.CancelledError:
-            code = grpc.StatusCode.CANCELLED
-            raise
-        except Exception:
-            code = grpc.StatusCode.INTERNAL
-            incident = uuid.uuid4().hex[:12]
-            log.exception("rpc_failed", method=method, incident=incident)
-            await context.abort(code, f"internal error (incident {incident} in the sidecar's log)")
-        finally:
-            elapsed = time.perf_counter() - started
-            self.metrics.rpc_requests.labels(method, code.name).inc()
-            self.metrics.rpc_latency.labels(method).observe(elapsed)
-            # One line per request (the pipeline writes it for completions); bodies never.
-            if not call_log.pipeline_logged:
-                log.info(
-                    "rpc", method=method, code=code.name,
-                    error=error.message if error is not None else None,
-                    ms=round(elapsed * 1000, 3),
-                )  # fmt: skip
+        with request_line() as line:
+            try:
+                if isinstance(request, BadRequest):
+                    code = grpc.StatusCode.INVALID_ARGUMENT
+                    await context.abort(code, request.reason)
+                yield
+            except SluiceError as exc:
+                error, code = exc, grpc_code(exc)
+                details = _details(code, exc, request)
+                await context.abort(code, exc.message, trailing_metadata=details)
+            except grpc.aio.AbortError:
+                raise
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception:
+                code = grpc.StatusCode.INTERNAL
+                incident = uuid.uuid4().hex[:12]
+                log.exception("rpc_failed", method=method, incident=incident)
+                message = f"internal error (incident {incident} in the sidecar's log)"
+                await context.abort(code, message)
+            finally:
+                elapsed = time.perf_counter() - started
+                self.metrics.rpc_requests.labels(method, code.name).inc()
+                self.metrics.rpc_latency.labels(method).observe(elapsed)
+                # One line per request, bodies never: the pipeline's `request` line when it
+                # got that far (it may fail before: bad input, cache, routing), else this one.
+                if not line.written:
+                    log.info(
+                        "rpc", method=method, code=code.name,
+                        request_id=str(getattr(request, "request_id", ""))[:128] or None,
+                        error=error.message if error is not None else None,
+                        ms=round(elapsed * 1000, 3),
+                    )  # fmt: skip
 
     async def _rpc(
         self,
@@ -152,7 +150,7 @@ class SluiceService:
     ) -> pb.EmbedResponse:
         async def handle() -> pb.EmbedResponse:
             texts = convert.embed_texts(request, self.limits)
-            results = await self.pipeline.embed(texts)
+            results = await self.pipeline.embed(texts, bulk=True)
             return pb.EmbedResponse(
                 embeddings=[
                     pb.Embedding(values=r.vector.tolist(), tokens=r.tokens, truncated=r.truncated)
@@ -177,9 +175,8 @@ class SluiceService:
     async def Complete(
         self, request: pb.CompleteRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.CompleteResponse:
-        async with self._guard("Complete", request, context) as call_log:
+        async with self._guard("Complete", request, context):
             domain = convert.completion_request(request, self.limits, self._deadline(context))
-            call_log.pipeline_logged = True
             result = await self.pipeline.complete(domain)
             return convert.completion_response(result, self.pipeline.cache.clock())
         raise AssertionError("unreachable: _guard re-raises or aborts")
@@ -187,9 +184,8 @@ class SluiceService:
     async def StreamComplete(
         self, request: pb.CompleteRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.CompleteChunk]:
-        async with self._guard("StreamComplete", request, context) as call_log:
+        async with self._guard("StreamComplete", request, context):
             domain = convert.completion_request(request, self.limits, self._deadline(context))
-            call_log.pipeline_logged = True
             async for item in self.pipeline.stream_complete(domain):
                 if isinstance(item, str):
                     yield pb.CompleteChunk(delta=item)
@@ -246,8 +242,9 @@ class SluiceService:
             if not request.answer.content.strip():
                 raise InvalidArgument("answer.content", "must not be empty")
             if len(request.answer.content.encode("utf-8")) > self.limits.max_prompt_bytes:
-                raise ResourceExhausted(
-                    f"answer.content: larger than {self.limits.max_prompt_bytes} bytes"
+                raise TooLarge(
+                    f"answer.content: larger than {self.limits.max_prompt_bytes} bytes; "
+                    "store a shorter answer"
                 )
             entry, replaced = await self.pipeline.store(
                 convert.namespace(request.namespace),

@@ -7,14 +7,18 @@ then every place the daemon writes to is searched for them.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
+from google.rpc import status_pb2
 from prometheus_client import generate_latest
 from structlog.testing import capture_logs
 
@@ -23,7 +27,7 @@ from sluice.cli import default_model_dir
 from sluice.config import parse_settings
 from sluice.errors import SluiceError
 from sluice.pipeline import CompletionRequest
-from sluice.testing.fakeprovider.faults import Fault, FaultKind
+from sluice.testing.fakeprovider.faults import Echo, Fault, FaultKind
 from sluice.testing.fakeprovider.server import FakeProviderServer, ModelBehaviour
 from sluice.types import ChatMessage, GenParams
 from sluice.v1 import sluice_pb2 as pb
@@ -133,7 +137,7 @@ def test_daemon_process_leaks_nothing(
     snaps = tmp_path / "snap"
     config = _config(cascade_config(fake_provider), key_file)
     # Breakers stay closed, so every fault reaches the provider code.
-    config["cascade"]["breaker"]["failures"] = 10_000
+    config["cascade"]["breaker"]["minimum_calls"] = 10_000
     # With the verifier on, snapshots keep question texts on purpose (it compares them after a
     # restart: test_cache_rpc's restart test); without it they hold no prompt at all.
     config["cache"] = {"snapshot_dir": str(snaps), "store_nondeterministic": True,
@@ -217,3 +221,84 @@ async def test_in_process_events_carry_no_secrets(tmp_path: Path) -> None:
     assert _leaks("\n".join(errors)) == []
     assert len(errors) >= 3
     assert _leaks(metrics) == []
+
+
+# ---- a provider that quotes the request body it got back, escaped (issue #17)
+
+PROMPT_RU = 'СЕКРЕТ-маркер-9b1d мой номер карты 4111 1111 1111 1111, "кавычки"\nи\tновая строка'
+RU_SECRETS = ("СЕКРЕТ-маркер-9b1d", "номер карты", "4111 1111", "кавычки")
+
+
+def _forms(secret: str) -> set[str]:
+    """`secret` as it may show up in a log line, an error or a provider's echo."""
+    forms = {secret}
+    for text in (secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]):
+        forms |= {text, json.dumps(text)[1:-1], urllib.parse.quote(text),
+                  urllib.parse.quote_plus(text)}  # fmt: skip
+    return forms
+
+
+def _escaped_leaks(text: str) -> list[str]:
+    return sorted({form for s in (*RU_SECRETS, ENV_KEY) for form in _forms(s) if form in text})
+
+
+def _http_error(daemon: Any, body: dict[str, Any]) -> str:
+    # The OpenAI front on its own listener (--openai), else on the metrics one (older daemons).
+    front = daemon.info.get("openai") or daemon.info["http"]
+    request = urllib.request.Request(
+        f"http://{front}/v1/chat/completions", data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=20) as r:
+            return f"{r.status} {r.read().decode()}"
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return f"{exc.code} {exc.read().decode()}"
+
+
+def _attempt_errors(details: bytes) -> str:
+    status = status_pb2.Status.FromString(details)
+    out = []
+    for detail in status.details:
+        info = pb.ErrorDetails()
+        detail.Unpack(info)
+        out += [attempt.error for attempt in info.attempts]
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_echoed_request_bodies_leak_nothing_escaped_or_not(
+    start_daemon, fake_provider: FakeProvider, tmp_path: Path, status: int
+) -> None:  # type: ignore[no-untyped-def]
+    config = cascade_config(fake_provider)
+    config["providers"]["oa"]["api_key_env"] = "SLUICE_TEST_OA_KEY"
+    config["cascade"]["breaker"]["minimum_calls"] = 10_000
+    config["cascade"]["retry"]["max_retries"] = 0
+    daemon = start_daemon(
+        config, env={"SLUICE_TEST_OA_KEY": ENV_KEY}, args=("--openai", "127.0.0.1:0")
+    )
+    stub = daemon.stub()
+    wire: list[str] = []
+    for i, echo in enumerate(Echo):
+        fake_provider.reset()
+        fake_provider.fault(kind="echo_request", status=status, echo=echo.value)
+        question = f"{PROMPT_RU} {i}"
+        try:
+            stub.Complete(pb.CompleteRequest(messages=[_user(question)]), timeout=20)
+        except grpc.RpcError as exc:
+            wire.append(exc.details() or "")
+            # The attempts (each with its redacted provider error) travel in the details.
+            details = dict(exc.trailing_metadata() or ()).get("grpc-status-details-bin", b"")
+            wire.append(_attempt_errors(details))
+        body = {"model": "sluice-auto", "messages": [{"role": "user", "content": question + "h"}]}
+        wire.append(_http_error(daemon, body))
+    # Positive control: the provider did echo the prompt, in each encoding.
+    assert all(call["fault"] == "echo_request" for call in fake_provider.calls())
+    assert len(wire) == 3 * len(Echo)
+    # The gRPC attempts carry the provider's (redacted) words (a 400 reaches the caller too).
+    assert sum("could not parse the request" in text for text in wire) >= len(Echo), wire
+    assert daemon.stop(signal.SIGTERM) == 0
+    assert _escaped_leaks("\n".join(wire)) == [], "errors on the wire"
+    assert _escaped_leaks(daemon.log()) == [], "the daemon's log"
+    assert "[redacted]" in "\n".join(wire)

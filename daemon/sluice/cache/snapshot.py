@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sluice.cache.entry import Entry
+from sluice.cache.expiry import MAX_TTL_S, trusted_time
 from sluice.cache.store import SemanticCache
 from sluice.cache.vectors import load_group, save_group
 from sluice.telemetry.logging import get_logger
@@ -73,6 +74,16 @@ def _entry_from_row(row: list[Any]) -> Entry:
         created=float(created), expires=float(expires), hits=int(hits),
         last_hit=float(last_hit), slot=int(slot),
     )  # fmt: skip
+
+
+def _trusted(entry: Entry, now: float) -> bool:
+    """Times a Timestamp can carry, an expiry within the TTL bound (jitter and skew allowed).
+
+    Older versions took any TTL over HTTP: an entry expiring in 1e300 s made every Lookup of
+    its question fail. Such an entry is dropped on restore; the rest of the snapshot is kept.
+    """
+    times = (entry.created, entry.expires, entry.last_hit)
+    return all(map(trusted_time, times)) and entry.expires <= now + 2 * MAX_TTL_S
 
 
 class Snapshotter:
@@ -173,17 +184,24 @@ class Snapshotter:
             group = load_group(vectors.dims, vectors.params, str(folder), g)
             vectors.groups[(g["namespace"], g["scope"])] = group
         now = cache.clock()
-        restored = 0
+        restored = untrusted = 0
         text = (folder / "entries.jsonl").read_text(encoding="utf-8")
         for line in text.splitlines():
             entry = _entry_from_row(json.loads(line))
-            if entry.expired(now):
-                if entry.slot >= 0:
-                    vectors.remove_sync(entry.namespace, entry.scope, entry.slot)
+            if not _trusted(entry, now):
+                untrusted += 1
+            elif not entry.expired(now):
+                cache._insert(entry)
+                restored += 1
                 continue
-            cache._insert(entry)
-            restored += 1
+            if entry.slot >= 0:
+                vectors.remove_sync(entry.namespace, entry.scope, entry.slot)
         cache._evict()
+        if untrusted:
+            log.warning(
+                "snapshot_entries_skipped", path=str(folder), entries=untrusted,
+                reason="a time not finite or out of range, or an expiry past twice the TTL bound",
+            )  # fmt: skip
         log.info("snapshot_restored", path=str(folder), entries=restored,
                  ms=round((time.perf_counter() - started) * 1000, 1))  # fmt: skip
         return restored

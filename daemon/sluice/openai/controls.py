@@ -19,12 +19,13 @@ body object (the SDKs' `extra_body`) is per call and wins over a header.
 
 from __future__ import annotations
 
-import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
-from sluice import convert
+from sluice import convert, jsontext
+from sluice.cache import expiry
 from sluice.errors import InvalidArgument
 from sluice.openai.fields import renamed, str_list, typed
 from sluice.routing.fixed import RoutingHints
@@ -49,6 +50,7 @@ _CACHE_MODES: Final = {
     "skip": (True, True),
 }
 MAX_TIMEOUT_MS: Final = 3_600_000
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,9 @@ class _Raw:
         for header, key in _HEADERS.items():
             value = headers.get(header)
             if value is not None:
+                # aiohttp keeps bytes that are not UTF-8 as lone surrogates: refuse them here.
+                if not jsontext.valid_text(value):
+                    raise InvalidArgument(header, "is not valid UTF-8")
                 self.values[key] = (_from_header(key, value, header), header)
         if body_value is None:
             return
@@ -88,6 +93,11 @@ class _Raw:
             return None, f"sluice.{key}"
         value, source = self.values[key]
         return typed(value, source, kind), source
+
+
+def header_safe(value: str) -> bool:
+    """Can be echoed in a reply header: valid Unicode, no control characters."""
+    return jsontext.valid_text(value) and not _CONTROL.search(value)
 
 
 def _from_header(key: str, value: str, header: str) -> object:
@@ -107,13 +117,15 @@ def parse_controls(
     raw = _Raw(body_value, headers)
     namespace, ns_field = raw.get("namespace", str)
     request_id, id_field = raw.get("request_id", str)
+    if request_id and not header_safe(request_id):
+        raise InvalidArgument(
+            id_field, "must be text without control characters (it is echoed in a reply header)"
+        )
     with renamed("request_id", id_field):
         rid = convert.request_id(request_id or "")
     skip_read, skip_write = _cache_mode(raw)
     threshold, threshold_field = raw.get("threshold", float)
     ttl_s, ttl_field = raw.get("ttl_s", float)
-    if ttl_s is not None and (math.isnan(ttl_s) or ttl_s < 0):
-        raise InvalidArgument(ttl_field, "must not be negative")
     store, _ = raw.get("store_nondeterministic", bool)
     routing, pinned_field = _routing(raw)
     return Controls(
@@ -124,7 +136,7 @@ def parse_controls(
         skip_write=skip_write,
         routing=routing,
         threshold=None if threshold is None else convert.threshold(threshold, threshold_field),
-        ttl_s=ttl_s or None,
+        ttl_s=None if ttl_s is None else expiry.ttl_seconds(ttl_s, ttl_field),
         store_nondeterministic=bool(store),
         pinned_field=pinned_field,
     )

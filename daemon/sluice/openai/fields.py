@@ -21,7 +21,10 @@ def typed(value: object, field: str, kind: type[T]) -> T:
     if kind in (int, float) and isinstance(value, bool):
         raise InvalidArgument(field, f"must be {_NAMES[kind]}")
     if kind is float and isinstance(value, int):
-        return float(value)  # type: ignore[return-value]  # T is float in this branch
+        try:
+            return float(value)  # type: ignore[return-value]  # T is float in this branch
+        except OverflowError:  # JSON integers have no size limit; floats stop near 1.8e308
+            raise InvalidArgument(field, "is out of range for a number") from None
     if not isinstance(value, kind):
         raise InvalidArgument(field, f"must be {_NAMES[kind]}")
     return value

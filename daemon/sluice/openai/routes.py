@@ -8,7 +8,6 @@ request's log line unless the pipeline wrote it (completions).
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
@@ -16,17 +15,20 @@ from typing import Any
 
 from aiohttp import web
 
-from sluice.errors import InvalidArgument, ResourceExhausted, SluiceError, Unavailable
+from sluice import jsontext
+from sluice.errors import SluiceError, TooLarge
 from sluice.openai import embeddings, replies
 from sluice.openai.chat import AUTO_MODEL, ChatCall, parse_chat
+from sluice.openai.controls import header_safe
 from sluice.openai.errors import (
+    NotReady,
     UnknownModel,
     error_body,
     error_response,
     internal_error_body,
 )
 from sluice.pipeline import CompletionResult, Pipeline
-from sluice.telemetry.logging import get_logger
+from sluice.telemetry.logging import get_logger, request_line
 
 log = get_logger("sluice.http")
 
@@ -37,8 +39,9 @@ class _Call:
     """What a handler learnt, for the error reply and the log line."""
 
     def __init__(self, request: web.Request) -> None:
-        self.request_id = request.headers.get("x-sluice-request-id", "")[:128]
-        self.pipeline_logged = False
+        # Echoed in a reply header before the controls are checked: only if it can be one.
+        rid = request.headers.get("x-sluice-request-id", "")[:128]
+        self.request_id = rid if header_safe(rid) else ""
 
 
 class OpenAIFront:
@@ -50,7 +53,7 @@ class OpenAIFront:
     def pipeline(self) -> Pipeline:
         pipeline = self._get_pipeline()
         if pipeline is None:
-            raise Unavailable(
+            raise NotReady(
                 "the sidecar is starting (loading the model) or stopping; "
                 "retry when /healthz says SERVING"
             )
@@ -62,25 +65,28 @@ class OpenAIFront:
         started = time.perf_counter()
         call = _Call(request)
         status, error = 500, None
-        try:
-            response = await handle(call)
-            status = response.status
-            return response
-        except SluiceError as exc:
-            error = exc.message
-            response = error_response(exc, _error_headers(call, exc))
-            status = response.status
-            return response
-        except Exception:  # never a stack trace on the wire: an incident id to find in the log
-            incident = uuid.uuid4().hex[:12]
-            log.exception("http_failed", path=request.path, incident=incident)
-            return web.json_response(internal_error_body(incident), status=500)
-        finally:
-            if not call.pipeline_logged:
-                log.info(
-                    "http", method=request.method, path=request.path, status=status, error=error,
-                    ms=round((time.perf_counter() - started) * 1000, 3),
-                )  # fmt: skip
+        with request_line() as line:
+            try:
+                response = await handle(call)
+                status = response.status
+                return response
+            except SluiceError as exc:
+                error = exc.message
+                response = error_response(exc, _error_headers(call, exc))
+                status = response.status
+                return response
+            except Exception:  # never a stack trace on the wire: an incident id for the log
+                incident = uuid.uuid4().hex[:12]
+                log.exception("http_failed", path=request.path, incident=incident)
+                return web.json_response(internal_error_body(incident), status=500)
+            finally:
+                # One line per request: the pipeline's `request` line if it got that far.
+                if not line.written:
+                    log.info(
+                        "http", method=request.method, path=request.path, status=status,
+                        request_id=call.request_id or None, error=error,
+                        ms=round((time.perf_counter() - started) * 1000, 3),
+                    )  # fmt: skip
 
     # ---- POST /v1/chat/completions
     async def chat(self, request: web.Request) -> web.StreamResponse:
@@ -92,7 +98,6 @@ class OpenAIFront:
                 time.monotonic(),
             )  # fmt: skip
             call.request_id = parsed.request.request_id
-            call.pipeline_logged = True
             if parsed.stream:
                 return await _stream(request, parsed, pipeline)
             result = await pipeline.complete(parsed.request)
@@ -110,7 +115,7 @@ class OpenAIFront:
                 await _json_body(request), pipeline.model_id, pipeline.dimensions,
                 pipeline.settings.limits,
             )  # fmt: skip
-            results = await pipeline.embed(parsed.texts)
+            results = await pipeline.embed(parsed.texts, bulk=True)
             return web.json_response(embeddings.reply(results, pipeline.model_id, parsed.encoding))
 
         return await self._guarded(request, handle)
@@ -209,11 +214,8 @@ async def _json_body(request: web.Request) -> Any:
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
-        raise ResourceExhausted(f"body: {exc.text}") from None
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise InvalidArgument("body", f"not valid JSON ({exc})") from None
+        raise TooLarge(f"body: {exc.text}") from None
+    return jsontext.loads(raw, "body")
 
 
 def _model_owners(pipeline: Pipeline) -> list[tuple[str, str]]:

@@ -25,6 +25,7 @@ import hmac
 import json
 import math
 import re
+import urllib.parse
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -110,9 +111,44 @@ class InStreamError(Exception):
 
 def load_json(raw: bytes | str, what: str) -> Any:
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
+    except RecursionError:
+        raise WireFormatError(f"{what} is nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise WireFormatError(f"{what} is not valid JSON") from exc
+    pattern = _SURROGATE_ESCAPE_BYTES if isinstance(raw, bytes) else _SURROGATE_ESCAPE
+    if pattern.search(raw):  # type: ignore[arg-type]  # the pattern matches raw's type
+        _scrub_surrogates(value)
+    return value
+
+
+# `"\ud83d"` escapes: JSON can carry half of a surrogate pair (a stream may even split an emoji
+# across two chunks), which decodes to a str no UTF-8 encoder takes (the cache, gRPC, our reply).
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES: Final = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _scrub_surrogates(value: object) -> None:
+    """Every string in `value` (in place) with pairs joined and a lone half as U+FFFD."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            for i, v in enumerate(item):
+                if isinstance(v, str):
+                    item[i] = _valid_unicode(v)
+                else:
+                    stack.append(v)
+        elif isinstance(item, dict):
+            for key, v in list(item.items()):
+                if not isinstance(v, str):
+                    stack.append(v)
+                del item[key]
+                item[_valid_unicode(key)] = _valid_unicode(v) if isinstance(v, str) else v
+
+
+def _valid_unicode(text: str) -> str:
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def as_dict(value: object, what: str) -> dict[str, Any]:
@@ -152,8 +188,11 @@ def as_float(value: object, what: str) -> float:
 
 
 def parse_json_schema(schema: str) -> dict[str, Any]:
+    # The fronts refuse bad schemas (sluice.jsontext); this is the line behind them.
     try:
         parsed = json.loads(schema)
+    except RecursionError:
+        raise UnsupportedRequest("params.json_schema is nested too deeply") from None
     except ValueError:
         raise UnsupportedRequest("params.json_schema is not valid JSON") from None
     if not isinstance(parsed, dict):
@@ -346,18 +385,47 @@ def build_error(
 def redact(text: str, secrets: Iterable[str], *, fragments: bool = True) -> str:
     """`text` without any secret, whole or in part (providers quote prompts cut or re-spaced).
 
+    Providers also quote the request body they got, so a prompt may come back JSON-escaped
+    (`\\u043f\\u0440…` or raw UTF-8, `\\"`, `\\n`; once or twice) or URL-encoded (`%D0%BF`,
+    `+`). Matching happens after undoing those encodings on both sides (`unescaped`), so an
+    escaped prompt or an escaped piece of one is caught like a plain one; the text returned
+    is the unescaped one. Not caught: base64 or other encodings a provider might invent.
+
     Fragment search costs len(text) substring scans of each secret: keep `text` short.
     """
+    secrets = [s for s in secrets if len(s) >= _MIN_SCRUB_LEN]
+    if not secrets:
+        return text
+    text = unescaped(text)
     for secret in secrets:
-        if len(secret) < _MIN_SCRUB_LEN:
-            continue
-        flat = " ".join(secret.split())
-        for form in (secret, flat):
+        for form in (secret, unescaped(secret)):
             if form in text:
                 text = text.replace(form, "[redacted]")
         if fragments:
-            text = _redact_fragments(text, flat)
+            text = _redact_fragments(text, unescaped(secret))
     return text
+
+
+_JSON_ESCAPE: Final = re.compile(r'\\u([0-9a-fA-F]{4})|\\(["\\/bfnrt])')
+_JSON_SIMPLE: Final = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n",
+                       "r": "\r", "t": "\t"}  # fmt: skip
+
+
+def unescaped(text: str) -> str:
+    """`text` with JSON string escapes and URL encoding undone (twice: a quoted body quoted
+    again), white space flattened, and never a lone surrogate (it would break our own log)."""
+    for _ in range(2):
+        if "\\" in text:
+            text = _JSON_ESCAPE.sub(_json_char, text)
+        if "%" in text or "+" in text:
+            text = urllib.parse.unquote_plus(text, errors="replace")
+    text = " ".join(text.split())
+    return _valid_unicode(text)  # escaped pairs joined (emoji), a lone half as U+FFFD
+
+
+def _json_char(match: re.Match[str]) -> str:
+    code, simple = match.groups()
+    return chr(int(code, 16)) if code is not None else _JSON_SIMPLE[simple]
 
 
 def _redact_fragments(text: str, secret: str) -> str:

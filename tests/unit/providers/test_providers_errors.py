@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import json
 import pickle
+import urllib.parse
 from datetime import UTC, datetime
 
 import pytest
@@ -12,12 +14,15 @@ from sluice.errors import ProviderErrorKind, RateLimited
 from sluice.providers._http import (
     ErrorInfo,
     Secret,
+    WireFormatError,
     build_error,
     error_kind,
     generic_error_info,
+    load_json,
     looks_like_context_length,
     parse_retry_after,
     redact,
+    unescaped,
 )
 
 NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -163,6 +168,49 @@ def test_build_error_redacts_quoted_pieces_of_a_prompt() -> None:
                                         secrets=[prompt]).message  # fmt: skip
 
 
+RUSSIAN = "привет, мой номер карты 4111 1111 1111 1111, а зовут меня Анна"
+QUOTES = 'He said "my card is 4111 1111 1111 1111"\nand\tthen left \\ ok 🙂 1+1=2 100%'
+
+
+def _echoes(prompt: str) -> list[tuple[str, bool]]:
+    """How a provider may quote the request body it got in its error: (message, whole prompt)."""
+    body = {"messages": [{"role": "user", "content": prompt}]}
+    whole = [
+        json.dumps(body),  # what aiohttp sends (ensure_ascii): \u043f\u0440…
+        json.dumps(body, ensure_ascii=False),
+        json.dumps(json.dumps(body)),  # the body quoted once more
+        json.dumps(prompt)[1:-1],
+        json.dumps(prompt, ensure_ascii=False)[1:-1],
+        urllib.parse.quote(prompt),
+        urllib.parse.quote_plus(prompt),
+        urllib.parse.urlencode({"q": prompt}),
+    ]
+    # Pieces of it: a provider quotes 40 characters from somewhere in the middle.
+    middle = prompt[10:50]
+    pieces = [json.dumps(middle)[1:-1], urllib.parse.quote(middle)]
+    forms = [(form, True) for form in whole] + [(form, False) for form in pieces]
+    return [(f"invalid request: {form} (see docs)", is_whole) for form, is_whole in forms]
+
+
+@pytest.mark.parametrize("prompt", [RUSSIAN, QUOTES])
+def test_redact_catches_escaped_and_url_encoded_prompts(prompt: str) -> None:
+    secrets = ["sk-test-SECRET-1234567890", prompt]
+    for echo, is_whole in _echoes(prompt):
+        # A whole prompt goes in the first pass; a piece needs the fragment pass.
+        for fragments in (True, False) if is_whole else (True,):
+            out = redact(echo, secrets, fragments=fragments)
+            for leak in ("4111", "карты", "card", "\\u0", "%D0"):
+                assert leak not in out, (echo, out)
+        error = build_error("p", 400, ErrorInfo(message=echo), where="HTTP 400", secrets=secrets)
+        assert "4111" not in error.message, (echo, error.message)
+        assert "invalid request" in error.message
+
+
+def test_unescaped_never_returns_a_lone_surrogate() -> None:
+    assert unescaped("a \\ud800 b \\ud83d\\ude42") == "a \ufffd b 🙂"
+    assert unescaped("%ED%A0%80").encode("utf-8")
+
+
 def test_redact_leaves_short_strings_alone() -> None:
     assert redact("hi there", ["hi"]) == "hi there"
 
@@ -180,3 +228,16 @@ def test_secret_never_shows_its_value() -> None:
         pickle.dumps(secret)
     with pytest.raises(ValueError, match="empty"):
         Secret("")
+
+
+def test_provider_json_never_holds_a_lone_surrogate() -> None:
+    """A reply (or one stream chunk) with half a surrogate pair was INTERNAL further on."""
+    raw = '{"text": "bad \\ud800 and \\ud83d\\ude42", "\\udfff": ["\\udc00"]}'
+    for value in (load_json(raw, "reply"), load_json(raw.encode(), "reply")):
+        assert value == {"text": "bad \ufffd and 🙂", "\ufffd": ["\ufffd"]}
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+def test_provider_json_nested_too_deep_is_a_wire_format_error() -> None:
+    with pytest.raises(WireFormatError, match="nested too deeply"):
+        load_json(b"[" * 100_000 + b"]" * 100_000, "reply")

@@ -24,6 +24,19 @@ class FaultKind(enum.StrEnum):
     WRONG_CONTENT_TYPE = "wrong_content_type"  # 200 text/html, like a captive proxy
     UNAUTHORIZED = "unauthorized"  # the protocol's bad-key error (Gemini: 400 API_KEY_INVALID)
     CONTEXT_LENGTH = "context_length"  # the protocol's prompt-too-long error (400)
+    # `status` whose error message quotes the request body it got, encoded as `echo` says:
+    # a hostile provider for the redaction tests (prompts must not come back, escaped or not).
+    ECHO_REQUEST = "echo_request"
+
+
+class Echo(enum.StrEnum):
+    """How ECHO_REQUEST quotes the request body (from its messages on) in its error message."""
+
+    RAW = "raw"  # as received: JSON with \uXXXX escapes (what aiohttp and httpx send)
+    UNICODE = "unicode"  # JSON re-encoded with ensure_ascii=False: raw UTF-8, \" and \n escapes
+    DOUBLE = "double"  # the body as a JSON string once more: \\u043f, \\"
+    URL = "url"  # percent-encoded, as in a query string
+    URL_PLUS = "url_plus"  # percent-encoded with + for spaces (form encoding)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +55,13 @@ class Fault:
     after_chunks: int = 2  # cut_stream: content chunks sent before the cut
     clean_close: bool = False  # cut_stream: end the body cleanly, just without the terminal event
     message: str | None = None  # error kinds: replaces the provider's error message
+    echo: Echo = Echo.RAW  # echo_request: how the body is quoted
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, FaultKind):
             object.__setattr__(self, "kind", FaultKind(self.kind))
+        if not isinstance(self.echo, Echo):
+            object.__setattr__(self, "echo", Echo(self.echo))
         # JSON from other languages reaches here unchecked: validate what the types promise.
         if self.times is not None:
             _require_int("times", self.times, minimum=1)

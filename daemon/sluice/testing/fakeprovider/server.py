@@ -23,6 +23,7 @@ import asyncio
 import dataclasses
 import json
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -31,7 +32,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from sluice.testing.fakeprovider.faults import Chaos, Fault, FaultKind, FaultPlan
+from sluice.testing.fakeprovider.faults import Chaos, Echo, Fault, FaultKind, FaultPlan
 from sluice.testing.fakeprovider.wire import (
     WIRE_FORMATS,
     Answer,
@@ -45,6 +46,24 @@ PROTOCOLS: Final = tuple(WIRE_FORMATS)
 _SECRET_HEADERS: Final = frozenset(
     {"authorization", "x-api-key", "x-goog-api-key", "cookie", "proxy-authorization"}
 )
+_ECHO_FROM: Final = ('"messages"', '"contents"', '"system"')
+_ECHOES: Final[Mapping[Echo, Callable[[str], str]]] = {
+    Echo.RAW: lambda raw: raw,
+    Echo.UNICODE: lambda raw: json.dumps(_loose_json(raw), ensure_ascii=False),
+    Echo.DOUBLE: json.dumps,
+    Echo.URL: urllib.parse.quote,
+    Echo.URL_PLUS: urllib.parse.quote_plus,
+}
+
+
+def _loose_json(raw: str) -> object:
+    """The body piece re-decoded: from `"messages": [...]` on it is `{` short of an object."""
+    try:
+        return json.loads("{" + raw)
+    except ValueError:
+        return raw
+
+
 _MALFORMED_BODY: Final = b'{"id": "fake", "choices": [{"index": 0, "message": {"conte'
 _MALFORMED_FRAME: Final = b'data: {"type": "content_block_delta", "delta": {"te\n\n'
 _HTML: Final = "<html><body><h1>502 Bad Gateway</h1><p>captive proxy</p></body></html>"
@@ -108,6 +127,7 @@ class FakeProviderServer:
             FaultKind.WRONG_CONTENT_TYPE: self._wrong_type,
             FaultKind.UNAUTHORIZED: self._unauthorized,
             FaultKind.CONTEXT_LENGTH: self._context_length,
+            FaultKind.ECHO_REQUEST: self._echo_request,
         }
 
     # ---- lifecycle
@@ -365,6 +385,16 @@ class FakeProviderServer:
         self, request: web.Request, wire: WireFormat, ask: Ask, fault: Fault
     ) -> web.StreamResponse:
         return self._error(wire, "context_length", 400, fault.message)
+
+    async def _echo_request(
+        self, request: web.Request, wire: WireFormat, ask: Ask, fault: Fault
+    ) -> web.StreamResponse:
+        raw = (await request.read()).decode("utf-8", "replace")
+        # From the conversation on, so the prompt falls in the first few hundred characters.
+        starts = [i for key in _ECHO_FROM if (i := raw.find(key)) >= 0]
+        quoted = _ECHOES[fault.echo](raw[min(starts, default=0) :])
+        case: ErrorCase = "server" if fault.status >= 500 else "bad_request"
+        return self._error(wire, case, fault.status, f"could not parse the request: {quoted}")
 
     async def _hang(
         self, request: web.Request, wire: WireFormat, ask: Ask, fault: Fault
