@@ -1,0 +1,53 @@
+"""Everything `serve` refuses at start, checked without binding a port or loading a model.
+
+`sluice check-config` runs `check`; `serve` runs it too before it listens, so a file that
+check-config passes is one that serve starts with (issue #17: check-config passed files
+with an unreadable key file or an unset key variable). Binding is the one check left to
+serve: a port in use is only known by trying.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from sluice.auth import read_token
+from sluice.cascade.plan import Catalogue
+from sluice.config import Settings
+from sluice.embedding.model import model_id, required_files
+from sluice.models_path import api_key, probability_scorer
+from sluice.routing.router import build_router
+from sluice.sockets import group_id
+from sluice.verifier.model import read_card
+
+
+def check(
+    settings: Settings,
+    *,
+    secrets: Mapping[str, str],
+    model_dir: Path,
+    verifier_dir: Path | None,
+    environment: bool = True,
+) -> None:
+    """Raise the ConfigError serve would raise at start (naming the key), or return.
+
+    `environment=False` checks the settings alone, not the files, variables and groups
+    they name: for CI checking a pod's config away from the pod (`--content-only`).
+    """
+    # Tiers are priced here too: a model without a price is a config error.
+    catalogue = Catalogue.from_settings(settings)
+    if not environment:
+        return
+    server = settings.server
+    if server.auth_token_file is not None:
+        read_token(server.auth_token_file)
+    group_id(server.socket_group)
+    for name, provider in settings.providers.items():
+        api_key(name, provider, secrets)
+    probability_scorer(settings)
+    required_files(model_dir)
+    # The classifier's embedding model must be the daemon's; the bandit's width is not checked
+    # here (it is the model's dimensions, known once the model is loaded).
+    build_router(settings.routing, catalogue, dimensions=1, model_id=model_id(model_dir))
+    if verifier_dir is not None:
+        read_card(verifier_dir)
