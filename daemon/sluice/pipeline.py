@@ -7,6 +7,7 @@ Every step's outcome lands in the result, so the caller is told what happened.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 import uuid
@@ -19,11 +20,12 @@ import numpy.typing as npt
 
 from sluice import accounting
 from sluice.cache.entry import Entry
+from sluice.cache.handoff import VectorHandoff
 from sluice.cache.keys import CacheKey, make_key
 from sluice.cache.store import CacheCounts, LookupResult, SemanticCache
 from sluice.cascade.budget import BudgetGuard
 from sluice.cascade.confidence import Scorer
-from sluice.cascade.driver import run_cascade, run_cascade_stream
+from sluice.cascade.driver import CancelListener, run_cascade, run_cascade_stream
 from sluice.cascade.learned import bind_scorer, needs_vector
 from sluice.cascade.plan import Catalogue
 from sluice.cascade.types import Attempt, CascadeResult, ServedBy
@@ -123,9 +125,15 @@ class Pipeline:
         self.model_id = embedder.model_id
         self.dimensions = embedder.dimensions
         self.max_tokens = embedder.max_tokens
+        self.handoff = VectorHandoff(
+            settings.cache.handoff_max_entries, settings.cache.handoff_ttl_s
+        )
 
-    async def embed(self, texts: Sequence[str]) -> list[Embedded]:
-        return await self.batcher.embed(texts)
+    async def embed(self, texts: Sequence[str], *, bulk: bool = False) -> list[Embedded]:
+        """`bulk`: a client's batch (Embed, /v1/embeddings), run on its own lane so it never
+        delays a question's vector, and queued in bounds (Overloaded when full; see
+        embedding/batcher.py)."""
+        return await self.batcher.embed(texts, bulk=bulk)
 
     async def question_vector(self, key: CacheKey) -> tuple[npt.NDArray[np.float32] | None, str]:
         """The question's vector, or None and why the vector layer must not be used."""
@@ -151,7 +159,12 @@ class Pipeline:
         field: str = "threshold",
     ) -> LookupResult:
         threshold = self.cache.threshold_for(namespace, threshold, field)
-        return await self._lookup(_Question(make_key(namespace, messages, params)), threshold)
+        question = _Question(make_key(namespace, messages, params))
+        result = await self._lookup(question, threshold)
+        if result.entry is None and question.embedded:
+            # A read-through client Stores this question next: spare it a second embedding.
+            self.handoff.put(question.key, question.vector, question.reason)
+        return result
 
     async def _vector(self, question: _Question) -> tuple[npt.NDArray[np.float32] | None, str]:
         if not question.embedded:
@@ -183,9 +196,14 @@ class Pipeline:
         model: str,
         ttl_s: float | None,
     ) -> tuple[Entry, bool]:
+        question = _Question(make_key(namespace, messages, params))
+        handed = self.handoff.take(question.key)
+        if handed is not None:
+            question.vector, question.reason = handed
+            question.embedded = True
         return await self._store(
-            _Question(make_key(namespace, messages, params)), answer=answer,
-            finish_reason=finish_reason, usage=usage, model=model, ttl_s=ttl_s,
+            question, answer=answer, finish_reason=finish_reason, usage=usage, model=model,
+            ttl_s=ttl_s,
         )  # fmt: skip
 
     async def _store(
@@ -306,6 +324,7 @@ class Pipeline:
         driver: Callable[..., T],
         routed: Routed,
         vector: npt.NDArray[np.float32] | None,
+        on_cancel: CancelListener,
     ) -> tuple[RouteDecision, Callable[[], T]]:
         """Bind the driver (run_cascade or run_cascade_stream) to this request and its route."""
         models = self._models()
@@ -318,6 +337,7 @@ class Pipeline:
             breakers=models.breakers, retry_policy=models.retry,
             scorer=bind_scorer(models.scorer, vector),
             deadline=request.deadline, budget=models.budget, prices=models.catalogue.prices,
+            on_cancel=on_cancel,
         )  # fmt: skip
         return routed.decision, bound
 
@@ -330,7 +350,8 @@ class Pipeline:
             self._account(request, cached, started)
             return cached
         routed, context = await self._route(request, question)
-        route, cascade = self._cascade(request, run_cascade, routed, context.vector)
+        cancelled = self._on_cancel(request, lookup, routed.decision, started)
+        route, cascade = self._cascade(request, run_cascade, routed, context.vector, cancelled)
         try:
             outcome = await cascade()
         except SluiceError as exc:
@@ -350,13 +371,20 @@ class Pipeline:
         question = _Question(make_key(request.namespace, request.messages, request.params))
         cached, lookup = await self._cached(request, question)
         if cached is not None:
-            for chunk in _chunks(cached.text):
-                yield chunk
+            try:
+                for chunk in _chunks(cached.text):
+                    yield chunk
+            except (asyncio.CancelledError, GeneratorExit):  # nothing was spent: log it only
+                self._on_cancel(request, lookup, None, started)(())
+                raise
             self._account(request, cached, started)
             yield cached
             return
         routed, context = await self._route(request, question)
-        route, open_stream = self._cascade(request, run_cascade_stream, routed, context.vector)
+        cancelled = self._on_cancel(request, lookup, routed.decision, started)
+        route, open_stream = self._cascade(
+            request, run_cascade_stream, routed, context.vector, cancelled
+        )
         try:
             stream = open_stream()
             try:
@@ -406,10 +434,7 @@ class Pipeline:
         m.completions.labels(source, str(result.degraded).lower()).inc()
         m.baseline_cost_usd.inc(result.baseline_cost_usd)
         accounting.record_attempts(m, result.attempts)
-        if self.models is not None:
-            remaining = self.models.budget.remaining(request.namespace)
-            if remaining is not None:
-                m.budget_remaining_usd.labels(request.namespace).set(remaining)
+        self._report_budget(request.namespace)
         accounting.log_request(
             request_id=request.request_id, namespace=request.namespace,
             cache=result.lookup.outcome, similarity=round(result.lookup.similarity, 4),
@@ -432,11 +457,57 @@ class Pipeline:
         started: float,
     ) -> None:
         attempts = tuple(getattr(exc, "attempts", ()))
+        self._account_failure(
+            request, lookup, route=route, attempts=attempts, error=type(exc).__name__,
+            message=exc.message, started=started,
+        )  # fmt: skip
+
+    def _on_cancel(
+        self,
+        request: CompletionRequest,
+        lookup: LookupResult,
+        route: RouteDecision | None,
+        started: float,
+    ) -> CancelListener:
+        """What to record when the caller goes away (deadline, disconnect) mid-request.
+
+        The cascade has already charged the budget for the call it cut off; this
+        counts its attempts and writes the request's one log line.
+        """
+
+        def report(attempts: tuple[Attempt, ...]) -> None:
+            self._account_failure(
+                request, lookup, route=route, attempts=attempts, error="Cancelled",
+                message="the caller cancelled the request (deadline or disconnect)",
+                started=started,
+            )  # fmt: skip
+
+        return report
+
+    def _report_budget(self, namespace: str) -> None:
+        if self.models is not None:
+            remaining = self.models.budget.remaining(namespace)
+            if remaining is not None:
+                self.metrics.budget_remaining_usd.labels(namespace).set(remaining)
+
+    def _account_failure(
+        self,
+        request: CompletionRequest,
+        lookup: LookupResult,
+        *,
+        route: RouteDecision | None,
+        attempts: tuple[Attempt, ...],
+        error: str,
+        message: str,
+        started: float,
+    ) -> None:
         accounting.record_attempts(self.metrics, attempts)
+        self._report_budget(request.namespace)
         accounting.log_request(
             request_id=request.request_id, namespace=request.namespace, cache=lookup.outcome,
-            route=f"{route.policy}:{route.tier}", error=type(exc).__name__,
-            message=exc.message, attempts=accounting.attempts_summary(attempts),
+            route=None if route is None else f"{route.policy}:{route.tier}", error=error,
+            message=message, attempts=accounting.attempts_summary(attempts),
+            cost_usd=round(sum(a.cost_usd for a in attempts), 8),
             ms=round((time.perf_counter() - started) * 1000, 2),
         )  # fmt: skip
 

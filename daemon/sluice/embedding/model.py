@@ -19,12 +19,18 @@ import numpy.typing as npt
 from tokenizers import Encoding, Tokenizer
 
 from sluice.errors import ConfigError
-from sluice.onnx_session import cpu_session, pad
+from sluice.onnx_session import MAX_CHARS_PER_TOKEN, cpu_session, pad, prefix
 
 Vector = npt.NDArray[np.float32]
 
 _SPECIAL = frozenset({"[CLS]", "[SEP]", "[PAD]", "<s>", "</s>", "<pad>"})
 _UNKNOWN = frozenset({"[UNK]", "<unk>"})
+# Tokenize() cuts a text to this many characters per token first, then 4× more while
+# the cut does not fill max_tokens: prose averages 4–6 characters per token.
+_FIRST_CHARS_PER_TOKEN = 8
+_GROWTH = 4
+# Padded tokens (rows × longest) per onnxruntime call; EmbeddingSettings.max_batch_tokens.
+DEFAULT_BATCH_TOKENS = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +40,13 @@ class Embedded:
     truncated: bool
     # Share of the text's words the model's vocabulary covers (see `coverage`).
     coverage: float
+
+
+@dataclass(frozen=True, slots=True)
+class Tokenized:
+    encoding: Encoding
+    # The model sees a prefix only: cut by max_tokens, or before tokenizing (`tokenize`).
+    truncated: bool
 
 
 def coverage(encoding: Encoding, text: str) -> float:
@@ -68,31 +81,66 @@ def coverage(encoding: Encoding, text: str) -> float:
     return 1.0 if counted == 0 else covered / counted
 
 
+def required_files(model_dir: Path) -> tuple[Path, Path]:
+    """The model and its tokenizer; a ConfigError names `embedding.model_dir` if one is missing."""
+    files = (model_dir / "model.onnx", model_dir / "tokenizer.json")
+    for path in files:
+        if not path.is_file():
+            raise ConfigError("embedding.model_dir", f"{path} does not exist")
+    return files
+
+
+def model_id(model_dir: Path) -> str:
+    """`<folder>@<sha256 prefix>`: what cached vectors and trained routers are tied to."""
+    digest = hashlib.sha256((model_dir / "model.onnx").read_bytes()).hexdigest()
+    return f"{model_dir.name}@{digest[:12]}"
+
+
 class OnnxEmbedder:
     """Loads `model.onnx` and `tokenizer.json` from a directory."""
 
     def __init__(self, model_dir: Path, *, threads: int = 2, max_tokens: int = 256) -> None:
-        onnx_path = model_dir / "model.onnx"
-        tokenizer_path = model_dir / "tokenizer.json"
-        for path in (onnx_path, tokenizer_path):
-            if not path.is_file():
-                raise ConfigError("embedding.model_dir", f"{path} does not exist")
+        onnx_path, tokenizer_path = required_files(model_dir)
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         # tokenizer.json may pad to a fixed length: we pad per batch ourselves.
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=max_tokens)
         self.max_tokens = max_tokens
+        # MicroBatcher runs this many question batches side by side on the one session, each
+        # call on one thread of its own: no thread spin-waits for another (issue #19).
+        self.threads = threads
         self.session = cpu_session(
-            onnx_path, threads, "embedding.model_dir", ("input_ids", "attention_mask")
+            onnx_path, 1, "embedding.model_dir", ("input_ids", "attention_mask")
         )
         self._inputs = {i.name for i in self.session.get_inputs()}
         self._output = self.session.get_outputs()[0].name
         self.dimensions = int(self.session.get_outputs()[0].shape[-1])
-        digest = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
-        self.model_id = f"{model_dir.name}@{digest[:12]}"
+        self.model_id = model_id(model_dir)
 
-    def tokenize(self, texts: Sequence[str]) -> list[Encoding]:
-        return list(self.tokenizer.encode_batch(list(texts)))
+    def tokenize(self, texts: Sequence[str]) -> list[Tokenized]:
+        """Encode texts, never more of a text than its first `max_tokens` tokens need.
+
+        A text is cut to 8 characters per token before tokenizing (prose averages 4–6);
+        one that does not fill `max_tokens` within its cut is tokenized again from a cut 4×
+        longer, up to MAX_CHARS_PER_TOKEN. So a 1 MiB question costs ~2,000 characters of
+        tokenizing, not a million, and the tokens are those of the whole text (see `prefix`).
+        """
+        limit = self.max_tokens * MAX_CHARS_PER_TOKEN
+        chars = min(self.max_tokens * _FIRST_CHARS_PER_TOKEN, limit)
+        out: list[Tokenized | None] = [None] * len(texts)
+        pending = list(range(len(texts)))
+        while pending:
+            cuts = [prefix(texts[i], chars) for i in pending]
+            again = []
+            for i, cut, enc in zip(pending, cuts, self.tokenizer.encode_batch(cuts), strict=True):
+                whole = len(cut) == len(texts[i])
+                if whole or enc.overflowing or chars >= limit:
+                    out[i] = Tokenized(enc, truncated=bool(enc.overflowing) or not whole)
+                else:
+                    again.append(i)
+            pending = again
+            chars = min(chars * _GROWTH, limit)
+        return [t for t in out if t is not None]
 
     def run(self, encodings: Sequence[Encoding]) -> npt.NDArray[np.float32]:
         """Embed one padded batch; rows are independent of each other."""
@@ -109,40 +157,60 @@ class OnnxEmbedder:
         out: npt.NDArray[np.float32] = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
         return out
 
-    def embed(self, texts: Sequence[str], max_batch: int = 64) -> list[Embedded]:
-        """Embed texts in as few onnxruntime calls as padding allows.
-
-        Texts are sorted by token count and cut into groups of at most
-        `max_batch` whose longest member is at most 1.5× (+8 tokens) the
-        shortest, so short texts are not padded to a long one's length.
-        """
-        encodings = self.tokenize(texts)
-        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
-        vectors: list[Vector | None] = [None] * len(encodings)
-        start = 0
-        while start < len(order):
-            shortest = len(encodings[order[start]].ids)
-            end = start + 1
-            while (
-                end < len(order)
-                and end - start < max_batch
-                and len(encodings[order[end]].ids) <= shortest * 1.5 + 8
-            ):
-                end += 1
-            group = order[start:end]
-            out = self.run([encodings[i] for i in group])
+    def embed(
+        self,
+        texts: Sequence[str],
+        max_batch: int = 64,
+        max_batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    ) -> list[Embedded]:
+        """Embed texts in as few onnxruntime calls as padding and `max_batch_tokens` allow."""
+        tokenized = self.tokenize(texts)
+        vectors: list[Vector | None] = [None] * len(tokenized)
+        for group in plan_batches(tokenized, max_batch, max_batch_tokens):
+            out = self.run([tokenized[i].encoding for i in group])
             for row, index in enumerate(group):
                 vectors[index] = out[row]
-            start = end
-        results = []
-        for vector, enc, text in zip(vectors, encodings, texts, strict=True):
-            assert vector is not None
-            results.append(
-                Embedded(
-                    vector=vector,
-                    tokens=len(enc.ids),
-                    truncated=bool(enc.overflowing),
-                    coverage=coverage(enc, text),
-                )
-            )
-        return results
+        return [
+            embedded(text, tok, vector)
+            for text, tok, vector in zip(texts, tokenized, vectors, strict=True)
+        ]
+
+
+def plan_batches(
+    tokenized: Sequence[Tokenized], max_batch: int, max_batch_tokens: int
+) -> list[list[int]]:
+    """Indices of `tokenized` in onnxruntime calls: short texts are not padded to long ones.
+
+    Texts are sorted by token count and cut into groups of at most `max_batch` whose longest
+    member is at most 1.5× (+8 tokens) the shortest and whose padded size (rows × longest)
+    is at most `max_batch_tokens`: attention memory grows with rows × length², and one
+    64×256 run took the daemon from 294 MB to 1.3 GB (docs/RELIABILITY.md). A single text
+    longer than the cap still runs, alone.
+    """
+    lengths = [len(t.encoding.ids) for t in tokenized]
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    groups = []
+    start = 0
+    while start < len(order):
+        shortest = lengths[order[start]]
+        end = start + 1
+        while end < len(order) and end - start < max_batch:
+            longest = lengths[order[end]]
+            if longest > shortest * 1.5 + 8 or (end - start + 1) * longest > max_batch_tokens:
+                break
+            end += 1
+        groups.append(order[start:end])
+        start = end
+    return groups
+
+
+def embedded(text: str, tokenized: Tokenized, vector: Vector | None) -> Embedded:
+    """The result for one text once its group has run."""
+    assert vector is not None, "every text belongs to exactly one group"
+    enc = tokenized.encoding
+    return Embedded(
+        vector=vector,
+        tokens=len(enc.ids),
+        truncated=tokenized.truncated,
+        coverage=coverage(enc, text),
+    )

@@ -60,9 +60,13 @@ class TableEmbedder(OnnxEmbedder):
         super().__init__(model_dir, threads=threads, max_tokens=max_tokens)
         self.table = table
 
-    def embed(self, texts: Sequence[str], max_batch: int = 64) -> list[Embedded]:
+    def embed(
+        self, texts: Sequence[str], max_batch: int = 64, max_batch_tokens: int = 1024
+    ) -> list[Embedded]:
         missing = [t for t in texts if t not in self.table]
-        computed = dict(zip(missing, super().embed(missing, max_batch), strict=True))
+        computed = dict(
+            zip(missing, super().embed(missing, max_batch, max_batch_tokens), strict=True)
+        )
         return [
             computed[t] if t in computed else Embedded(self.table[t], 0, False, 1.0) for t in texts
         ]

@@ -33,7 +33,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from sluice.errors import ConfigError
-from sluice.onnx_session import cpu_session
+from sluice.onnx_session import MAX_CHARS_PER_TOKEN, cpu_session, prefix
 from sluice.verifier.guards import FEATURES, features
 
 _KEY = "cache.verifier.model_dir"
@@ -71,22 +71,33 @@ def _read_card(model_dir: Path, onnx_path: Path) -> VerifierCard:
     return card
 
 
+def read_card(model_dir: Path) -> VerifierCard:
+    """The model's card, once its files are there and its sha256 matches; else a ConfigError."""
+    onnx_path = model_dir / "model.onnx"
+    for path in (onnx_path, model_dir / "tokenizer.json"):
+        if not path.is_file():
+            raise ConfigError(_KEY, f"{path} does not exist")
+    return _read_card(model_dir, onnx_path)
+
+
 class OnnxVerifier:
-    """Scores (query, cached question) pairs; synchronous, one call at a time."""
+    """Scores (query, cached question) pairs; synchronous, callable from several threads.
+
+    `threads`: how many calls may run at once (onnxruntime's Run is thread-safe), each on
+    one thread of its own, so none spin-waits for another (issue #19).
+    """
 
     def __init__(self, model_dir: Path, *, threads: int = 1) -> None:
-        onnx_path = model_dir / "model.onnx"
-        tokenizer_path = model_dir / "tokenizer.json"
-        for path in (onnx_path, tokenizer_path):
-            if not path.is_file():
-                raise ConfigError(_KEY, f"{path} does not exist")
-        self.card = _read_card(model_dir, onnx_path)
+        self.card = read_card(model_dir)
+        self.threads = threads
+        onnx_path, tokenizer_path = model_dir / "model.onnx", model_dir / "tokenizer.json"
         self.version = self.card.version
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=self.card.max_tokens, strategy="longest_first")
+        self._unknown = self.tokenizer.token_to_id("[UNK]")
         self.session = cpu_session(
-            onnx_path, threads, _KEY, ("input_ids", "attention_mask", "token_type_ids", "guards")
+            onnx_path, 1, _KEY, ("input_ids", "attention_mask", "token_type_ids", "guards")
         )
 
     def logits(self, query: str, cached: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
@@ -94,7 +105,11 @@ class OnnxVerifier:
         return np.asarray([self._logit(query, c) for c in cached], dtype=np.float32)
 
     def _logit(self, query: str, cached: str) -> float:
-        enc = self.tokenizer.encode(query, cached)
+        # Longest-first truncation keeps at most max_tokens of either text; past 256
+        # characters a token a prefix holds them all (onnx_session.prefix), so a 1 MiB
+        # query is not tokenized whole for 128 tokens.
+        chars = self.card.max_tokens * MAX_CHARS_PER_TOKEN
+        enc = self.tokenizer.encode(prefix(query, chars), prefix(cached, chars))
         ids = np.asarray([enc.ids], dtype=np.int64)
         feed = {
             "input_ids": ids,
@@ -115,20 +130,48 @@ class OnnxVerifier:
             return []
         return [self.probability(float(z)) for z in self.logits(query, cached)]
 
+    def same_pieces(self, query: str, cached: Sequence[str]) -> list[bool]:
+        """Whether each cached question has `query`'s own word pieces (see `pieces`)."""
+        mine = self.pieces(query)
+        return [mine is not None and self.pieces(c) == mine for c in cached]
+
+    def pieces(self, text: str) -> list[int] | None:
+        """The text's word pieces, or None when they do not stand for all of it.
+
+        The uncased WordPiece folds case, accents and white space, so two texts with the
+        same pieces are the same input to both models. Not when a piece is unknown (two
+        different emoji are both [UNK]) or the text is cut (it differs past the cut).
+        """
+        if len(text) > self.card.max_tokens * MAX_CHARS_PER_TOKEN:
+            return None  # over max_tokens whatever it holds; not worth tokenizing
+        enc = self.tokenizer.encode(text, add_special_tokens=False)
+        if enc.overflowing or self._unknown in enc.ids:
+            return None
+        return list(enc.ids)
+
 
 class Verifier:
-    """The async face of OnnxVerifier: its own thread, so lookups never block the loop."""
+    """The async face of OnnxVerifier: its own threads, so lookups never block the loop."""
 
     def __init__(self, model: OnnxVerifier) -> None:
         self.model = model
         self.version = model.version
         self.default_min_probability = model.card.default_min_probability
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verifier")
+        self._executor = ThreadPoolExecutor(
+            max_workers=model.threads, thread_name_prefix="verifier"
+        )
 
     async def score(self, query: str, cached: Sequence[str]) -> tuple[list[float], float]:
         """Probabilities and the seconds the model took."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._timed, query, list(cached))
+
+    async def same_pieces(self, query: str, cached: Sequence[str]) -> list[bool]:
+        """OnnxVerifier.same_pieces on the verifier's thread (texts may be long)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, self.model.same_pieces, query, list(cached)
+        )
 
     def _timed(self, query: str, cached: list[str]) -> tuple[list[float], float]:
         started = time.perf_counter()

@@ -1,0 +1,265 @@
+"""Memory and CPU bounds of the embedding path (issue #17): text cut, token cap, fair queue."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Sequence
+from functools import cache
+
+import numpy as np
+import pytest
+from tokenizers import Encoding, Tokenizer
+
+from sluice.cli import default_model_dir
+from sluice.config import parse_settings
+from sluice.embedding.batcher import MicroBatcher
+from sluice.embedding.model import OnnxEmbedder, plan_batches
+from sluice.errors import ConfigError, Overloaded
+from sluice.onnx_session import prefix
+from sluice.telemetry.metrics import Metrics
+from tests.support.worst_cases import prose
+
+
+@cache
+def embedder() -> OnnxEmbedder:
+    return OnnxEmbedder(default_model_dir(), threads=2, max_tokens=256)
+
+
+class _CountingTokenizer:
+    """The real tokenizer, counting the characters it is given (a seam, not a mock)."""
+
+    def __init__(self, inner: Tokenizer) -> None:
+        self.inner = inner
+        self.chars = 0
+
+    def encode_batch(self, texts: Sequence[str]) -> list[Encoding]:
+        self.chars += sum(len(t) for t in texts)
+        return list(self.inner.encode_batch(list(texts)))
+
+
+def _whole(text: str) -> Encoding:
+    return embedder().tokenizer.encode(text)
+
+
+# ---- the cut before tokenizing
+
+
+def test_a_1_mib_question_is_not_tokenized_whole() -> None:
+    emb = embedder()
+    counting = _CountingTokenizer(emb.tokenizer)
+    emb.tokenizer = counting  # type: ignore[assignment]  # the seam: same encode_batch
+    try:
+        (tok,) = emb.tokenize([prose(1024 * 1024, seed=0)])
+    finally:
+        emb.tokenizer = counting.inner
+    # Before: all 1,048,576 characters (~0.5–2 s); now the first cut suffices.
+    assert counting.chars <= 256 * 8
+    assert tok.truncated
+    assert len(tok.encoding.ids) == 256
+
+
+REALISTIC = {
+    "prose": prose(40_000, seed=1),
+    "code": "\n".join(
+        f"{'    ' * (i % 4)}def handler_{i}(request, context):\n"
+        f"{'    ' * (i % 4 + 1)}return await self._rpc('Embed', request, context)  # ok"
+        for i in range(400)
+    ),
+    "table": "\n".join(f"| {i:<30} | {'value ' * 3:<40} | {i * 7:>20} |" for i in range(600)),
+    "urls": " ".join(f"https://example.com/a/b/c?id={i}&q=cache+hit" for i in range(900)),
+    "cjk": "如何删除文件并且保留目录结构" * 400,
+    "short": "How do I delete a file in Linux?",
+    "padded": "word " + " " * 20_000 + "another word " * 300,
+}
+
+
+@pytest.mark.parametrize("name", sorted(REALISTIC))
+def test_the_cut_keeps_the_tokens_the_whole_text_would_give(name: str) -> None:
+    text = REALISTIC[name]
+    (tok,) = embedder().tokenize([text])
+    whole = _whole(text)
+    assert tok.encoding.ids == whole.ids, name
+    assert tok.truncated == bool(whole.overflowing), name
+
+
+def test_a_text_with_no_tokens_in_its_first_64_kib_is_cut_and_reported_truncated() -> None:
+    # 1 MiB of white space around two words: past 256 characters a token nothing is read.
+    (tok,) = embedder().tokenize(["start" + " " * (1024 * 1024) + "end"])
+    assert tok.truncated
+    assert len(tok.encoding.ids) == 3  # [CLS] start [SEP]
+
+
+def test_prefix_ends_between_words() -> None:
+    assert prefix("alpha beta gamma", 100) == "alpha beta gamma"
+    assert prefix("alpha beta gamma", 12) == "alpha beta"
+    assert prefix("x" * 1000, 300) == "x" * 300  # one [UNK] word either way
+
+
+def test_embedding_a_cut_text_gives_the_whole_texts_vector() -> None:
+    text = prose(20_000, seed=3)
+    (cut,) = embedder().embed([text])
+    enc = _whole(text)
+    whole = embedder().run([enc])[0]
+    assert float(cut.vector @ whole) >= 0.9999
+    assert cut.truncated
+    assert cut.tokens == 256
+
+
+# ---- the token cap per onnxruntime call
+
+
+def test_batches_respect_the_token_cap_and_cover_every_text_once() -> None:
+    rng = random.Random(7)
+    texts = [prose(rng.randrange(10, 3000), seed=i) for i in range(120)]
+    tokenized = embedder().tokenize(texts)
+    for cap in (256, 1024, 2048, 8192):
+        groups = plan_batches(tokenized, 64, cap)
+        assert sorted(i for g in groups for i in g) == list(range(len(texts)))
+        for group in groups:
+            padded = len(group) * max(len(tokenized[i].encoding.ids) for i in group)
+            assert padded <= cap or len(group) == 1, (cap, padded)
+            assert len(group) <= 64
+
+
+def test_the_token_cap_does_not_change_vectors() -> None:
+    texts = [prose(n, seed=n) for n in (20, 200, 900, 1500, 5000)] * 3
+    capped = embedder().embed(texts, max_batch=64, max_batch_tokens=256)
+    free = embedder().embed(texts, max_batch=64, max_batch_tokens=1 << 20)
+    for a, b in zip(capped, free, strict=True):
+        assert float(a.vector @ b.vector) >= 0.9999
+
+
+def test_config_keys_are_checked_and_named() -> None:
+    settings = parse_settings({})
+    assert settings.embedding.max_batch_tokens == 1024
+    assert settings.limits.max_queued_embed_texts == 512
+    with pytest.raises(ConfigError) as err:
+        parse_settings({"embedding": {"max_batch_tokens": 100}})
+    assert err.value.key == "embedding.max_batch_tokens"
+    with pytest.raises(ConfigError) as err:
+        parse_settings({"limits": {"max_queued_embed_texts": 10}})
+    assert err.value.key == "limits.max_queued_embed_texts"
+
+
+# ---- interactive work first, a bounded bulk queue
+
+
+def _runs(metrics: Metrics) -> int:
+    samples = metrics.embed_batch_size.collect()[0].samples
+    return int(next(s.value for s in samples if s.name.endswith("_count")))
+
+
+def _embedded_texts(metrics: Metrics) -> int:
+    samples = metrics.embed_texts.collect()[0].samples
+    return int(next(s.value for s in samples if s.name.endswith("_total")))
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(6000):  # 30 s: a loaded machine is slow, a broken batcher never gets there
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("condition never became true")
+
+
+async def _started(batcher: MicroBatcher) -> MicroBatcher:
+    await batcher.start()
+    return batcher
+
+
+BULK = [prose(1200, seed=i) for i in range(48)]  # 256 tokens each: 2 texts per 512-token call
+
+
+async def test_a_question_does_not_wait_for_a_bulk_job() -> None:
+    metrics = Metrics()
+    batcher = await _started(MicroBatcher(embedder(), metrics, max_batch_tokens=512))
+    try:
+        bulk = asyncio.create_task(batcher.embed(BULK, bulk=True))
+        await _until(lambda: _runs(metrics) >= 2)  # the bulk job is running its calls
+        (question,) = await batcher.embed(["How do I delete a file in Linux?"])
+        assert not bulk.done(), "the question did not wait for the rest of the bulk job"
+        assert len(await bulk) == len(BULK)
+    finally:
+        await batcher.stop()
+    (alone,) = embedder().embed(["How do I delete a file in Linux?"])
+    assert float(question.vector @ alone.vector) >= 0.9999
+
+
+async def test_a_small_bulk_call_is_not_stuck_behind_a_large_one() -> None:
+    batcher = await _started(MicroBatcher(embedder(), Metrics(), max_batch_tokens=512))
+    try:
+        large = asyncio.create_task(batcher.embed(BULK, bulk=True))
+        await asyncio.sleep(0.05)
+        small = await batcher.embed(["one text"], bulk=True)
+        assert not large.done()
+        assert len(small) == 1
+        results = await large
+    finally:
+        await batcher.stop()
+    # Bulk results equal the one-call results, text by text.
+    direct = embedder().embed(BULK)
+    for got, want in zip(results, direct, strict=True):
+        assert float(got.vector @ want.vector) >= 0.9999
+        assert (got.tokens, got.truncated) == (want.tokens, want.truncated)
+
+
+async def test_a_full_bulk_queue_answers_overloaded_and_frees_up_after() -> None:
+    batcher = await _started(
+        MicroBatcher(embedder(), Metrics(), max_batch_tokens=512, max_queued_texts=48)
+    )
+    try:
+        first = asyncio.create_task(batcher.embed(BULK, bulk=True))
+        await asyncio.sleep(0)
+        assert batcher.queued_texts == 48
+        with pytest.raises(Overloaded) as err:
+            await batcher.embed(["one more"], bulk=True)
+        assert err.value.retry_after >= 1
+        assert "limits.max_queued_embed_texts" in err.value.message
+        # Questions never wait in the bulk queue, so they are never refused by it.
+        assert len(await batcher.embed(["a question"])) == 1
+        await first
+        await asyncio.sleep(0)
+        assert batcher.queued_texts == 0
+        assert len(await batcher.embed(["one more"], bulk=True)) == 1
+    finally:
+        await batcher.stop()
+
+
+async def test_a_bulk_caller_that_gave_up_costs_nothing_further() -> None:
+    metrics = Metrics()
+    batcher = await _started(MicroBatcher(embedder(), metrics, max_batch_tokens=512))
+    try:
+        bulk = asyncio.create_task(batcher.embed(BULK, bulk=True))
+        await _until(lambda: _runs(metrics) >= 1)
+        bulk.cancel()
+        at_cancel = _embedded_texts(metrics)
+        for _ in range(3):  # the cancel reaches the future, then its done-callback runs
+            await asyncio.sleep(0)
+        assert batcher.queued_texts == 0, "its texts left the queue's count at once"
+        # The bulk lane takes this after the step that was running at the cancel.
+        await batcher.embed(["a bulk call after the cancel"], bulk=True)
+        embedded = _embedded_texts(metrics)
+        assert embedded <= at_cancel + 2 + 1, (at_cancel, embedded)  # one 2-text step, then ours
+        await asyncio.sleep(0.2)
+        assert _embedded_texts(metrics) == embedded
+    finally:
+        await batcher.stop()
+
+
+async def test_bulk_without_micro_batching_still_answers() -> None:
+    batcher = MicroBatcher(embedder(), Metrics(), batching=False)
+    results = await batcher.embed(["alone", "together"], bulk=True)
+    await batcher.stop()
+    assert [r.vector.shape for r in results] == [(384,), (384,)]
+    assert np.isfinite(results[0].vector).all()
+
+
+async def test_stop_answers_a_bulk_caller_whose_step_is_running() -> None:
+    metrics = Metrics()
+    batcher = await _started(MicroBatcher(embedder(), metrics, max_batch_tokens=512))
+    bulk = asyncio.create_task(batcher.embed(BULK, bulk=True))
+    await _until(lambda: _runs(metrics) >= 1)
+    await batcher.stop()
+    with pytest.raises(RuntimeError, match="embedder stopped"):
+        await asyncio.wait_for(bulk, 10)
