@@ -84,7 +84,8 @@ def test_the_verifier_refuses_look_alikes_that_cosine_would_serve(
 
 def test_verifier_decisions_reach_the_metrics(shared_daemon: Daemon) -> None:
     store(shared_daemon, "What is the boiling point of water?", "100 °C", ns="vm")
-    lookup(shared_daemon, "What is the boiling point of water ?", ns="vm")
+    # Other word pieces than the stored question's (no "?"): the model decides.
+    lookup(shared_daemon, "What is the boiling point of water", ns="vm")
     text = shared_daemon.metrics()
     assert 'sluice_cache_verifier_decisions_total{decision="accept"}' in text
     assert "sluice_cache_verifier_seconds_count" in text
@@ -190,7 +191,8 @@ def test_graceful_restart_serves_yesterdays_hits(start_daemon, tmp_path: Path) -
     store(daemon, "How many legs does a spider have?", "Eight.")
     assert daemon.stop() == 0
     again = start_daemon(_config(tmp_path / "snap"))
-    hit = lookup(again, "How many legs does a spider have ?")  # same tokens, other key
+    # Other word pieces (no "?"), so the verifier, not the pieces, decides.
+    hit = lookup(again, "How many legs does a spider have")
     assert hit.hit
     assert hit.entry.answer.content == "Eight."
     assert hit.cache.outcome == pb.CACHE_OUTCOME_SEMANTIC
@@ -220,3 +222,51 @@ def test_corrupt_snapshot_starts_empty_with_a_warning(start_daemon, tmp_path: Pa
     again = start_daemon(_config(snaps))
     assert not lookup(again, "will be corrupted").hit
     assert any(line.get("event") == "snapshot_skipped" for line in again.log_lines())
+
+
+def _embedded(daemon: Daemon) -> float:
+    for line in daemon.metrics().splitlines():
+        if line.startswith("sluice_embed_texts_total "):
+            return float(line.split()[1])
+    raise AssertionError("sluice_embed_texts_total is not exposed")
+
+
+def test_a_store_after_a_missed_lookup_does_not_embed_the_question_again(
+    shared_daemon: Daemon,
+) -> None:
+    question = "What is the boiling point of water at the top of Mount Everest?"
+    before = _embedded(shared_daemon)
+    assert not lookup(shared_daemon, question, ns="handoff").hit
+    assert _embedded(shared_daemon) == before + 1
+    store(shared_daemon, question, "About 70 degrees Celsius.", ns="handoff")
+    assert _embedded(shared_daemon) == before + 1  # the Lookup's vector, handed over
+    # ...and it is the question's own: the vector layer finds the entry by it.
+    hit = lookup(shared_daemon, question[:-1] + " ?", ns="handoff")
+    assert hit.cache.outcome == pb.CACHE_OUTCOME_SEMANTIC
+    assert hit.cache.similarity > 0.999
+    # A Store no miss came before embeds its question (nothing to hand over).
+    store(shared_daemon, "How far is the Moon from the Earth?", "About 384,400 km.", ns="handoff")
+    assert _embedded(shared_daemon) == before + 3
+
+
+def _verifier_runs(daemon: Daemon) -> float:
+    for line in daemon.metrics().splitlines():
+        if line.startswith("sluice_cache_verifier_seconds_count "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def test_the_same_word_pieces_are_served_without_the_verifier(shared_daemon: Daemon) -> None:
+    store(shared_daemon, "Who painted the Mona Lisa?", "Leonardo da Vinci.", ns="pieces")
+    runs = _verifier_runs(shared_daemon)
+    # Case, accents and spacing as the uncased WordPiece folds them: the same question.
+    hit = lookup(shared_daemon, "who  painted the MONA LÍSA ?", ns="pieces")
+    assert hit.cache.outcome == pb.CACHE_OUTCOME_SEMANTIC
+    assert hit.entry.answer.content == "Leonardo da Vinci."
+    # Reported as decided: by the word pieces, with no verifier score (the model never ran).
+    assert "same word pieces" in hit.cache.reason
+    assert not hit.cache.HasField("verifier_score")
+    assert _verifier_runs(shared_daemon) == runs
+    assert 'sluice_cache_verifier_decisions_total{decision="same_pieces"}' in (
+        shared_daemon.metrics()
+    )

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sluice.cache.entry import Entry
+from sluice.cache.expiry import bounded_ttl
 from sluice.cache.keys import CacheKey
 from sluice.cache.vectors import HnswParams, VectorStore
 from sluice.config import CacheSettings
@@ -30,9 +31,15 @@ from sluice.telemetry.metrics import Metrics
 from sluice.types import Usage
 
 Outcome = Literal["exact", "semantic", "miss", "skipped"]
+# What decided a semantic lookup: the cosine alone (no verifier), the verifier's model, or the
+# question's own word pieces (the same question to the models: no model run).
+Decision = Literal["", "cosine", "verifier", "word_pieces"]
 # Semantic candidates fetched per lookup without a verifier; more than one so
 # that an expired best match does not hide a fresh second best.
 CANDIDATES = 4
+# The same word pieces give the same vector (the embedder is row-independent), so only a
+# candidate this close can be the question itself: only those are tokenized to check.
+SAME_VECTOR = 0.999
 
 
 class PairVerifier(Protocol):
@@ -43,6 +50,14 @@ class PairVerifier(Protocol):
 
     async def score(self, query: str, cached: Sequence[str]) -> tuple[list[float], float]:
         """Probabilities in the order of `cached`, and the seconds the model took."""
+        ...
+
+    async def same_pieces(self, query: str, cached: Sequence[str]) -> list[bool]:
+        """Whether each cached question has the query's own word pieces, none unknown.
+
+        Such a pair is the same question to both models (the tokenizer's normalisation:
+        case, accents, white space), so it is served without a model run.
+        """
         ...
 
 
@@ -65,8 +80,10 @@ class LookupResult:
     # P(same meaning) of the served (or best rejected) candidate, when the verifier ran.
     verifier_score: float | None = None
     verifier_version: str = ""
-    # Every candidate the verifier scored, nearest first: (entry, P(same meaning)).
+    # Every candidate the verifier decided, nearest first: (entry, P(same meaning)); 1.0
+    # for one with the question's own word pieces (decided without a model run).
     scored: tuple[tuple[Entry, float], ...] = ()
+    decided_by: Decision = ""
 
 
 def served_candidate(scores: Sequence[float], wanted: float) -> int | None:
@@ -200,8 +217,9 @@ class SemanticCache:
         """The best live candidate whose cosine is ≥ threshold, verified when a verifier is set.
 
         `min_probability` overrides the namespace's verifier setting; `score_all`
-        scores every candidate in one call, even when the nearest passes
-        (evaluations, which apply their own min_probability grid to `scored`).
+        scores every candidate the daemon would (up to `max_pairs`) in one call, even
+        when the nearest passes (evaluations, which apply their own min_probability grid
+        to `scored`).
         """
         k = self.settings.verifier.candidates if self.verifier else CANDIDATES
         found = await self.vectors.call(
@@ -234,7 +252,9 @@ class SemanticCache:
             )
         if above:
             entry, similarity = max(above, key=lambda c: c[1])
-            return self._semantic_hit(key, entry, similarity, threshold)
+            return replace(
+                self._semantic_hit(key, entry, similarity, threshold), decided_by="cosine"
+            )
         self.record_miss(key.namespace)
         reason = f"best similarity {best:.4f} < threshold {threshold}" if live else ""
         return LookupResult("miss", None, best, threshold, reason)
@@ -249,7 +269,13 @@ class SemanticCache:
         wanted: float,
         score_all: bool,
     ) -> LookupResult:
-        """Verify the candidates (nearest first) and serve what `served_candidate` picks."""
+        """Decide the candidates (nearest first) as cheaply as the decision allows.
+
+        A candidate with the question's own word pieces is served without a model run.
+        Otherwise the model scores the nearest alone (a typical hit costs one pair), then,
+        when it is refused, the next ones in one call, at most `max_pairs` runs in all
+        (what a refused lookup may cost), and `served_candidate` picks.
+        """
         verifier = self.verifier
         assert verifier is not None
         # Entries restored from a snapshot written without question text cannot be verified.
@@ -262,11 +288,15 @@ class SemanticCache:
                 else "candidates lack question text (restored without it); not verifiable"
             )
             return LookupResult("miss", None, best, threshold, reason)
-        questions = [e.question for e, _ in proposals]
+        same = await self._same_question(key, proposals, threshold)
+        if same is not None:
+            return same
+        cap = self.settings.verifier.max_pairs
+        questions = [e.question for e, _ in proposals[:cap]]
         first = questions if score_all else questions[:1]
         scores, seconds = await verifier.score(key.question, first)
         if scores[0] < wanted and len(scores) < len(questions):
-            more, more_seconds = await verifier.score(key.question, questions[1:])
+            more, more_seconds = await verifier.score(key.question, questions[len(scores) :])
             scores, seconds = scores + more, seconds + more_seconds
         self.metrics.verifier_seconds.observe(seconds)
         for score in scores:
@@ -279,18 +309,41 @@ class SemanticCache:
             hit = self._semantic_hit(
                 key, entry, similarity, threshold, score=scores[i], version=verifier.version
             )
-            return replace(hit, scored=scored)
+            return replace(hit, scored=scored, decided_by="verifier")
         self.metrics.verifier_decisions.labels("reject").inc()
         self.record_miss(key.namespace)
         i = max(range(len(scores)), key=scores.__getitem__)
         similarity = proposals[i][1]
+        unscored = len(proposals) - len(scores)
+        capped = (
+            f"; {unscored} more not scored (cache.verifier.max_pairs {cap})" if unscored else ""
+        )
         reason = (
             f"verifier: P(same meaning) {scores[i]:.3f} < {wanted} "
-            f"(cosine {similarity:.4f}, {len(scores)} candidate(s))"
+            f"(cosine {similarity:.4f}, {len(scores)} candidate(s){capped})"
         )
         return LookupResult(
-            "miss", None, similarity, threshold, reason, scores[i], verifier.version, scored
-        )
+            "miss", None, similarity, threshold, reason, scores[i], verifier.version, scored,
+            "verifier",
+        )  # fmt: skip
+
+    async def _same_question(
+        self, key: CacheKey, proposals: list[tuple[Entry, float]], threshold: float
+    ) -> LookupResult | None:
+        """The hit when a candidate has the question's own word pieces, else None."""
+        assert self.verifier is not None
+        close = [(e, sim) for e, sim in proposals if sim >= SAME_VECTOR]
+        if not close:
+            return None
+        flags = await self.verifier.same_pieces(key.question, [e.question for e, _ in close])
+        found = next((c for c, same in zip(close, flags, strict=True) if same), None)
+        if found is None or found[0].id not in self.entries:
+            return None
+        entry, similarity = found
+        self.metrics.verifier_decisions.labels("same_pieces").inc()
+        hit = self._semantic_hit(key, entry, similarity, threshold)
+        reason = "same word pieces as the cached question: served without a verifier run"
+        return replace(hit, reason=reason, scored=((entry, 1.0),), decided_by="word_pieces")
 
     def _semantic_hit(
         self,
@@ -337,7 +390,9 @@ class SemanticCache:
         now = self.clock()
         ttl = ttl_s if ttl_s is not None else self.policy(key.namespace).ttl_s
         jitter = self.settings.ttl_jitter
-        expires = now + ttl * (1.0 + self.rng.uniform(-jitter, jitter))
+        # Clamped again after the jitter: the fronts check a request's TTL, but a configured
+        # one (or a new caller) must not store an expiry no Timestamp can carry either.
+        expires = now + bounded_ttl(bounded_ttl(ttl) * (1.0 + self.rng.uniform(-jitter, jitter)))
         label = -1
         if vector is not None:
             label = await self.vectors.call(self.vectors.add_sync, key.namespace, key.scope, vector)

@@ -20,13 +20,22 @@ class ScriptedVerifier:
     version = "scripted@1"
     default_min_probability = 0.9
 
-    def __init__(self, table: dict[tuple[str, str], float]) -> None:
+    def __init__(
+        self, table: dict[tuple[str, str], float], same: frozenset[tuple[str, str]] = frozenset()
+    ) -> None:
         self.table = table
+        # The (query, cached) pairs with the same word pieces.
+        self.same = same
         self.calls: list[tuple[str, list[str]]] = []
+        self.piece_calls: list[tuple[str, list[str]]] = []
 
     async def score(self, query: str, cached: Sequence[str]) -> tuple[list[float], float]:
         self.calls.append((query, list(cached)))
         return [self.table.get((query, c), 0.0) for c in cached], 0.001
+
+    async def same_pieces(self, query: str, cached: Sequence[str]) -> list[bool]:
+        self.piece_calls.append((query, list(cached)))
+        return [(query, c) in self.same for c in cached]
 
 
 def verified_cache(scorer: ScriptedVerifier, **overrides: object) -> SemanticCache:
@@ -39,7 +48,7 @@ def verified_cache(scorer: ScriptedVerifier, **overrides: object) -> SemanticCac
 async def test_the_nearest_candidate_is_verified_alone_then_the_rest_in_one_call() -> None:
     base = unit(1)
     v = ScriptedVerifier({("q", "close"): 0.95, ("q", "closer"): 0.2, ("q", "near"): 0.5})
-    c = verified_cache(v)
+    c = verified_cache(v, verifier=VerifierSettings(max_pairs=4))
     await put(c, "close", near(base, 0.85, seed=2))
     await put(c, "closer", near(base, 0.99, seed=3))
     await put(c, "near", near(base, 0.90, seed=5))
@@ -186,3 +195,71 @@ async def test_metrics_count_decisions_scores_and_time() -> None:
     assert value("sluice_cache_verifier_score_count") == 2
     assert value("sluice_cache_verifier_score_bucket", {"le": "0.2"}) == 1
     assert value("sluice_cache_verifier_seconds_count") == 2
+
+
+async def test_the_same_word_pieces_are_served_without_a_model_run() -> None:
+    base = unit(1)
+    # The model refuses the question against itself (it does, 1 time in 2: issue #19).
+    v = ScriptedVerifier(
+        {("What is X ?", "What is X?"): 0.5}, same=frozenset({("What is X ?", "What is X?")})
+    )
+    c = verified_cache(v)
+    await put(c, "What is X?", base)
+    result = await c.lookup_semantic(key("What is X ?"), base, 0.8)
+    assert v.calls == []  # no model run
+    assert v.piece_calls == [("What is X ?", ["What is X?"])]
+    assert result.outcome == "semantic"
+    assert result.entry is not None
+    assert result.entry.question == "What is X?"
+    # Reported as what it is: no verifier score, decided by the word pieces.
+    assert result.decided_by == "word_pieces"
+    assert result.verifier_score is None
+    assert "same word pieces" in result.reason
+    assert [(e.question, p) for e, p in result.scored] == [("What is X?", 1.0)]
+    value = c.metrics.registry.get_sample_value
+    assert value("sluice_cache_verifier_decisions_total", {"decision": "same_pieces"}) == 1
+    # Evaluations see the same decision (score_all).
+    again = await c.lookup_semantic(key("What is X ?"), base, 0.8, score_all=True)
+    assert again.decided_by == "word_pieces"
+    assert v.calls == []
+
+
+async def test_only_a_near_identical_vector_is_checked_for_the_same_pieces() -> None:
+    base = unit(1)
+    v = ScriptedVerifier({("q", "s"): 0.95}, same=frozenset({("q", "s")}))
+    c = verified_cache(v)
+    await put(c, "s", near(base, 0.99))  # not the same vector: cannot be the same pieces
+    result = await c.lookup_semantic(key("q"), base, 0.8)
+    assert v.piece_calls == []
+    assert v.calls == [("q", ["s"])]
+    assert result.decided_by == "verifier"
+
+
+async def test_other_word_pieces_go_to_the_model() -> None:
+    base = unit(1)
+    v = ScriptedVerifier({("q", "s"): 0.95})
+    c = verified_cache(v)
+    await put(c, "s", base)
+    result = await c.lookup_semantic(key("q"), base, 0.8)
+    assert v.piece_calls == [("q", ["s"])]
+    assert v.calls == [("q", ["s"])]
+    assert result.outcome == "semantic"
+    assert result.decided_by == "verifier"
+    assert result.verifier_score == pytest.approx(0.95)
+
+
+async def test_a_refused_lookup_costs_at_most_max_pairs_model_runs() -> None:
+    base = unit(1)
+    v = ScriptedVerifier({})  # every pair refused
+    c = verified_cache(v, verifier=VerifierSettings(candidates=4, max_pairs=2))
+    for i, cos in enumerate((0.99, 0.95, 0.9, 0.85)):
+        await put(c, f"s{i}", near(base, cos, seed=10 + i))
+    result = await c.lookup_semantic(key("q"), base, 0.8)
+    assert v.calls == [("q", ["s0"]), ("q", ["s1"])]
+    assert result.outcome == "miss"
+    assert "2 more not scored (cache.verifier.max_pairs 2)" in result.reason
+    assert len(result.scored) == 2
+    # score_all (evaluations) keeps to the same cap, so their figures are the daemon's.
+    v.calls.clear()
+    await c.lookup_semantic(key("q"), base, 0.8, score_all=True)
+    assert v.calls == [("q", ["s0", "s1"])]

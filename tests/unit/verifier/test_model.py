@@ -108,3 +108,30 @@ def test_paraphrases_below_the_cosine_threshold_are_accepted(
     model: OnnxVerifier, cached: str, query: str
 ) -> None:
     assert model.score(query, [cached])[0] >= model.card.default_min_probability
+
+
+@pytest.mark.parametrize(
+    ("query", "cached", "same"),
+    [
+        ("What is a Résumé?", "what is a  resume ?", True),  # case, accents, white space
+        ("What is a resume?", "What is a resume", False),  # a piece less: the model decides
+        ("Convert 100 Celsius", "Convert 10 Celsius", False),
+        ("I love 🍕", "I love 🍣", False),  # both [UNK]: not known to be the same
+        ("word " * 200, "word " * 200 + "more", False),  # cut at max_tokens: not all compared
+    ],
+)
+def test_same_pieces_is_the_tokenizers_own_normalisation(
+    model: OnnxVerifier, query: str, cached: str, same: bool
+) -> None:
+    assert model.same_pieces(query, [cached]) == [same]
+
+
+async def test_the_async_face_checks_pieces_on_its_thread(model: OnnxVerifier) -> None:
+    verifier = Verifier(model)
+    try:
+        assert await verifier.same_pieces("Who wrote it?", ["who wrote it ?", "who did"]) == [
+            True,
+            False,
+        ]
+    finally:
+        verifier.close()
