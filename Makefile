@@ -109,6 +109,9 @@ bench: install bench-peers
 	$(BIN)/python -m bench.gptcache_side_by_side
 	$(BIN)/python -m bench.recall
 	$(BIN)/python -m bench.verifier
+	$(BIN)/python -m bench.cpu
+	$(BIN)/python -m bench.memory
+	$(BIN)/python -m bench.chaos
 	$(BIN)/python -m bench.load load --concurrency 100 500 1000 --seconds 15
 
 clean:
