@@ -1,4 +1,4 @@
-"""The request path (DESIGN.md §1) as plain async code.
+"""The request path as plain async code.
 
     key → exact lookup → embed → semantic lookup → route → cascade → store → account
 
