@@ -26,7 +26,7 @@ from sluice.cache.store import SemanticCache
 from sluice.config import Settings, is_loopback
 from sluice.embedding.batcher import MicroBatcher
 from sluice.embedding.model import OnnxEmbedder
-from sluice.http import HttpListener, build_front_app, build_metrics_app, overloaded_reply
+from sluice.http import HttpListener, build_front_app, build_metrics_app
 from sluice.models_path import build_model_path, build_providers
 from sluice.pipeline import Pipeline
 from sluice.providers.base import Provider
@@ -174,7 +174,6 @@ class App:
             app, address, where,
             idle_timeout_s=server.http_idle_timeout_s,
             max_connections=server.http_max_connections,
-            refusal=overloaded_reply(server.http_max_connections, where.key),
             shutdown_timeout_s=server.grace_period_s,
             socket_mode=server.socket_mode, socket_gid=group_id(server.socket_group),
         )  # fmt: skip
@@ -186,12 +185,7 @@ class App:
         )
         # One warm-up run allocates onnxruntime's buffers before the first caller pays for it.
         await asyncio.to_thread(embedder.embed, ["warm-up"] * 8)
-        self._batcher = MicroBatcher(
-            embedder, self.metrics, max_batch=emb.max_batch, max_batch_tokens=emb.max_batch_tokens,
-            max_queued_texts=self.settings.limits.max_queued_embed_texts,
-            batching=emb.micro_batching,
-        )  # fmt: skip
-        await self._batcher.start()
+        self._batcher = await start_batcher(embedder, self.metrics, self.settings)
         cache_settings = self.settings.cache
         self._verifier = await load_verifier(self.verifier_dir, cache_settings.verifier.threads)
         self._cache = SemanticCache(
@@ -308,6 +302,19 @@ class App:
         log.info("stopped")
 
 
+async def start_batcher(
+    embedder: OnnxEmbedder, metrics: Metrics, settings: Settings
+) -> MicroBatcher:
+    """The embedding lanes as the settings bound them (embedding.*, limits.*), started."""
+    emb = settings.embedding
+    batcher = MicroBatcher(
+        embedder, metrics, max_batch=emb.max_batch, max_batch_tokens=emb.max_batch_tokens,
+        max_queued_texts=settings.limits.max_queued_embed_texts, batching=emb.micro_batching,
+    )  # fmt: skip
+    await batcher.start()
+    return batcher
+
+
 async def load_verifier(model_dir: Path | None, threads: int) -> Verifier | None:
     """The verifier, loaded and warmed up off the loop (None stays None)."""
     if model_dir is None:
@@ -339,11 +346,7 @@ async def offline_pipeline(
             OnnxEmbedder, model_dir, threads=emb.threads, max_tokens=emb.max_tokens
         )
     metrics = Metrics()
-    batcher = MicroBatcher(
-        embedder, metrics, max_batch=emb.max_batch, max_batch_tokens=emb.max_batch_tokens,
-        max_queued_texts=settings.limits.max_queued_embed_texts,
-    )  # fmt: skip
-    await batcher.start()
+    batcher = await start_batcher(embedder, metrics, settings)
     verifier = await load_verifier(verifier_dir, settings.cache.verifier.threads)
     cache = SemanticCache(settings.cache, embedder.dimensions, metrics, verifier=verifier)
     models = router = None

@@ -181,13 +181,14 @@ def _secrets(settings: Settings) -> dict[str, str]:
     return {name: os.environ[name] for name in names if name in os.environ}
 
 
-def _preflight(settings: Settings, *, environment: bool = True) -> None:
+def _preflight(settings: Settings, *, environment: bool = True, checksums: bool = True) -> None:
     """Every check serve makes at start but binding (sluice.preflight); raises ConfigError."""
     from sluice import preflight  # noqa: PLC0415 - the evals' commands do not need it
 
     preflight.check(
         settings, secrets=_secrets(settings), model_dir=_resolve_model_dir(settings),
         verifier_dir=_resolve_verifier_dir(settings), environment=environment,
+        checksums=checksums,
     )  # fmt: skip
 
 
@@ -199,7 +200,9 @@ def _serve(args: argparse.Namespace) -> int:
     configure_logging(settings.logging.level, settings.logging.log_prompts)
     model_dir = _resolve_model_dir(settings)
     secrets = _secrets(settings)
-    _preflight(settings)  # the same checks as check-config, before anything binds
+    # The same checks as check-config, before anything binds; the models' checksums are
+    # checked once, as they load.
+    _preflight(settings, checksums=False)
 
     async def run() -> None:
         # grpc.aio binds the server to the loop it is created in: build it inside.

@@ -18,9 +18,9 @@ from sluice.errors import ConfigError
 from sluice.namespaces import check_names
 from sluice.routing_config import RoutingSettings
 
-# The longest time to live: an expiry must stay a valid protobuf Timestamp (year ≤ 9999).
-# cache.expiry.MAX_TTL_S is the same bound for requests (tests/unit/cache/test_expiry.py).
-TEN_YEARS_S = 10 * 365 * 86400
+# The longest time to live, for the config and for requests alike (cache.expiry): an
+# expiry must stay a valid protobuf Timestamp (year ≤ 9999). Ten years is far from it.
+MAX_TTL_S = 10 * 365 * 86400
 
 Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
 
@@ -184,7 +184,7 @@ class LimitSettings(_Strict):
 class NamespaceCacheSettings(_Strict):
     threshold: Fraction | None = None
     floor: Fraction | None = None
-    ttl_s: float | None = Field(default=None, gt=0, le=TEN_YEARS_S)
+    ttl_s: float | None = Field(default=None, gt=0, le=MAX_TTL_S)
     # The verifier's precision setting for this namespace (see VerifierSettings).
     min_probability: Fraction | None = None
 
@@ -222,7 +222,7 @@ class CacheSettings(_Strict):
     # below `floor`. See docs/cache-eval.md for how 0.97 was chosen.
     threshold: Fraction = 0.97
     floor: Fraction = 0.95
-    ttl_s: float = Field(default=24 * 3600.0, gt=0, le=TEN_YEARS_S)
+    ttl_s: float = Field(default=24 * 3600.0, gt=0, le=MAX_TTL_S)
     ttl_jitter: float = Field(default=0.15, ge=0.0, le=0.5)
     max_entries: int = Field(default=100_000, ge=1)
     max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)

@@ -13,6 +13,15 @@ from tokenizers import Encoding
 from sluice.errors import ConfigError
 
 
+def model_files(model_dir: Path, key: str) -> tuple[Path, Path]:
+    """`model.onnx` and `tokenizer.json` in `model_dir`; a ConfigError names `key` if one lacks."""
+    files = (model_dir / "model.onnx", model_dir / "tokenizer.json")
+    for path in files:
+        if not path.is_file():
+            raise ConfigError(key, f"{path} does not exist")
+    return files
+
+
 def cpu_session(path: Path, threads: int, key: str, inputs: Iterable[str]) -> ort.InferenceSession:
     """A session on `path` whose graph has `inputs`; errors name the config `key`."""
     options = ort.SessionOptions()

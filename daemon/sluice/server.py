@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from grpc_reflection.v1alpha import reflection
 
 from sluice.errors import ConfigError
 from sluice.service import BadRequest, SluiceService
-from sluice.sockets import GRPC, check_port_free, claim_unix_path, group_id
+from sluice.sockets import GRPC, check_port_free, claim_unix_path, group_id, open_up, owner_only
 from sluice.v1 import sluice_pb2 as pb
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Sluice"].full_name
@@ -96,17 +95,11 @@ class GrpcServer:
         await self.set_serving(False)
         # Sockets are created owner-only (no window in which others may connect), then
         # opened up to socket_mode / socket_group. Start-up is single-threaded here.
-        previous = os.umask(0o177)
-        try:
+        with owner_only():
             await self._bind()
-        finally:
-            os.umask(previous)
         for address in self.bound:
             if address.startswith("unix://"):
-                path = address.removeprefix("unix://")
-                if self._socket_gid >= 0:
-                    os.chown(path, -1, self._socket_gid)
-                os.chmod(path, self._socket_mode)
+                open_up(address.removeprefix("unix://"), self._socket_mode, self._socket_gid)
         return self.bound
 
     async def _bind(self) -> None:

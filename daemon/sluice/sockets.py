@@ -12,10 +12,13 @@ Start-up only: the checks block for microseconds, before anything is served.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import grp
+import os
 import resource
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,6 +132,23 @@ def _answers(path: Path, where: Where) -> bool:
                 "in use; remove it or choose another path",
             ) from None  # fmt: skip
         return True
+
+
+@contextlib.contextmanager
+def owner_only() -> Iterator[None]:
+    """Sockets created inside are owner-only: no moment at which others may connect."""
+    previous = os.umask(0o177)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def open_up(path: str | Path, mode: int, gid: int) -> None:
+    """Then give a created socket server.socket_mode and (gid ≥ 0) server.socket_group."""
+    if gid >= 0:
+        os.chown(path, -1, gid)
+    os.chmod(path, mode)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,9 @@ from __future__ import annotations
 import math
 from typing import Final
 
+from sluice.config import MAX_TTL_S
 from sluice.errors import InvalidArgument
 
-# Ten years: long enough for any cache, far from the Timestamp's year 9999.
-MAX_TTL_S: Final = 10 * 365 * 86400
 # 9999-12-31T23:59:59Z and 0001-01-01T00:00:00Z, the range of google.protobuf.Timestamp.
 MAX_TIMESTAMP_S: Final = 253_402_300_799.0
 MIN_TIMESTAMP_S: Final = -62_135_596_800.0

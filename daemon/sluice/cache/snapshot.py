@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from sluice.cache.entry import Entry
-from sluice.cache.expiry import MAX_TTL_S, trusted_time
+from sluice.cache.expiry import trusted_time
 from sluice.cache.store import SemanticCache
 from sluice.cache.vectors import load_group, save_group
+from sluice.config import MAX_TTL_S
 from sluice.telemetry.logging import get_logger
 from sluice.types import Usage
 

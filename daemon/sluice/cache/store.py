@@ -392,7 +392,7 @@ class SemanticCache:
         jitter = self.settings.ttl_jitter
         # Clamped again after the jitter: the fronts check a request's TTL, but a configured
         # one (or a new caller) must not store an expiry no Timestamp can carry either.
-        expires = now + bounded_ttl(bounded_ttl(ttl) * (1.0 + self.rng.uniform(-jitter, jitter)))
+        expires = now + bounded_ttl(ttl * (1.0 + self.rng.uniform(-jitter, jitter)))
         label = -1
         if vector is not None:
             label = await self.vectors.call(self.vectors.add_sync, key.namespace, key.scope, vector)

@@ -38,7 +38,6 @@ from sluice.embedding.model import (
     Embedded,
     OnnxEmbedder,
     Tokenized,
-    embedded,
     plan_batches,
 )
 from sluice.errors import Overloaded
@@ -273,7 +272,9 @@ class MicroBatcher:
             job.results = [None] * len(job.texts)
         group = job.groups.popleft()
         started = time.perf_counter()
-        ran = await loop.run_in_executor(self._bulk_executor, self._run_group, job, group)
+        ran = await loop.run_in_executor(
+            self._bulk_executor, self.embedder.embed_group, job.texts, job.tokenized, group
+        )
         elapsed = time.perf_counter() - started
         self._seconds_per_text = 0.8 * self._seconds_per_text + 0.2 * elapsed / len(group)
         self._observe(started, ran)
@@ -282,8 +283,3 @@ class MicroBatcher:
         if job.groups:
             return None
         return [r for r in job.results if r is not None]
-
-    def _run_group(self, job: _BulkJob, group: list[int]) -> list[Embedded]:
-        """One onnxruntime call, pooled into results (on the bulk thread, off the loop)."""
-        out = self.embedder.run([job.tokenized[i].encoding for i in group])
-        return [embedded(job.texts[i], job.tokenized[i], out[row]) for row, i in enumerate(group)]

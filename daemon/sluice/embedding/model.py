@@ -18,8 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from tokenizers import Encoding, Tokenizer
 
-from sluice.errors import ConfigError
-from sluice.onnx_session import MAX_CHARS_PER_TOKEN, cpu_session, pad, prefix
+from sluice.onnx_session import MAX_CHARS_PER_TOKEN, cpu_session, model_files, pad, prefix
 
 Vector = npt.NDArray[np.float32]
 
@@ -31,6 +30,7 @@ _FIRST_CHARS_PER_TOKEN = 8
 _GROWTH = 4
 # Padded tokens (rows × longest) per onnxruntime call; EmbeddingSettings.max_batch_tokens.
 DEFAULT_BATCH_TOKENS = 1024
+MODEL_DIR_KEY = "embedding.model_dir"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,15 +81,6 @@ def coverage(encoding: Encoding, text: str) -> float:
     return 1.0 if counted == 0 else covered / counted
 
 
-def required_files(model_dir: Path) -> tuple[Path, Path]:
-    """The model and its tokenizer; a ConfigError names `embedding.model_dir` if one is missing."""
-    files = (model_dir / "model.onnx", model_dir / "tokenizer.json")
-    for path in files:
-        if not path.is_file():
-            raise ConfigError("embedding.model_dir", f"{path} does not exist")
-    return files
-
-
 def model_id(model_dir: Path) -> str:
     """`<folder>@<sha256 prefix>`: what cached vectors and trained routers are tied to."""
     digest = hashlib.sha256((model_dir / "model.onnx").read_bytes()).hexdigest()
@@ -100,7 +91,7 @@ class OnnxEmbedder:
     """Loads `model.onnx` and `tokenizer.json` from a directory."""
 
     def __init__(self, model_dir: Path, *, threads: int = 2, max_tokens: int = 256) -> None:
-        onnx_path, tokenizer_path = required_files(model_dir)
+        onnx_path, tokenizer_path = model_files(model_dir, MODEL_DIR_KEY)
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         # tokenizer.json may pad to a fixed length: we pad per batch ourselves.
         self.tokenizer.no_padding()
@@ -109,9 +100,7 @@ class OnnxEmbedder:
         # MicroBatcher runs this many question batches side by side on the one session, each
         # call on one thread of its own: no thread spin-waits for another (issue #19).
         self.threads = threads
-        self.session = cpu_session(
-            onnx_path, 1, "embedding.model_dir", ("input_ids", "attention_mask")
-        )
+        self.session = cpu_session(onnx_path, 1, MODEL_DIR_KEY, ("input_ids", "attention_mask"))
         self._inputs = {i.name for i in self.session.get_inputs()}
         self._output = self.session.get_outputs()[0].name
         self.dimensions = int(self.session.get_outputs()[0].shape[-1])
@@ -165,15 +154,18 @@ class OnnxEmbedder:
     ) -> list[Embedded]:
         """Embed texts in as few onnxruntime calls as padding and `max_batch_tokens` allow."""
         tokenized = self.tokenize(texts)
-        vectors: list[Vector | None] = [None] * len(tokenized)
+        results: list[Embedded | None] = [None] * len(tokenized)
         for group in plan_batches(tokenized, max_batch, max_batch_tokens):
-            out = self.run([tokenized[i].encoding for i in group])
-            for row, index in enumerate(group):
-                vectors[index] = out[row]
-        return [
-            embedded(text, tok, vector)
-            for text, tok, vector in zip(texts, tokenized, vectors, strict=True)
-        ]
+            for index, result in zip(group, self.embed_group(texts, tokenized, group), strict=True):
+                results[index] = result
+        return [r for r in results if r is not None]
+
+    def embed_group(
+        self, texts: Sequence[str], tokenized: Sequence[Tokenized], group: Sequence[int]
+    ) -> list[Embedded]:
+        """One onnxruntime call over `group` (indices into `texts`), pooled into results."""
+        out = self.run([tokenized[i].encoding for i in group])
+        return [embedded(texts[i], tokenized[i], out[row]) for row, i in enumerate(group)]
 
 
 def plan_batches(
@@ -204,9 +196,8 @@ def plan_batches(
     return groups
 
 
-def embedded(text: str, tokenized: Tokenized, vector: Vector | None) -> Embedded:
+def embedded(text: str, tokenized: Tokenized, vector: Vector) -> Embedded:
     """The result for one text once its group has run."""
-    assert vector is not None, "every text belongs to exactly one group"
     enc = tokenized.encoding
     return Embedded(
         vector=vector,

@@ -10,7 +10,7 @@
 Every address error names its key and flag (`sluice.sockets`).
 """
 
-from sluice.http.apps import build_front_app, build_metrics_app, overloaded_reply
+from sluice.http.apps import build_front_app, build_metrics_app
 from sluice.http.listener import HttpListener, start_http
 
-__all__ = ["HttpListener", "build_front_app", "build_metrics_app", "overloaded_reply", "start_http"]
+__all__ = ["HttpListener", "build_front_app", "build_metrics_app", "start_http"]

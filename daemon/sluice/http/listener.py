@@ -19,7 +19,6 @@ the asyncio server itself (public loop API) with a counting factory around it.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import weakref
 from pathlib import Path
@@ -27,7 +26,8 @@ from typing import cast
 
 from aiohttp import web
 
-from sluice.sockets import Where, bind_error, claim_unix_path
+from sluice.http.apps import overloaded_reply
+from sluice.sockets import Where, bind_error, claim_unix_path, open_up, owner_only
 from sluice.telemetry.logging import get_logger
 
 log = get_logger("sluice.http")
@@ -37,9 +37,6 @@ log = get_logger("sluice.http")
 # handshakes of 1 in 10 clients in a flood of 1,100 (they retry after 1, 3, 7 s…); 512 keeps
 # the transient burst bounded (the cap + about two wake-ups) and the queue deep enough.
 _BACKLOG = 512
-_PLAIN_REFUSAL = (
-    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-)
 _LINGER_S = 1.0
 # At most one log line per listener per this many seconds about refused connections.
 _REFUSAL_LOG_INTERVAL_S = 10.0
@@ -129,7 +126,6 @@ class HttpListener:
         *,
         idle_timeout_s: float,
         max_connections: int,
-        refusal: bytes,
         shutdown_timeout_s: float = 10.0,
         socket_mode: int = 0o600,
         socket_gid: int = -1,
@@ -139,7 +135,6 @@ class HttpListener:
         self._where = where
         self._idle_timeout_s = idle_timeout_s
         self._max_connections = max_connections
-        self._refusal = refusal
         self._shutdown_timeout_s = shutdown_timeout_s
         self._socket_mode = socket_mode
         self._socket_gid = socket_gid
@@ -165,7 +160,10 @@ class HttpListener:
         await self._runner.setup()
         assert self._runner.server is not None
         self._gate = _Gate(
-            self._runner.server, self._max_connections, self._refusal, self._where.key
+            self._runner.server,
+            self._max_connections,
+            overloaded_reply(self._max_connections, self._where.key),
+            self._where.key,
         )
         loop = asyncio.get_running_loop()
         if self._address.startswith("unix://"):
@@ -188,18 +186,16 @@ class HttpListener:
         # asyncio removes any socket at the path: make sure it is not a live one first.
         claim_unix_path(path, self._where)
         # Created owner-only (no window in which others may connect), then opened up.
-        previous = os.umask(0o177)
         try:
-            self._server = await loop.create_unix_server(self._gate, str(path), backlog=_BACKLOG)
+            with owner_only():
+                self._server = await loop.create_unix_server(
+                    self._gate, str(path), backlog=_BACKLOG
+                )
         except OSError as exc:
             await self._abandon()
             raise bind_error(self._address, self._where, exc) from None
-        finally:
-            os.umask(previous)
         self._path = path
-        if self._socket_gid >= 0:
-            os.chown(path, -1, self._socket_gid)
-        os.chmod(path, self._socket_mode)
+        open_up(path, self._socket_mode, self._socket_gid)
         return self._address
 
     async def _abandon(self) -> None:
@@ -229,6 +225,5 @@ async def start_http(
     """Serve `app` with default hygiene (tests, tools); the daemon builds its own from Settings."""
     listener = HttpListener(
         app, address, where, idle_timeout_s=idle_timeout_s, max_connections=max_connections,
-        refusal=_PLAIN_REFUSAL,
     )  # fmt: skip
     return listener, await listener.start()

@@ -398,11 +398,12 @@ def redact(text: str, secrets: Iterable[str], *, fragments: bool = True) -> str:
         return text
     text = unescaped(text)
     for secret in secrets:
-        for form in (secret, unescaped(secret)):
+        plain = unescaped(secret)
+        for form in (secret, plain):
             if form in text:
                 text = text.replace(form, "[redacted]")
         if fragments:
-            text = _redact_fragments(text, unescaped(secret))
+            text = _redact_fragments(text, plain)
     return text
 
 

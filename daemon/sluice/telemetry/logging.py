@@ -65,6 +65,13 @@ def _logger_name(
     return event
 
 
+def _rendering(log_prompts: bool) -> list[structlog.types.Processor]:
+    """What every line goes through last, ours and the libraries' alike: the traceback as a
+    field, then redaction (of the traceback text too), then one JSON object."""
+    return [structlog.processors.format_exc_info, redact(log_prompts),
+            structlog.processors.JSONRenderer()]  # fmt: skip
+
+
 def stdlib_formatter(log_prompts: bool) -> structlog.stdlib.ProcessorFormatter:
     """Formats standard-library records as the JSON lines structlog writes."""
     return structlog.stdlib.ProcessorFormatter(
@@ -75,10 +82,7 @@ def stdlib_formatter(log_prompts: bool) -> structlog.stdlib.ProcessorFormatter:
         ],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            # After the pre-chain: the traceback text must pass through redaction too.
-            structlog.processors.format_exc_info,
-            redact(log_prompts),
-            structlog.processors.JSONRenderer(),
+            *_rendering(log_prompts),
         ],
     )
 
@@ -100,9 +104,7 @@ def configure_logging(
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            redact(log_prompts),
-            structlog.processors.JSONRenderer(),
+            *_rendering(log_prompts),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=stream),

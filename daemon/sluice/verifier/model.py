@@ -33,10 +33,10 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from sluice.errors import ConfigError
-from sluice.onnx_session import MAX_CHARS_PER_TOKEN, cpu_session, prefix
+from sluice.onnx_session import MAX_CHARS_PER_TOKEN, cpu_session, model_files, prefix
 from sluice.verifier.guards import FEATURES, features
 
-_KEY = "cache.verifier.model_dir"
+VERIFIER_KEY = "cache.verifier.model_dir"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,21 +62,22 @@ def _read_card(model_dir: Path, onnx_path: Path) -> VerifierCard:
         guards = list(meta["guards"])
         digest = str(meta["sha256"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(_KEY, f"{path} is missing or unreadable ({exc})") from exc
+        raise ConfigError(VERIFIER_KEY, f"{path} is missing or unreadable ({exc})") from exc
     if guards != list(FEATURES):
-        raise ConfigError(_KEY, f"{path}: model trained on guards {guards}, daemon has {FEATURES}")
+        raise ConfigError(
+            VERIFIER_KEY, f"{path}: model trained on guards {guards}, daemon has {FEATURES}"
+        )
     actual = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
     if actual != digest:
-        raise ConfigError(_KEY, f"{onnx_path} sha256 {actual[:12]} ≠ verifier.json's {digest[:12]}")
+        raise ConfigError(
+            VERIFIER_KEY, f"{onnx_path} sha256 {actual[:12]} ≠ verifier.json's {digest[:12]}"
+        )
     return card
 
 
 def read_card(model_dir: Path) -> VerifierCard:
     """The model's card, once its files are there and its sha256 matches; else a ConfigError."""
-    onnx_path = model_dir / "model.onnx"
-    for path in (onnx_path, model_dir / "tokenizer.json"):
-        if not path.is_file():
-            raise ConfigError(_KEY, f"{path} does not exist")
+    onnx_path, _ = model_files(model_dir, VERIFIER_KEY)
     return _read_card(model_dir, onnx_path)
 
 
@@ -90,14 +91,14 @@ class OnnxVerifier:
     def __init__(self, model_dir: Path, *, threads: int = 1) -> None:
         self.card = read_card(model_dir)
         self.threads = threads
-        onnx_path, tokenizer_path = model_dir / "model.onnx", model_dir / "tokenizer.json"
+        onnx_path, tokenizer_path = model_files(model_dir, VERIFIER_KEY)
         self.version = self.card.version
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=self.card.max_tokens, strategy="longest_first")
         self._unknown = self.tokenizer.token_to_id("[UNK]")
         self.session = cpu_session(
-            onnx_path, 1, _KEY, ("input_ids", "attention_mask", "token_type_ids", "guards")
+            onnx_path, 1, VERIFIER_KEY, ("input_ids", "attention_mask", "token_type_ids", "guards")
         )
 
     def logits(self, query: str, cached: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
