@@ -2,7 +2,9 @@ package sluice
 
 import (
 	"errors"
+	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -16,12 +18,28 @@ import (
 //	if status.Code(err) == codes.Unimplemented { ... }
 //
 // Details holds the sluice.v1.ErrorDetails the daemon attached (attempts made, field to fix),
-// or nil.
+// or nil. The standard google.rpc details are decoded too:
+//
+//	Reason, Domain, Metadata   google.rpc.ErrorInfo (e.g. Reason "OVERLOADED", Domain "sluice.dev")
+//	FieldViolations            google.rpc.BadRequest: which input to fix, and why
+//	RetryDelay                 google.rpc.RetryInfo: wait this long before the same call
+//	                           (0 when the daemon sent none: waiting does not help)
 type Error struct {
-	Code    codes.Code
-	Message string
-	Details *sluicev1.ErrorDetails
-	st      *status.Status
+	Code            codes.Code
+	Message         string
+	Details         *sluicev1.ErrorDetails
+	Reason          string
+	Domain          string
+	Metadata        map[string]string
+	FieldViolations []FieldViolation
+	RetryDelay      time.Duration
+	st              *status.Status
+}
+
+// FieldViolation names one input to fix, as a dotted path such as "messages[0].role".
+type FieldViolation struct {
+	Field       string
+	Description string
 }
 
 func (e *Error) Error() string { return "sluice: " + e.Code.String() + ": " + e.Message }
@@ -53,9 +71,18 @@ func wrap(err error) error {
 	}
 	st, _ := status.FromError(err) // non-status errors become codes.Unknown
 	out := &Error{Code: st.Code(), Message: st.Message(), st: st}
-	for _, d := range st.Details() {
-		if ed, ok := d.(*sluicev1.ErrorDetails); ok {
-			out.Details = ed
+	for _, d := range st.Details() { // unknown detail types come back as errors: skipped
+		switch d := d.(type) {
+		case *sluicev1.ErrorDetails:
+			out.Details = d
+		case *errdetails.ErrorInfo:
+			out.Reason, out.Domain, out.Metadata = d.GetReason(), d.GetDomain(), d.GetMetadata()
+		case *errdetails.BadRequest:
+			for _, v := range d.GetFieldViolations() {
+				out.FieldViolations = append(out.FieldViolations, FieldViolation{v.GetField(), v.GetDescription()})
+			}
+		case *errdetails.RetryInfo:
+			out.RetryDelay = d.GetRetryDelay().AsDuration()
 		}
 	}
 	return out

@@ -1,4 +1,5 @@
-"""Protobuf ↔ domain values, with the input checks that name the field to fix.
+"""Protobuf ↔ domain values. The input checks themselves are validate.py's, shared with
+the HTTP front; this module only unpacks protobuf into the plain values they take.
 
 Only the service imports this module; nothing below the service sees protobuf.
 """
@@ -6,23 +7,21 @@ Only the service imports this module; nothing below the service sees protobuf.
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Sequence
 
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from sluice import jsontext
+from sluice import validate
 from sluice.cache import expiry
 from sluice.cache.entry import Entry
 from sluice.cache.store import CacheCounts, LookupResult
 from sluice.cascade.types import Attempt, AttemptOutcome
 from sluice.config import LimitSettings
-from sluice.errors import InvalidArgument, TooLarge
-from sluice.namespaces import DEFAULT_NAMESPACE, is_namespace
-from sluice.namespaces import RULE as NAMESPACE_RULE
+from sluice.errors import InvalidArgument
 from sluice.pipeline import CompletionRequest, CompletionResult
 from sluice.routing.fixed import RouteDecision, RoutingHints
+from sluice.tally import RequestCounts
 from sluice.types import ChatMessage, GenParams, Role, Usage
 from sluice.v1 import sluice_pb2 as pb
 
@@ -36,47 +35,20 @@ ROLE_TO_PB: dict[Role, pb.Role.ValueType] = {v: k for k, v in _ROLES.items()}
 
 
 def embed_texts(request: pb.EmbedRequest, limits: LimitSettings) -> list[str]:
-    texts = list(request.texts)
-    if not texts:
-        raise InvalidArgument("texts", "at least one text is required")
-    if len(texts) > limits.max_texts_per_embed:
-        raise TooLarge(
-            f"texts: {len(texts)} texts in one call; the limit is "
-            f"{limits.max_texts_per_embed}, split the request"
-        )
-    for i, text in enumerate(texts):
-        _check_text(f"texts[{i}]", text, limits.max_text_bytes)
-    return texts
+    return validate.embed_texts(request.texts, limits)
 
 
-def _check_text(field: str, text: str, max_bytes: int) -> None:
-    if not text.strip():
-        raise InvalidArgument(field, "must not be empty or only white space")
-    size = len(text.encode("utf-8"))
-    if size > max_bytes:
-        raise TooLarge(
-            f"{field}: {size} bytes; the limit is {max_bytes} bytes per text, shorten or split it"
-        )
-
-
-def namespace(value: str, field: str = "namespace") -> str:
-    if not value:
-        return DEFAULT_NAMESPACE
-    if not is_namespace(value):
-        raise InvalidArgument(field, f"{value[:80]!r} is not allowed: {NAMESPACE_RULE}")
-    return value
+namespace = validate.namespace
+threshold = validate.threshold
+request_id = validate.request_id
 
 
 def messages(
     items: Sequence[pb.Message], limits: LimitSettings, field: str = "messages"
 ) -> tuple[ChatMessage, ...]:
     """A conversation whose last message is the user's question."""
-    if not items:
-        raise InvalidArgument(field, "at least one message is required")
-    if len(items) > limits.max_messages:
-        raise TooLarge(f"{field}: {len(items)} messages; the limit is {limits.max_messages}")
+    validate.message_count(len(items), limits, field)
     out: list[ChatMessage] = []
-    total = 0
     for i, item in enumerate(items):
         role = _ROLES.get(item.role)
         if role is None:
@@ -85,54 +57,18 @@ def messages(
                 f"unknown role {item.role}; use ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT "
                 "or ROLE_TOOL",
             )
-        total += len(item.content.encode("utf-8"))
         out.append(ChatMessage(role=role, content=item.content, name=item.name))
-    if total > limits.max_prompt_bytes:
-        raise TooLarge(
-            f"{field}: {total} bytes in all; the limit is {limits.max_prompt_bytes} bytes"
-        )
-    if out[-1].role != "user":
-        raise InvalidArgument(f"{field}[{len(out) - 1}].role", "the last message must be ROLE_USER")
-    if not out[-1].content.strip():
-        raise InvalidArgument(f"{field}[{len(out) - 1}].content", "the question must not be empty")
-    return tuple(out)
+    return validate.messages(out, limits, field)
 
 
 def params(value: pb.Params, field: str = "params") -> GenParams:
-    temperature = value.temperature if value.HasField("temperature") else None
-    if temperature is not None and not (0.0 <= temperature <= 2.0):
-        raise InvalidArgument(f"{field}.temperature", f"{temperature} is outside [0, 2]")
-    top_p = value.top_p if value.HasField("top_p") else None
-    if top_p is not None and not (0.0 < top_p <= 1.0):
-        raise InvalidArgument(f"{field}.top_p", f"{top_p} is outside (0, 1]")
-    max_tokens = value.max_tokens if value.HasField("max_tokens") else None
-    if max_tokens is not None and max_tokens <= 0:
-        raise InvalidArgument(f"{field}.max_tokens", "must be positive")
-    if len(value.stop) > 4:
-        raise InvalidArgument(f"{field}.stop", "at most 4 stop sequences")
-    if value.json_schema:
-        _check_json_schema(value.json_schema, f"{field}.json_schema")
-    return GenParams(
-        temperature=temperature,
-        top_p=top_p,
-        max_tokens=max_tokens,
-        stop=tuple(value.stop),
-        seed=value.seed if value.HasField("seed") else None,
-        json_schema=value.json_schema,
-    )
-
-
-def _check_json_schema(text: str, field: str) -> None:
-    """Parsed here once, so no later step (providers, the confidence check) meets a schema
-    too deep for recursion or one that is not an object."""
-    if not isinstance(jsontext.loads(text, field), dict):
-        raise InvalidArgument(field, "must be a JSON object (a JSON schema)")
-
-
-def threshold(value: float, field: str) -> float:
-    if math.isnan(value) or not (0.0 < value <= 1.0):
-        raise InvalidArgument(field, f"{value} is outside (0, 1]")
-    return value
+    return validate.params(
+        temperature=value.temperature if value.HasField("temperature") else None,
+        top_p=value.top_p if value.HasField("top_p") else None,
+        max_tokens=value.max_tokens if value.HasField("max_tokens") else None,
+        stop=value.stop, seed=value.seed if value.HasField("seed") else None,
+        json_schema=value.json_schema, field=field,
+    )  # fmt: skip
 
 
 def ttl_seconds(value: Duration, field: str) -> float | None:
@@ -204,6 +140,13 @@ def cache_info(result: LookupResult, now: float) -> pb.CacheInfo:
     return info
 
 
+def request_stats_to_pb(c: RequestCounts) -> pb.RequestStats:
+    return pb.RequestStats(
+        requests=c.requests, escalations=c.escalations, fallbacks=c.fallbacks, errors=c.errors,
+        cost_usd=c.cost_usd, baseline_cost_usd=c.baseline_cost_usd,
+    )  # fmt: skip
+
+
 def cache_stats_to_pb(c: CacheCounts) -> pb.CacheStats:
     return pb.CacheStats(
         entries=c.entries, bytes=c.bytes, exact_hits=c.exact_hits,
@@ -241,23 +184,10 @@ def attempts_to_pb(attempts: Sequence[Attempt]) -> list[pb.Attempt]:
 
 
 def routing_hints(value: pb.RoutingHints, field: str = "routing") -> RoutingHints:
-    if value.max_cost_usd < 0 or math.isnan(value.max_cost_usd):
-        raise InvalidArgument(f"{field}.max_cost_usd", "must not be negative")
-    if len(value.task_tags) > 32:
-        raise InvalidArgument(f"{field}.task_tags", "at most 32 tags")
-    return RoutingHints(
-        task_tags=tuple(t[:64] for t in value.task_tags),
-        max_cost_usd=value.max_cost_usd or None,
-        pinned_model=value.pinned_model[:128],
-        start_tier=value.start_tier[:64],
-    )
-
-
-def request_id(value: str) -> str:
-    """The caller's id, or a new one (so errors and logs can name the request)."""
-    if len(value) > 128:
-        raise InvalidArgument("request_id", "at most 128 characters")
-    return value or uuid.uuid4().hex
+    return validate.routing_hints(
+        task_tags=value.task_tags, max_cost_usd=value.max_cost_usd,
+        pinned_model=value.pinned_model, start_tier=value.start_tier, field=field,
+    )  # fmt: skip
 
 
 def completion_request(

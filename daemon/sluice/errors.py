@@ -1,4 +1,4 @@
-"""One exception tree for the daemon, and one table from it to gRPC status codes.
+"""One exception tree for the daemon, free of transport types.
 
     SluiceError                     every error the daemon raises on purpose
     ├── InvalidArgument             the caller's input is wrong; `field` names what to fix
@@ -7,9 +7,9 @@
     │   ├── TooLarge                a request is over a documented size limit (HTTP 413)
     │   └── Overloaded              the daemon is at a configured capacity; retry later (HTTP 429)
     ├── Unauthenticated             a listener that requires a token got none or a wrong one
-    ├── Unimplemented               the feature is not built in this version
     ├── DeadlineExceeded            the request's deadline passed
     ├── Unavailable                 no provider could serve; carries the attempts made
+    │   └── NotReady                the sidecar is starting or draining; retry shortly
     ├── ConfigError                 the configuration is invalid; `key` names the setting
     └── ProviderError               one provider call failed; `kind` says what may follow
         ├── ProviderTimeout
@@ -17,6 +17,12 @@
 
 A `ProviderError` is classified once, where the wire protocol is parsed
 (`providers/`), so the cascade never inspects status codes or messages itself.
+
+Each front maps this tree once, at its edge: `grpc_errors.py` to gRPC status
+codes and google.rpc details, `openai/errors.py` to HTTP statuses and OpenAI's
+JSON error shape. What both need is here as plain attributes: `reason` (a
+stable UPPER_SNAKE_CASE cause for machines), `field` (what to fix),
+`retry_after` (seconds until the same request may succeed) and `attempts`.
 """
 
 from __future__ import annotations
@@ -25,13 +31,19 @@ import enum
 from collections.abc import Sequence
 from typing import Any
 
-import grpc
-
 
 class SluiceError(Exception):
     """Base of every error the daemon raises on purpose."""
 
-    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+    # A stable cause for machines (google.rpc.ErrorInfo.reason), UPPER_SNAKE_CASE.
+    reason: str = "INTERNAL"
+    # The input to fix, as a dotted path ("messages[2].role"); "" when not the caller's input.
+    field: str = ""
+    # Seconds until the same request may succeed; None when waiting does not help.
+    retry_after: float | None = None
+    # Domain `Attempt` values (cascade.types) made before the failure; kept untyped here
+    # so errors stays at the bottom of the import graph.
+    attempts: tuple[Any, ...] = ()
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -39,7 +51,7 @@ class SluiceError(Exception):
 
 
 class InvalidArgument(SluiceError):
-    code = grpc.StatusCode.INVALID_ARGUMENT
+    reason = "INVALID_ARGUMENT"
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
@@ -47,19 +59,25 @@ class InvalidArgument(SluiceError):
 
 
 class NotFound(SluiceError):
-    code = grpc.StatusCode.NOT_FOUND
+    reason = "NOT_FOUND"
 
 
 class ResourceExhausted(SluiceError):
-    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    """A namespace's cost budget is spent (budget.on_exhausted: reject)."""
+
+    reason = "BUDGET_EXHAUSTED"
 
 
 class TooLarge(ResourceExhausted):
     """Over a documented size limit: retrying the same request cannot help (HTTP 413)."""
 
+    reason = "TOO_LARGE"
+
 
 class Overloaded(ResourceExhausted):
     """A queue or connection limit is full right now; the same request may succeed later."""
+
+    reason = "OVERLOADED"
 
     def __init__(self, message: str, retry_after: float = 1.0) -> None:
         super().__init__(message)
@@ -67,33 +85,34 @@ class Overloaded(ResourceExhausted):
 
 
 class Unauthenticated(SluiceError):
-    code = grpc.StatusCode.UNAUTHENTICATED
-
-
-class Unimplemented(SluiceError):
-    code = grpc.StatusCode.UNIMPLEMENTED
+    reason = "UNAUTHENTICATED"
 
 
 class DeadlineExceeded(SluiceError):
-    code = grpc.StatusCode.DEADLINE_EXCEEDED
+    reason = "DEADLINE_EXCEEDED"
 
 
 class Unavailable(SluiceError):
     """Every deployment that could serve the request failed or was skipped."""
 
-    code = grpc.StatusCode.UNAVAILABLE
+    reason = "PROVIDERS_UNAVAILABLE"
 
     def __init__(self, message: str, attempts: Sequence[Any] = ()) -> None:
         super().__init__(message)
-        # Domain `Attempt` values (cascade.types); kept untyped here so errors
-        # stays at the bottom of the import graph.
         self.attempts = tuple(attempts)
+
+
+class NotReady(Unavailable):
+    """The sidecar is starting (loading the model) or draining: the same request succeeds soon."""
+
+    reason = "NOT_READY"
+    retry_after = 1.0
 
 
 class ConfigError(SluiceError):
     """The configuration is invalid. Raised at start or reload, never per request."""
 
-    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "CONFIG_INVALID"
 
     def __init__(self, key: str, message: str) -> None:
         super().__init__(f"config key {key!r}: {message}")
@@ -114,7 +133,7 @@ class ProviderErrorKind(enum.Enum):
 
 
 class ProviderError(SluiceError):
-    code = grpc.StatusCode.UNAVAILABLE
+    reason = "PROVIDER_ERROR"
 
     def __init__(
         self,
@@ -152,12 +171,3 @@ class RateLimited(ProviderError):
             status=429,
             retry_after=retry_after,
         )
-
-
-def grpc_code(exc: BaseException) -> grpc.StatusCode:
-    """The one translation table: domain error → gRPC status code."""
-    if isinstance(exc, SluiceError):
-        return exc.code
-    if isinstance(exc, TimeoutError):
-        return grpc.StatusCode.DEADLINE_EXCEEDED
-    return grpc.StatusCode.INTERNAL

@@ -32,14 +32,22 @@ class _Strict(BaseModel):
 class RuleSettings(_Strict):
     """Matches when every condition given holds; the first matching rule wins."""
 
-    name: str = Field(min_length=1, max_length=64)
+    name: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The rule's name, in the route's reason and the logs.",
+    )
     keywords: tuple[str, ...] = ()  # any of them, case-insensitive, in the last user turn
     regex: str | None = None  # searched in the last user turn
-    min_chars: int | None = Field(default=None, ge=0)
-    max_chars: int | None = Field(default=None, ge=0)
+    min_chars: int | None = Field(
+        default=None, ge=0, description="The last user turn has at least this many characters."
+    )
+    max_chars: int | None = Field(
+        default=None, ge=0, description="The last user turn has at most this many characters."
+    )
     task_tags: tuple[str, ...] = ()  # any of the request's routing.task_tags
-    tier: str | None = None
-    model: str | None = None
+    tier: str | None = Field(default=None, description="Route to this tier (set tier or model).")
+    model: str | None = Field(default=None, description="Pin this model (set tier or model).")
 
     @field_validator("regex")
     @classmethod
@@ -59,8 +67,10 @@ class RuleSettings(_Strict):
 
 
 class RulesPolicySettings(_Strict):
-    kind: Literal["rules"]
-    rules: tuple[RuleSettings, ...] = ()
+    kind: Literal["rules"] = Field(description="The policy's type: rules, classifier or bandit.")
+    rules: tuple[RuleSettings, ...] = Field(
+        default=(), description="Tried in order; the first that matches decides."
+    )
     # No rule matched: this tier (None: the cheapest).
     fallback_tier: str | None = None
 
@@ -91,8 +101,8 @@ PolicySettings = Annotated[
 
 
 class RolloutSettings(_Strict):
-    policy: str
-    percent: float = Field(ge=0.0, le=100.0)
+    policy: str = Field(description="The policy the rollout's share of users gets.")
+    percent: float = Field(ge=0.0, le=100.0, description="That share, 0–100, sticky on user_id.")
 
 
 class NamespaceRouting(_Strict):
@@ -130,9 +140,16 @@ class NamespaceRouting(_Strict):
 
 
 class RoutingSettings(_Strict):
-    policies: dict[str, PolicySettings] = Field(default_factory=dict)
-    default: NamespaceRouting = Field(default_factory=NamespaceRouting)
-    namespaces: dict[str, NamespaceRouting] = Field(default_factory=dict)
+    policies: dict[str, PolicySettings] = Field(
+        default_factory=dict, description="Routing policies by name."
+    )
+    default: NamespaceRouting = Field(
+        default_factory=NamespaceRouting,
+        description="The routing of every namespace without an entry under namespaces.",
+    )
+    namespaces: dict[str, NamespaceRouting] = Field(
+        default_factory=dict, description="Routing by namespace."
+    )
 
     @field_validator("namespaces")
     @classmethod

@@ -1,8 +1,8 @@
 """The gRPC servicer: protobuf in, domain calls, protobuf out. No logic here.
 
 Every method goes through `_rpc`, which maps the one exception tree to gRPC
-status codes (errors.grpc_code), counts and times the call, and writes the
-request's log line. Unexpected exceptions become INTERNAL with a request id
+status codes and google.rpc details (grpc_errors), counts and times the call,
+and writes the request's log line. Unexpected exceptions become INTERNAL with a request id
 to look up in the log, never a stack trace on the wire.
 """
 
@@ -16,19 +16,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf import any_pb2
-from google.rpc import status_pb2
 
 from sluice import __version__, convert
 from sluice.config import LimitSettings
-from sluice.errors import (
-    InvalidArgument,
-    SluiceError,
-    TooLarge,
-    Unavailable,
-    Unimplemented,
-    grpc_code,
-)
+from sluice.errors import InvalidArgument, NotReady, SluiceError, TooLarge
+from sluice.grpc_errors import rich_status
 from sluice.pipeline import Pipeline
 from sluice.telemetry.logging import get_logger, request_line
 from sluice.telemetry.metrics import Metrics
@@ -40,30 +32,20 @@ Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 
 
-def _details(
-    code: grpc.StatusCode, exc: SluiceError, request: Any
-) -> tuple[tuple[str, bytes], ...]:
-    """grpc-status-details-bin carrying the attempts made (UNAVAILABLE and friends)."""
-    attempts = getattr(exc, "attempts", ())
-    field = getattr(exc, "field", "")
-    if not attempts and not field:
-        return ()
-    detail = any_pb2.Any()
-    detail.Pack(
-        pb.ErrorDetails(
-            request_id=getattr(request, "request_id", ""),
-            attempts=convert.attempts_to_pb(attempts), field=field,
-        )
-    )  # fmt: skip
-    status = status_pb2.Status(code=code.value[0], message=exc.message, details=[detail])
-    return (("grpc-status-details-bin", status.SerializeToString()),)
-
-
 class BadRequest:
     """Stands in for a request that could not be decoded (see server._safe_deserializer)."""
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
+
+
+class _Call:
+    """What the guard reports about one call; the handler fills in what it learns."""
+
+    def __init__(self, request: Any) -> None:
+        # The caller's id at first; Complete replaces it with the generated one, so an
+        # error's details name the id its log line carries.
+        self.request_id = str(getattr(request, "request_id", ""))[:128]
 
 
 class SluiceService:
@@ -81,27 +63,30 @@ class SluiceService:
     @property
     def pipeline(self) -> Pipeline:
         if self._pipeline is None:
-            raise Unavailable("the sidecar is starting (loading the model); retry when SERVING")
+            raise NotReady("the sidecar is starting (loading the model); retry when SERVING")
         return self._pipeline
 
     @contextlib.asynccontextmanager
     async def _guard(
         self, method: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AsyncIterator[None]:
+    ) -> AsyncIterator[_Call]:
         """Map errors to status codes, count and time the call, write its log line."""
         started = time.perf_counter()
         code = grpc.StatusCode.OK
         error: SluiceError | None = None
+        call = _Call(request)
         with request_line() as line:
             try:
                 if isinstance(request, BadRequest):
                     code = grpc.StatusCode.INVALID_ARGUMENT
                     await context.abort(code, request.reason)
-                yield
+                yield call
             except SluiceError as exc:
-                error, code = exc, grpc_code(exc)
-                details = _details(code, exc, request)
-                await context.abort(code, exc.message, trailing_metadata=details)
+                status = rich_status(exc, call.request_id)
+                error, code = exc, status.code
+                await context.abort(
+                    code, status.details, trailing_metadata=status.trailing_metadata
+                )
             except grpc.aio.AbortError:
                 raise
             except asyncio.CancelledError:
@@ -122,7 +107,7 @@ class SluiceService:
                 if not line.written:
                     log.info(
                         "rpc", method=method, code=code.name,
-                        request_id=str(getattr(request, "request_id", ""))[:128] or None,
+                        request_id=call.request_id or None,
                         error=error.message if error is not None else None,
                         ms=round(elapsed * 1000, 3),
                     )  # fmt: skip
@@ -163,20 +148,12 @@ class SluiceService:
 
         return await self._rpc("Embed", request, context, handle)
 
-    # ---- not built yet: each names the issue that brings it
-    async def _unimplemented(
-        self, method: str, request: Any, context: grpc.aio.ServicerContext[Any, Any], what: str
-    ) -> Any:
-        async def handle() -> Any:
-            raise Unimplemented(f"{method} is not built yet: {what}")
-
-        return await self._rpc(method, request, context, handle)
-
     async def Complete(
         self, request: pb.CompleteRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.CompleteResponse:
-        async with self._guard("Complete", request, context):
+        async with self._guard("Complete", request, context) as call:
             domain = convert.completion_request(request, self.limits, self._deadline(context))
+            call.request_id = domain.request_id
             result = await self.pipeline.complete(domain)
             return convert.completion_response(result, self.pipeline.cache.clock())
         raise AssertionError("unreachable: _guard re-raises or aborts")
@@ -184,8 +161,9 @@ class SluiceService:
     async def StreamComplete(
         self, request: pb.CompleteRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.CompleteChunk]:
-        async with self._guard("StreamComplete", request, context):
+        async with self._guard("StreamComplete", request, context) as call:
             domain = convert.completion_request(request, self.limits, self._deadline(context))
+            call.request_id = domain.request_id
             async for item in self.pipeline.stream_complete(domain):
                 if isinstance(item, str):
                     yield pb.CompleteChunk(delta=item)
@@ -291,6 +269,7 @@ class SluiceService:
             namespace = convert.namespace(request.namespace) if request.namespace else None
             return pb.Stats(
                 cache=convert.cache_stats_to_pb(p.cache_stats(namespace)),
+                requests=convert.request_stats_to_pb(p.tally.counts(namespace)),
                 model=p.model_id,
                 uptime=convert.duration(time.monotonic() - self.started),
                 version=__version__,

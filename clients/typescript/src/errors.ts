@@ -1,9 +1,12 @@
 // Errors: every failed call rejects with a SluiceError carrying the gRPC status code.
 //
 //   SluiceError          .code (grpc status number), .codeName ("UNIMPLEMENTED"), .details (text)
+//                        .reason ("OVERLOADED"), .fieldViolations, .retryDelayMs, .status
+//                        (google.rpc ErrorInfo / BadRequest / RetryInfo and sluice.v1.ErrorDetails)
 //
 // Branch on `err.code === status.UNIMPLEMENTED` (status is re-exported from @grpc/grpc-js).
 import { status, type ServiceError } from "@grpc/grpc-js";
+import { detailsFromMetadata, type FieldViolation, type StatusDetails } from "./details";
 
 export class SluiceError extends Error {
   /** The gRPC status code, e.g. status.INVALID_ARGUMENT. */
@@ -14,6 +17,14 @@ export class SluiceError extends Error {
   readonly details: string;
   /** The raw grpc-js error, with metadata (e.g. grpc-status-details-bin). */
   readonly cause: ServiceError | undefined;
+  /** Everything decoded from grpc-status-details-bin. */
+  readonly status: StatusDetails;
+  /** google.rpc.ErrorInfo.reason, e.g. "INVALID_ARGUMENT", "OVERLOADED" ("" when absent). */
+  readonly reason: string;
+  /** google.rpc.BadRequest: which inputs to fix. */
+  readonly fieldViolations: FieldViolation[];
+  /** google.rpc.RetryInfo in milliseconds; undefined when waiting does not help. */
+  readonly retryDelayMs: number | undefined;
 
   constructor(code: status, details: string, cause?: ServiceError) {
     const codeName = status[code] ?? `CODE_${code}`;
@@ -23,6 +34,10 @@ export class SluiceError extends Error {
     this.codeName = codeName;
     this.details = details;
     this.cause = cause;
+    this.status = detailsFromMetadata(cause?.metadata);
+    this.reason = this.status.reason;
+    this.fieldViolations = this.status.fieldViolations;
+    this.retryDelayMs = this.status.retryDelayMs;
   }
 }
 

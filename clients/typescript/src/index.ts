@@ -8,6 +8,7 @@
 import {
   credentials as grpcCredentials,
   Metadata,
+  status as grpcStatus,
   type CallOptions,
   type ChannelCredentials,
   type ClientOptions,
@@ -35,11 +36,12 @@ import {
   type Stats,
   type StoreResponse,
 } from "./gen/sluice/v1/sluice";
-import { fromServiceError } from "./errors";
+import { fromServiceError, SluiceError } from "./errors";
 import { decodeHealthStatus, encodeHealthRequest, HEALTH_CHECK_PATH, SERVING } from "./health";
 
 export * from "./gen/sluice/v1/sluice";
 export { SluiceError, fromServiceError, isSluiceError } from "./errors";
+export { decodeStatus, type FieldViolation, type StatusDetails } from "./details";
 export { status } from "@grpc/grpc-js";
 
 export const SERVICE_NAME = "sluice.v1.Sluice";
@@ -56,6 +58,13 @@ export interface SluiceOptions {
 export interface CallOpts {
   /** Deadline for this call in milliseconds; overrides the client's default. */
   timeoutMs?: number;
+  /** Absolute deadline for this call; wins over timeoutMs. */
+  deadline?: Date;
+  /**
+   * Cancels the call when aborted (the daemon stops work on it too); the promise rejects with
+   * a SluiceError of code CANCELLED. An already aborted signal rejects without a call.
+   */
+  signal?: AbortSignal;
   metadata?: Metadata;
 }
 
@@ -74,7 +83,19 @@ type Unary<Req, Resp> = (
   md: Metadata,
   opts: Partial<CallOptions>,
   cb: (err: ServiceError | null, resp: Resp) => void,
-) => unknown;
+) => { cancel(): void };
+
+function aborted(): SluiceError {
+  return new SluiceError(grpcStatus.CANCELLED, "the call's AbortSignal was aborted");
+}
+
+/** Cancels `call` when `signal` aborts; returns the function that stops listening. */
+function onAbort(signal: AbortSignal | undefined, call: { cancel(): void }): () => void {
+  if (signal === undefined) return () => {};
+  const cancel = (): void => call.cancel();
+  signal.addEventListener("abort", cancel, { once: true });
+  return () => signal.removeEventListener("abort", cancel);
+}
 
 export class Sluice {
   /** The generated grpc-js client, for what this wrapper does not cover (errors not mapped). */
@@ -95,15 +116,21 @@ export class Sluice {
   }
 
   private callOptions(opts: CallOpts): Partial<CallOptions> {
+    if (opts.deadline !== undefined) return { deadline: opts.deadline };
     const ms = opts.timeoutMs ?? this.timeoutMs;
     return ms > 0 ? { deadline: new Date(Date.now() + ms) } : {};
   }
 
   private unary<Req, Resp>(fn: Unary<Req, Resp>, req: Req, opts: CallOpts): Promise<Resp> {
     return new Promise((resolve, reject) => {
-      fn.call(this.stub, req, opts.metadata ?? new Metadata(), this.callOptions(opts), (err, resp) =>
-        err ? reject(fromServiceError(err)) : resolve(resp),
-      );
+      if (opts.signal?.aborted) return reject(aborted());
+      let stop = (): void => {};
+      const call = fn.call(this.stub, req, opts.metadata ?? new Metadata(), this.callOptions(opts), (err, resp) => {
+        stop();
+        if (err) reject(opts.signal?.aborted && err.code === grpcStatus.CANCELLED ? aborted() : fromServiceError(err));
+        else resolve(resp);
+      });
+      stop = onAbort(opts.signal, call);
     });
   }
 
@@ -117,16 +144,20 @@ export class Sluice {
    * leaving the loop early cancels the call. Errors are thrown as SluiceError.
    */
   async *streamComplete(req: DeepPartial<CompleteRequest>, opts: CallOpts = {}): AsyncGenerator<CompleteChunk> {
+    if (opts.signal?.aborted) throw aborted();
     const call = this.stub.streamComplete(
       CompleteRequest.fromPartial(req),
       opts.metadata ?? new Metadata(),
       this.callOptions(opts),
     );
+    const stop = onAbort(opts.signal, call);
     try {
       for await (const chunk of call) yield chunk as CompleteChunk;
     } catch (err) {
+      if (opts.signal?.aborted) throw aborted();
       throw fromServiceError(err as ServiceError);
     } finally {
+      stop();
       call.cancel();
     }
   }
@@ -169,16 +200,8 @@ export class Sluice {
 
   /** True when the daemon is SERVING for `service` ("" is the whole server). */
   health(service: string = SERVICE_NAME, opts: CallOpts = {}): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.stub.makeUnaryRequest(
-        HEALTH_CHECK_PATH,
-        encodeHealthRequest,
-        decodeHealthStatus,
-        service,
-        opts.metadata ?? new Metadata(),
-        this.callOptions(opts),
-        (err, st) => (err ? reject(fromServiceError(err)) : resolve(st === SERVING)),
-      );
-    });
+    const check: Unary<string, number | undefined> = (req, md, callOpts, cb) =>
+      this.stub.makeUnaryRequest(HEALTH_CHECK_PATH, encodeHealthRequest, decodeHealthStatus, req, md, callOpts, cb);
+    return this.unary(check, service, opts).then((st) => st === SERVING);
   }
 }

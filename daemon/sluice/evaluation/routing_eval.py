@@ -37,7 +37,7 @@ from sluice.learning.logistic import Calibration, auc, calibration, log_loss
 from sluice.pipeline import CompletionRequest, ModelPath, Pipeline
 from sluice.routing.bandit import BanditPolicy
 from sluice.routing.classifier import ClassifierPolicy, TierClassifier, features, sufficient_tier
-from sluice.routing.policy import Choice, Policy, RouteContext
+from sluice.routing.policy import Choice, Policy, RouteContext, Stateless
 from sluice.routing.router import Router
 from sluice.routing.rules import Rule, RulesPolicy
 from sluice.routing_config import NamespaceRouting, RoutingSettings
@@ -52,7 +52,7 @@ NAMESPACE = "replay"
 
 # ---- policies only the evaluation needs
 @dataclass(frozen=True)
-class TierPolicy:
+class TierPolicy(Stateless):
     """Always the same tier (always-cheap, always-strong, the cascade's start)."""
 
     tier: int
@@ -64,7 +64,7 @@ class TierPolicy:
 
 
 @dataclass
-class RandomPolicy:
+class RandomPolicy(Stateless):
     """The strongest tier with probability `share`, else the cheapest (seeded)."""
 
     share: float

@@ -10,7 +10,7 @@ slow-client limits are `sluice.http`'s.
     POST /v1/embeddings         the daemon's ONNX model
     GET  /v1/models             sluice-auto, the configured tiers' models, the embedding model
 
-    chat.py, embeddings.py   request bodies → domain values (reusing `convert`'s checks)
+    chat.py, embeddings.py   request bodies → domain values (validate.py's checks, shared with gRPC)
     controls.py              x-sluice-* headers and the `sluice` body object
     replies.py               domain results → OpenAI shapes, x-sluice-* response headers
     errors.py                the status table: gRPC code → HTTP status and error type

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
-from sluice import convert
+from sluice import validate
 from sluice.config import Settings
 from sluice.errors import InvalidArgument
 from sluice.openai.controls import Controls, parse_controls
@@ -22,8 +22,7 @@ from sluice.openai.errors import UnknownModel
 from sluice.openai.fields import optional, renamed, str_list, typed
 from sluice.pipeline import CompletionRequest
 from sluice.routing.fixed import RoutingHints
-from sluice.types import ChatMessage, GenParams
-from sluice.v1 import sluice_pb2 as pb
+from sluice.types import ChatMessage, GenParams, Role
 
 # The virtual model that means "route for me": cache, routing, cascade, fallback.
 AUTO_MODEL: Final = "sluice-auto"
@@ -49,11 +48,11 @@ _NEUTRAL_ONLY: Final = frozenset({
     "modalities", "audio", "prediction", "reasoning_effort", "verbosity", "web_search_options",
 })  # fmt: skip
 _NEUTRAL: Final[tuple[object, ...]] = (None, False, 0, {}, [], ["text"], "none")
-_ROLES: Final = {
-    "system": pb.ROLE_SYSTEM,
-    "developer": pb.ROLE_SYSTEM,  # OpenAI's newer name for the system prompt
-    "user": pb.ROLE_USER,
-    "assistant": pb.ROLE_ASSISTANT,
+_ROLES: Final[Mapping[str, Role]] = {
+    "system": "system",
+    "developer": "system",  # OpenAI's newer name for the system prompt
+    "user": "user",
+    "assistant": "assistant",
 }
 _INT32_MAX: Final = 2**31 - 1
 _INT64: Final = range(-(2**63), 2**63)
@@ -149,15 +148,17 @@ def _messages(value: object, settings: Settings) -> tuple[ChatMessage, ...]:
             or message.get("function_call")
         ):
             raise InvalidArgument(field, TOOLS_UNSUPPORTED)
-        if role not in _ROLES:
+        mapped = _ROLES.get(role) if isinstance(role, str) else None  # [] is not hashable
+        if mapped is None:
             raise InvalidArgument(
                 f"{field}.role", f"{str(role)[:32]!r}: use system, developer, user or assistant"
             )
         content = _content(message.get("content"), f"{field}.content", role == "assistant")
         name = optional(message, "name", str, f"{field}.") or ""
-        out.append(pb.Message(role=_ROLES[role], content=content, name=name[:64]))
-    # convert's checks (limits, the last message is the user's question) name the same fields.
-    return convert.messages(out, settings.limits)
+        out.append(ChatMessage(role=mapped, content=content, name=name[:64]))
+    # The checks the gRPC front makes too (limits, the last message is the user's question),
+    # naming the same fields.
+    return validate.messages(out, settings.limits)
 
 
 def _content(value: object, field: str, may_be_null: bool) -> str:
@@ -182,23 +183,18 @@ def _content(value: object, field: str, may_be_null: bool) -> str:
 
 
 def _params(body: Mapping[str, object]) -> GenParams:
-    value = pb.Params(stop=_stop(body.get("stop")), json_schema=_json_schema(body))
+    stop, json_schema = _stop(body.get("stop")), _json_schema(body)
     temperature = optional(body, "temperature", float)
-    if temperature is not None:
-        value.temperature = temperature
     top_p = optional(body, "top_p", float)
-    if top_p is not None:
-        value.top_p = top_p
     max_tokens = _max_tokens(body)
-    if max_tokens is not None:
-        value.max_tokens = max_tokens
     seed = optional(body, "seed", int)
-    if seed is not None:
-        if seed not in _INT64:
-            raise InvalidArgument("seed", "must fit in 64 bits")
-        value.seed = seed
+    if seed is not None and seed not in _INT64:
+        raise InvalidArgument("seed", "must fit in 64 bits")
     with renamed("params.", ""):
-        return convert.params(value, "params")
+        return validate.params(
+            temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop, seed=seed,
+            json_schema=json_schema,
+        )  # fmt: skip
 
 
 def _max_tokens(body: Mapping[str, object]) -> int | None:

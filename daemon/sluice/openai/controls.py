@@ -24,12 +24,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
-from sluice import convert, jsontext
+from sluice import jsontext, validate
 from sluice.cache import expiry
 from sluice.errors import InvalidArgument
 from sluice.openai.fields import renamed, str_list, typed
 from sluice.routing.fixed import RoutingHints
-from sluice.v1 import sluice_pb2 as pb
 
 T = TypeVar("T")
 
@@ -122,20 +121,20 @@ def parse_controls(
             id_field, "must be text without control characters (it is echoed in a reply header)"
         )
     with renamed("request_id", id_field):
-        rid = convert.request_id(request_id or "")
+        rid = validate.request_id(request_id or "")
     skip_read, skip_write = _cache_mode(raw)
     threshold, threshold_field = raw.get("threshold", float)
     ttl_s, ttl_field = raw.get("ttl_s", float)
     store, _ = raw.get("store_nondeterministic", bool)
     routing, pinned_field = _routing(raw)
     return Controls(
-        namespace=convert.namespace(namespace or "", ns_field),
+        namespace=validate.namespace(namespace or "", ns_field),
         request_id=rid,
         deadline=now + _timeout_s(raw, default_deadline_s),
         skip_read=skip_read,
         skip_write=skip_write,
         routing=routing,
-        threshold=None if threshold is None else convert.threshold(threshold, threshold_field),
+        threshold=None if threshold is None else validate.threshold(threshold, threshold_field),
         ttl_s=None if ttl_s is None else expiry.ttl_seconds(ttl_s, ttl_field),
         store_nondeterministic=bool(store),
         pinned_field=pinned_field,
@@ -168,9 +167,9 @@ def _routing(raw: _Raw) -> tuple[RoutingHints, str]:
     if "task_tags" in raw.values:
         value, source = raw.values["task_tags"]
         tags = str_list(value, source)
-    hints = pb.RoutingHints(
-        task_tags=tags, max_cost_usd=max_cost or 0.0, pinned_model=pinned or "",
-        start_tier=start_tier or "",
-    )  # fmt: skip
     with renamed("routing.", "sluice."):
-        return convert.routing_hints(hints), pinned_field
+        hints = validate.routing_hints(
+            task_tags=tags, max_cost_usd=max_cost or 0.0, pinned_model=pinned or "",
+            start_tier=start_tier or "",
+        )  # fmt: skip
+    return hints, pinned_field

@@ -9,13 +9,12 @@ from typing import Final
 
 import numpy as np
 
-from sluice import convert
+from sluice import validate
 from sluice.config import LimitSettings
 from sluice.embedding.model import Embedded
 from sluice.errors import InvalidArgument
 from sluice.openai.errors import UnknownModel
 from sluice.openai.fields import optional, renamed, typed
-from sluice.v1 import sluice_pb2 as pb
 
 _ENCODINGS: Final = ("float", "base64")
 
@@ -50,7 +49,7 @@ def parse_embed(body: object, model_id: str, dimensions: int, limits: LimitSetti
                 f"input[{i}]", "must be a string (token arrays are not supported: send text)"
             )
     with renamed("texts", "input"):
-        return EmbedCall(convert.embed_texts(pb.EmbedRequest(texts=texts), limits), encoding)
+        return EmbedCall(validate.embed_texts(texts, limits), encoding)
 
 
 def reply(results: Sequence[Embedded], model_id: str, encoding: str) -> dict[str, object]:

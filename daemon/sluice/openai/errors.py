@@ -1,22 +1,24 @@
 """Domain errors in OpenAI's JSON error shape, with the matching HTTP status.
 
-The class of a failure is decided once, by `errors.grpc_code`; this table only
-gives each gRPC status code its HTTP face, so the two fronts always agree:
+The HTTP edge of the exception tree in `errors.py` (grpc_errors.py is the gRPC
+one; the two tables list the same classes, so the two fronts always agree).
+Looked up by class, most derived first:
 
-    gRPC code            HTTP  type                   code
-    INVALID_ARGUMENT     400   invalid_request_error  invalid_value (param = the field)
-    UNAUTHENTICATED      401   authentication_error   invalid_api_key
-    NOT_FOUND            404   invalid_request_error  not_found (model_not_found for models)
-    RESOURCE_EXHAUSTED   429   rate_limit_error       resource_exhausted (a cost budget)
-    UNIMPLEMENTED        501   not_implemented_error  unimplemented
-    UNAVAILABLE          503   service_unavailable    unavailable (every provider failed)
-    DEADLINE_EXCEEDED    504   timeout_error          deadline_exceeded
+    domain error         HTTP  type                   code
+    InvalidArgument      400   invalid_request_error  invalid_value (param = the field)
+    Unauthenticated      401   authentication_error   invalid_api_key
+    NotFound             404   invalid_request_error  not_found (model_not_found for models)
+    ResourceExhausted    429   rate_limit_error       resource_exhausted (a cost budget)
+    Unavailable          503   service_unavailable    unavailable (every provider failed)
+    ProviderError        503   service_unavailable    unavailable
+    DeadlineExceeded     504   timeout_error          deadline_exceeded (and TimeoutError)
+    ConfigError          500   server_error           internal_error
     anything else        500   server_error           internal_error
 
-A few classes share a gRPC code but need another HTTP face, because the OpenAI SDKs
+A few subclasses need another HTTP face than their parent, because the OpenAI SDKs
 decide from the status (and `x-should-retry`, `Retry-After`) whether to send the same
 request again (openai-python `_should_retry`: 408, 409, 429 and 5xx are retried up to
-twice unless `x-should-retry: false`). Looked up by class, most derived first:
+twice unless `x-should-retry: false`):
 
     TooLarge             413   invalid_request_error  request_too_large  (a retry cannot help)
     Overloaded           429   rate_limit_error       overloaded  + Retry-After
@@ -32,10 +34,34 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-import grpc
 from aiohttp import web
 
-from sluice.errors import NotFound, Overloaded, SluiceError, TooLarge, Unavailable, grpc_code
+from sluice.errors import (
+    DeadlineExceeded,
+    InvalidArgument,
+    NotFound,
+    NotReady,
+    Overloaded,
+    ProviderError,
+    ResourceExhausted,
+    SluiceError,
+    TooLarge,
+    Unauthenticated,
+    Unavailable,
+)
+
+# NotReady lives in errors.py (the gRPC front raises it too); re-exported for this front.
+__all__ = [
+    "INTERNAL",
+    "HttpFace",
+    "NotReady",
+    "UnknownModel",
+    "error_body",
+    "error_response",
+    "http_face",
+    "internal_error_body",
+    "retry_headers",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,24 +75,17 @@ class HttpFace:
     retry_after: bool = False
 
 
-class NotReady(Unavailable):
-    """The sidecar is starting or draining: the same request will succeed soon."""
-
-    retry_after = 1.0
-
-
-_BY_GRPC_CODE: Final[Mapping[grpc.StatusCode, HttpFace]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: HttpFace(400, "invalid_request_error", "invalid_value"),
-    grpc.StatusCode.UNAUTHENTICATED: HttpFace(401, "authentication_error", "invalid_api_key"),
-    grpc.StatusCode.NOT_FOUND: HttpFace(404, "invalid_request_error", "not_found"),
-    grpc.StatusCode.RESOURCE_EXHAUSTED: HttpFace(429, "rate_limit_error", "resource_exhausted"),
-    grpc.StatusCode.UNIMPLEMENTED: HttpFace(501, "not_implemented_error", "unimplemented"),
-    grpc.StatusCode.UNAVAILABLE: HttpFace(503, "service_unavailable", "unavailable"),
-    # 504, not 408: the client sent its request in time; the models did not answer in time.
-    grpc.StatusCode.DEADLINE_EXCEEDED: HttpFace(504, "timeout_error", "deadline_exceeded"),
-}
+_DEADLINE: Final = HttpFace(504, "timeout_error", "deadline_exceeded")
 INTERNAL: Final = HttpFace(500, "server_error", "internal_error")
-_BY_CLASS: Final[Mapping[type[SluiceError], HttpFace]] = {
+_BY_CLASS: Final[Mapping[type[BaseException], HttpFace]] = {
+    InvalidArgument: HttpFace(400, "invalid_request_error", "invalid_value"),
+    Unauthenticated: HttpFace(401, "authentication_error", "invalid_api_key"),
+    NotFound: HttpFace(404, "invalid_request_error", "not_found"),
+    ResourceExhausted: HttpFace(429, "rate_limit_error", "resource_exhausted"),
+    ProviderError: HttpFace(503, "service_unavailable", "unavailable"),
+    # 504, not 408: the client sent its request in time; the models did not answer in time.
+    DeadlineExceeded: _DEADLINE,
+    TimeoutError: _DEADLINE,
     TooLarge: HttpFace(413, "invalid_request_error", "request_too_large"),
     Overloaded: HttpFace(429, "rate_limit_error", "overloaded", retry_after=True),
     NotReady: HttpFace(503, "service_unavailable", "not_ready", retry_after=True),
@@ -89,7 +108,7 @@ def http_face(exc: BaseException) -> HttpFace:
         face = _BY_CLASS.get(cls)
         if face is not None:
             return face
-    return _BY_GRPC_CODE.get(grpc_code(exc), INTERNAL)
+    return INTERNAL
 
 
 def retry_headers(exc: BaseException) -> dict[str, str]:
@@ -113,7 +132,7 @@ def error_body(exc: SluiceError) -> dict[str, object]:
         "error": {
             "message": exc.message,
             "type": face.type,
-            "param": getattr(exc, "field", None),
+            "param": exc.field or None,
             "code": getattr(exc, "error_code", face.code),
         }
     }

@@ -42,7 +42,7 @@ def str_list(value: object, field: str) -> list[str]:
 
 @contextlib.contextmanager
 def renamed(old: str, new: str) -> Iterator[None]:
-    """Reuse `convert`'s checks, which name gRPC fields, and name the OpenAI field instead."""
+    """Reuse validate.py's checks, which name gRPC fields, and name the OpenAI field instead."""
     try:
         yield
     except InvalidArgument as exc:

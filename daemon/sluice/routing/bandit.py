@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from sluice.routing.policy import Choice, RouteContext
+from sluice.routing.policy import Choice, RouteContext, Served
+
+__all__ = ["BanditPolicy", "LinUCB", "Recent", "Served", "reward"]
 
 Array = npt.NDArray[np.float64]
 
@@ -87,18 +88,6 @@ def reward(quality: float, cost_usd: float, baseline_cost_usd: float, cost_weigh
     return quality - cost_weight * share
 
 
-@dataclass(frozen=True, slots=True)
-class Served:
-    """What Feedback needs about one earlier completion."""
-
-    namespace: str
-    policy: str  # the policy name in config
-    arm: int
-    context: Array
-    cost_usd: float
-    baseline_cost_usd: float
-
-
 class Recent:
     """A bounded map request id → Served (oldest forgotten first)."""
 
@@ -124,10 +113,18 @@ class BanditPolicy:
     needs_vector = True
 
     def __init__(
-        self, arms: int, dim: int, *, alpha: float, cost_weight: float, ridge: float = 1.0
+        self,
+        arms: int,
+        dim: int,
+        *,
+        alpha: float,
+        cost_weight: float,
+        ridge: float = 1.0,
+        feedback_capacity: int = 10_000,
     ) -> None:
         self.model = LinUCB(arms, dim + 1, alpha=alpha, ridge=ridge)
         self.cost_weight = cost_weight
+        self.feedback_capacity = feedback_capacity
 
     def choose(self, context: RouteContext) -> Choice:
         if context.vector is None:
@@ -141,3 +138,21 @@ class BanditPolicy:
         r = reward(quality, served.cost_usd, served.baseline_cost_usd, self.cost_weight)
         self.model.update(served.arm, served.context, r)
         return r
+
+    # ---- the Policy hooks
+    def feedback(self, served: Served, quality: float) -> float | None:
+        if served.context.shape[0] != self.model.dim:  # routed without an embedding
+            return None
+        return self.learn(served, quality)
+
+    @staticmethod
+    def _path(folder: Path, name: str) -> Path:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+        return folder / f"bandit-{safe}.npz"
+
+    def snapshot(self, folder: Path, name: str) -> None:
+        self.model.save(self._path(folder, name))
+
+    def restore(self, folder: Path, name: str) -> bool | None:
+        path = self._path(folder, name)
+        return self.model.load(path) if path.is_file() else None

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sluice.learning.logistic import fit_logistic, predict
-from sluice.routing.policy import Choice, RouteContext
+from sluice.routing.policy import Choice, RouteContext, Stateless
 
 Array = npt.NDArray[np.float64]
 
@@ -85,7 +85,7 @@ class TierClassifier:
         return cls(tuple(meta["tiers"]), weights, str(meta.get("model_id", "")))
 
 
-class ClassifierPolicy:
+class ClassifierPolicy(Stateless):  # trained offline: a new file means a restart
     kind = "classifier"
     needs_vector = True
 

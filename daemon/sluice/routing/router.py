@@ -6,23 +6,33 @@
     shadow [..]                      decide and log only; the request is served by the primary
     no policy                        the cheapest tier (the cascade escalates)
 
-Every routed request is remembered (bounded) for Feedback; a bandit that
-acted learns from it.
+Every routed request is remembered (bounded) for Feedback; the policy that
+acted learns from it through its `feedback` hook, and its `snapshot`/`restore`
+hooks keep what it learned across restarts. Policies are built from config
+through POLICY_BUILDERS, one entry per `kind`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Final
 
 from sluice.cascade.plan import Catalogue
 from sluice.errors import ConfigError, InvalidArgument, NotFound
-from sluice.routing.bandit import BanditPolicy, LinUCB, Recent, Served
+from sluice.routing.bandit import BanditPolicy, LinUCB, Recent
 from sluice.routing.classifier import ClassifierPolicy, TierClassifier
-from sluice.routing.fixed import FixedRouter, RouteDecision, RoutingHints
-from sluice.routing.policy import Choice, Policy, RouteContext
+from sluice.routing.fixed import (
+    Available,
+    FixedRouter,
+    RouteDecision,
+    RoutingHints,
+    everyone,
+    first_available,
+)
+from sluice.routing.policy import Choice, Policy, RouteContext, Served
 from sluice.routing.rules import RulesPolicy
 from sluice.routing_config import (
     BanditPolicySettings,
@@ -73,14 +83,16 @@ class Router:
         ns = self.namespace_settings(namespace)
         return any(self.policies[n].needs_vector for n in ns.policies() if n in self.policies)
 
-    def _decision(self, name: str, choice: Choice, variant: str) -> tuple[int, RouteDecision]:
+    def _decision(
+        self, name: str, choice: Choice, variant: str, available: Available = everyone
+    ) -> tuple[int, RouteDecision]:
         policy = self.policies[name]
         if choice.pinned_model:
             (tier,) = self.catalogue.pinned(choice.pinned_model, f"routing.policies.{name}")
         else:
             tier = self.catalogue.tiers[min(choice.tier, len(self.catalogue.tiers) - 1)]
         index = self.catalogue.tier_index(tier.name, f"routing.policies.{name}")
-        first = tier.deployments[0]
+        first = first_available(tier.deployments, available)
         reason = f"{name}: {choice.reason}"
         return index, RouteDecision(
             tier.name, first.provider, first.model, policy.kind, reason, choice.score, variant
@@ -102,9 +114,13 @@ class Router:
             return ns.policy, "control"
         return ns.policy, ""
 
-    def decide(self, hints: RoutingHints, context: RouteContext) -> Routed:
+    def decide(
+        self, hints: RoutingHints, context: RouteContext, available: Available = everyone
+    ) -> Routed:
+        """`available`: whether a provider may be called now, so the decision names the
+        deployment the cascade will try first (RouteDecision.provider)."""
         if hints.pinned_model or hints.start_tier:
-            start, decision = self.fixed.decide(hints)
+            start, decision = self.fixed.decide(hints, available)
             return Routed(start, decision, hints.pinned_model)
         ns = self.namespace_settings(context.namespace)
         for name in ns.shadow:
@@ -115,10 +131,10 @@ class Router:
             )  # fmt: skip
         name, variant = self._acting(ns, context)
         if not name:
-            start, decision = self.fixed.decide(hints)
+            start, decision = self.fixed.decide(hints, available)
             return Routed(start, decision)
         choice = self.policies[name].choose(context)
-        start, decision = self._decision(name, choice, variant)
+        start, decision = self._decision(name, choice, variant, available)
         return Routed(start, decision, choice.pinned_model, name)
 
     # ---- feedback
@@ -149,32 +165,29 @@ class Router:
                 f"(the last {self.recent.capacity} are kept)"
             )
         policy = self.policies.get(served.policy)
-        if isinstance(policy, BanditPolicy) and served.context.shape[0] == policy.model.dim:
-            r = policy.learn(served, quality)
-            log.info("bandit_feedback", request_id=request_id, arm=served.arm, reward=round(r, 4))
-            return "bandit"
-        return ""
+        learned = None if policy is None else policy.feedback(served, quality)
+        if policy is None or learned is None:
+            return ""
+        log.info(
+            f"{policy.kind}_feedback", request_id=request_id, arm=served.arm,
+            reward=round(learned, 4),
+        )  # fmt: skip
+        return policy.kind
 
     # ---- persistence (beside the cache snapshot)
     def save(self, folder: Path) -> None:
         for name, policy in self.policies.items():
-            if isinstance(policy, BanditPolicy):
-                policy.model.save(folder / f"bandit-{_safe(name)}.npz")
+            policy.snapshot(folder, name)
 
     def restore(self, folder: Path) -> None:
         for name, policy in self.policies.items():
-            path = folder / f"bandit-{_safe(name)}.npz"
-            if isinstance(policy, BanditPolicy) and path.is_file():
-                try:
-                    loaded = policy.model.load(path)
-                except (OSError, ValueError, KeyError) as exc:
-                    log.warning("bandit_restore_failed", policy=name, reason=str(exc))
-                    continue
-                log.info("bandit_restored", policy=name, loaded=loaded)
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+            try:
+                loaded = policy.restore(folder, name)
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning(f"{policy.kind}_restore_failed", policy=name, reason=str(exc))
+                continue
+            if loaded is not None:
+                log.info(f"{policy.kind}_restored", policy=name, loaded=loaded)
 
 
 def build_router(
@@ -183,25 +196,39 @@ def build_router(
     """Policies from config; a classifier file that is missing or does not fit is a config error."""
     policies: dict[str, Policy] = {}
     capacity = _RECENT_DEFAULT
-    tiers = [t.name for t in catalogue.tiers]
+    build = _Build(catalogue, dimensions, model_id)
     for name, p in settings.policies.items():
-        key = f"routing.policies.{name}"
-        if isinstance(p, ClassifierPolicySettings):
-            policies[name] = _classifier(p, key, tiers, model_id)
-        elif isinstance(p, BanditPolicySettings):
-            capacity = max(capacity, p.feedback_capacity)
-            policies[name] = BanditPolicy(
-                max(len(tiers), 1), dimensions, alpha=p.alpha, cost_weight=p.cost_weight,
-                ridge=p.ridge,
-            )  # fmt: skip
-        else:
-            policies[name] = _rules(p, key, catalogue)
-    if settings.policies and not tiers:
+        policy = POLICY_BUILDERS[p.kind](p, f"routing.policies.{name}", build)
+        capacity = max(capacity, policy.feedback_capacity)
+        policies[name] = policy
+    if settings.policies and not catalogue.tiers:
         raise ConfigError("routing.policies", "routing policies need tiers: add tiers first")
     return Router(catalogue, policies, settings, recent_capacity=capacity)
 
 
-def _rules(p: RulesPolicySettings, key: str, catalogue: Catalogue) -> RulesPolicy:
+@dataclass(frozen=True, slots=True)
+class _Build:
+    """What a policy builder may need besides its own settings."""
+
+    catalogue: Catalogue
+    dimensions: int  # of the embedding model
+    model_id: str
+
+    @property
+    def tiers(self) -> list[str]:
+        return [t.name for t in self.catalogue.tiers]
+
+
+def _bandit(p: BanditPolicySettings, key: str, build: _Build) -> BanditPolicy:
+    return BanditPolicy(
+        max(len(build.tiers), 1), build.dimensions, alpha=p.alpha, cost_weight=p.cost_weight,
+        ridge=p.ridge, feedback_capacity=p.feedback_capacity,
+    )  # fmt: skip
+
+
+def _rules(p: RulesPolicySettings, key: str, build: _Build) -> RulesPolicy:
+    catalogue = build.catalogue
+
     def tier_index(tier: str) -> int:
         return catalogue.tier_index(tier, key)
 
@@ -214,9 +241,8 @@ def _rules(p: RulesPolicySettings, key: str, catalogue: Catalogue) -> RulesPolic
     return RulesPolicy.from_settings(p, tier_index, model_tier)
 
 
-def _classifier(
-    p: ClassifierPolicySettings, key: str, tiers: list[str], model_id: str
-) -> ClassifierPolicy:
+def _classifier(p: ClassifierPolicySettings, key: str, build: _Build) -> ClassifierPolicy:
+    tiers, model_id = build.tiers, build.model_id
     try:
         classifier = TierClassifier.load(p.path)
     except (OSError, ValueError, KeyError) as exc:
@@ -237,3 +263,12 @@ def _classifier(
             "by name nor by count"
         )  # fmt: skip
     return ClassifierPolicy(classifier, p.threshold, mapping)
+
+
+# One registration per policy kind (the `kind` of its settings in routing_config.py). The
+# settings type is checked by pydantic's discriminated union before a builder sees it.
+POLICY_BUILDERS: Final[Mapping[str, Callable[[Any, str, _Build], Policy]]] = {
+    "rules": _rules,
+    "classifier": _classifier,
+    "bandit": _bandit,
+}

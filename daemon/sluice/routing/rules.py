@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sluice.routing.policy import Choice, RouteContext
+from sluice.routing.policy import Choice, RouteContext, Stateless
 from sluice.routing_config import RuleSettings, RulesPolicySettings
 
 
@@ -36,7 +36,7 @@ class Rule:
         return self.pattern is None or self.pattern.search(text) is not None
 
 
-class RulesPolicy:
+class RulesPolicy(Stateless):
     kind = "rules"
     needs_vector = False
 

@@ -8,16 +8,32 @@ saved.
 Errors use gRPC status codes; the message always says what to fix:
   INVALID_ARGUMENT    a field is missing, empty, out of range or too large
                       (the message names the field).
-  RESOURCE_EXHAUSTED  a size limit (texts per call, bytes) or a cost budget
-                      was hit.
+  RESOURCE_EXHAUSTED  a size limit (texts per call, bytes), a cost budget or
+                      a capacity limit (embedding queue) was hit.
   NOT_FOUND           an id (entry, request) is unknown or has expired.
-  UNAVAILABLE         every provider that could serve the request failed;
-                      the `sluice.v1.ErrorDetails` detail lists the attempts.
+  UNAVAILABLE         every provider that could serve the request failed, or
+                      the sidecar is still starting; for the former the
+                      `sluice.v1.ErrorDetails` detail lists the attempts.
   DEADLINE_EXCEEDED   the call's gRPC deadline passed; no provider call is
                       left running.
-  UNIMPLEMENTED       the RPC or option is not built in this version; the
-                      message names what is missing.
+  UNIMPLEMENTED       the RPC does not exist in this daemon (a client built
+                      from a newer proto than the daemon runs); gRPC itself
+                      answers it.
   UNAUTHENTICATED     a TCP listener off loopback requires a bearer token.
+  INTERNAL            a bug: the message carries an incident id to find in
+                      the sidecar's log, never a stack trace.
+
+Error details (grpc-status-details-bin, a google.rpc.Status) carry, next to
+`sluice.v1.ErrorDetails`, the standard google.rpc details that generic gRPC
+tooling understands:
+  google.rpc.ErrorInfo   on every error: `reason` (UPPER_SNAKE_CASE, e.g.
+                         "INVALID_ARGUMENT", "OVERLOADED", "BUDGET_EXHAUSTED",
+                         "PROVIDERS_UNAVAILABLE"), domain "sluice.dev", and
+                         metadata such as "request_id" and "field".
+  google.rpc.BadRequest  with INVALID_ARGUMENT: one field violation naming the
+                         field to fix (dotted path, e.g. "messages[2].role").
+  google.rpc.RetryInfo   with RESOURCE_EXHAUSTED or UNAVAILABLE when waiting
+                         helps: the delay before the same call may succeed.
 """
 
 from collections import abc as _abc
@@ -45,19 +61,29 @@ class _Role:
 class _RoleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Role.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     ROLE_UNSPECIFIED: _Role.ValueType  # 0
+    """Not set; rejected with INVALID_ARGUMENT wherever a role is required."""
     ROLE_SYSTEM: _Role.ValueType  # 1
+    """Instructions to the model from the application."""
     ROLE_USER: _Role.ValueType  # 2
+    """The end user's turn. The last message of a request must have this role."""
     ROLE_ASSISTANT: _Role.ValueType  # 3
+    """An earlier answer of the model."""
     ROLE_TOOL: _Role.ValueType  # 4
+    """The output of a tool the model called."""
 
 class Role(_Role, metaclass=_RoleEnumTypeWrapper):
     """Role of a chat message's author."""
 
 ROLE_UNSPECIFIED: Role.ValueType  # 0
+"""Not set; rejected with INVALID_ARGUMENT wherever a role is required."""
 ROLE_SYSTEM: Role.ValueType  # 1
+"""Instructions to the model from the application."""
 ROLE_USER: Role.ValueType  # 2
+"""The end user's turn. The last message of a request must have this role."""
 ROLE_ASSISTANT: Role.ValueType  # 3
+"""An earlier answer of the model."""
 ROLE_TOOL: Role.ValueType  # 4
+"""The output of a tool the model called."""
 Global___Role: _TypeAlias = Role  # noqa: Y015
 
 class _CacheOutcome:
@@ -67,6 +93,7 @@ class _CacheOutcome:
 class _CacheOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CacheOutcome.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     CACHE_OUTCOME_UNSPECIFIED: _CacheOutcome.ValueType  # 0
+    """Never sent by the daemon."""
     CACHE_OUTCOME_MISS: _CacheOutcome.ValueType  # 1
     """No cache entry matched; a model was called."""
     CACHE_OUTCOME_EXACT: _CacheOutcome.ValueType  # 2
@@ -82,6 +109,7 @@ class CacheOutcome(_CacheOutcome, metaclass=_CacheOutcomeEnumTypeWrapper):
     """Where an answer came from, cache-wise."""
 
 CACHE_OUTCOME_UNSPECIFIED: CacheOutcome.ValueType  # 0
+"""Never sent by the daemon."""
 CACHE_OUTCOME_MISS: CacheOutcome.ValueType  # 1
 """No cache entry matched; a model was called."""
 CACHE_OUTCOME_EXACT: CacheOutcome.ValueType  # 2
@@ -101,6 +129,7 @@ class _AttemptOutcome:
 class _AttemptOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AttemptOutcome.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     ATTEMPT_OUTCOME_UNSPECIFIED: _AttemptOutcome.ValueType  # 0
+    """Never sent by the daemon."""
     ATTEMPT_OUTCOME_ACCEPTED: _AttemptOutcome.ValueType  # 1
     """The answer was accepted."""
     ATTEMPT_OUTCOME_LOW_CONFIDENCE: _AttemptOutcome.ValueType  # 2
@@ -124,6 +153,7 @@ class AttemptOutcome(_AttemptOutcome, metaclass=_AttemptOutcomeEnumTypeWrapper):
     """The result of one provider call."""
 
 ATTEMPT_OUTCOME_UNSPECIFIED: AttemptOutcome.ValueType  # 0
+"""Never sent by the daemon."""
 ATTEMPT_OUTCOME_ACCEPTED: AttemptOutcome.ValueType  # 1
 """The answer was accepted."""
 ATTEMPT_OUTCOME_LOW_CONFIDENCE: AttemptOutcome.ValueType  # 2
@@ -151,8 +181,11 @@ class _FeedbackKind:
 class _FeedbackKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FeedbackKind.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     FEEDBACK_KIND_UNSPECIFIED: _FeedbackKind.ValueType  # 0
+    """Not set; rejected with INVALID_ARGUMENT naming "kind"."""
     FEEDBACK_KIND_THUMBS_UP: _FeedbackKind.ValueType  # 1
+    """The user liked the answer (quality 1)."""
     FEEDBACK_KIND_THUMBS_DOWN: _FeedbackKind.ValueType  # 2
+    """The user disliked the answer (quality 0)."""
     FEEDBACK_KIND_REGENERATE: _FeedbackKind.ValueType  # 3
     """The user asked for another answer: the first one was not good enough."""
     FEEDBACK_KIND_SCORE: _FeedbackKind.ValueType  # 4
@@ -162,8 +195,11 @@ class FeedbackKind(_FeedbackKind, metaclass=_FeedbackKindEnumTypeWrapper):
     """The kind of feedback."""
 
 FEEDBACK_KIND_UNSPECIFIED: FeedbackKind.ValueType  # 0
+"""Not set; rejected with INVALID_ARGUMENT naming "kind"."""
 FEEDBACK_KIND_THUMBS_UP: FeedbackKind.ValueType  # 1
+"""The user liked the answer (quality 1)."""
 FEEDBACK_KIND_THUMBS_DOWN: FeedbackKind.ValueType  # 2
+"""The user disliked the answer (quality 0)."""
 FEEDBACK_KIND_REGENERATE: FeedbackKind.ValueType  # 3
 """The user asked for another answer: the first one was not good enough."""
 FEEDBACK_KIND_SCORE: FeedbackKind.ValueType  # 4
@@ -433,16 +469,24 @@ class CacheInfo(_message.Message):
     VERIFIER_SCORE_FIELD_NUMBER: _builtins.int
     VERIFIER_VERSION_FIELD_NUMBER: _builtins.int
     outcome: Global___CacheOutcome.ValueType
+    """Miss, exact hit, semantic hit, or skipped."""
     similarity: _builtins.float
-    """Cosine similarity of the semantic match (1.0 for an exact hit)."""
+    """Cosine similarity in [-1, 1] of the served entry (1.0 for an exact hit),
+    or of the nearest rejected candidate on a miss; 0 when nothing was
+    compared.
+    """
     entry_id: _builtins.str
-    """Id of the served entry (for Invalidate)."""
+    """Id of the served entry (for Invalidate); empty on a miss."""
     threshold: _builtins.float
     """The cosine threshold that applied (with the verifier: the one a
     candidate needed to be verified).
     """
     reason: _builtins.str
-    """Why the cache was skipped or the best candidate was rejected, if so."""
+    """Free text for people and logs, not for parsing. On a miss or skip: why
+    the cache was skipped or the best candidate was rejected. On a semantic
+    hit it may say how the hit was decided (e.g. served without a verifier run
+    because the word pieces were the same). Empty when there is nothing to add.
+    """
     verifier_score: _builtins.float
     """Probability that the cached question means the same as this one, from
     the verifier stage, when it ran: of the served entry, or of the
@@ -452,7 +496,7 @@ class CacheInfo(_message.Message):
     """Version of the verifier model, when it ran."""
     @_builtins.property
     def age(self) -> _duration_pb2.Duration:
-        """Age of the served entry."""
+        """Age of the served entry; unset on a miss."""
 
     def __init__(
         self,
@@ -486,7 +530,9 @@ class Usage(_message.Message):
     OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
     CACHED_INPUT_TOKENS_FIELD_NUMBER: _builtins.int
     input_tokens: _builtins.int
+    """Prompt tokens, as the provider counted them (0 when it did not say)."""
     output_tokens: _builtins.int
+    """Answer tokens, as the provider counted them (0 when it did not say)."""
     cached_input_tokens: _builtins.int
     """Input tokens the provider served from its own prompt cache."""
     def __init__(
@@ -551,20 +597,31 @@ class Attempt(_message.Message):
     ERROR_FIELD_NUMBER: _builtins.int
     RETRY_FIELD_NUMBER: _builtins.int
     provider: _builtins.str
+    """Provider name from config, e.g. "openai"."""
     model: _builtins.str
+    """Model name as sent to the provider."""
     tier: _builtins.str
+    """Tier the deployment belongs to."""
     outcome: Global___AttemptOutcome.ValueType
+    """What came of the call, or why it was skipped."""
     confidence: _builtins.float
     """Confidence score in [0, 1], when an answer was scored."""
     cost_usd: _builtins.float
+    """What this call cost in USD, from the configured prices (0 for a skip)."""
     error: _builtins.str
     """What went wrong, without secrets or prompt text."""
     retry: _builtins.int
     """0 for the first try of this deployment, 1.. for retries."""
     @_builtins.property
-    def latency(self) -> _duration_pb2.Duration: ...
+    def latency(self) -> _duration_pb2.Duration:
+        """Wall time of the call, from send to the last byte; zero for a skip."""
+
     @_builtins.property
-    def usage(self) -> Global___Usage: ...
+    def usage(self) -> Global___Usage:
+        """Tokens the provider billed for this call (zero for a skip or a failure
+        before the answer).
+        """
+
     def __init__(
         self,
         *,
@@ -622,6 +679,7 @@ class CompleteResponse(_message.Message):
     shift); `degraded_reason` says why.
     """
     degraded_reason: _builtins.str
+    """Why the answer is degraded, for people and logs; empty when not degraded."""
     confidence: _builtins.float
     """Confidence of the accepted answer, when scored."""
     @_builtins.property
@@ -629,7 +687,9 @@ class CompleteResponse(_message.Message):
         """The assistant's answer."""
 
     @_builtins.property
-    def cache(self) -> Global___CacheInfo: ...
+    def cache(self) -> Global___CacheInfo:
+        """What the cache did (outcome, similarity, entry id)."""
+
     @_builtins.property
     def served_by(self) -> Global___ServedBy:
         """Empty for a cache hit."""
@@ -715,14 +775,23 @@ class RouteRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     USER_ID_FIELD_NUMBER: _builtins.int
     namespace: _builtins.str
+    """Tenant namespace, as in CompleteRequest: it selects the routing policy."""
     request_id: _builtins.str
+    """Caller's id, as in CompleteRequest; with user_id empty it is the key of
+    the sticky experiment assignment. At most 128 characters.
+    """
     user_id: _builtins.str
+    """Stable end-user id for sticky experiment assignment, as in
+    CompleteRequest.
+    """
     @_builtins.property
     def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___Message]:
         """The conversation, as in CompleteRequest."""
 
     @_builtins.property
-    def routing(self) -> Global___RoutingHints: ...
+    def routing(self) -> Global___RoutingHints:
+        """Routing hints, as in CompleteRequest (a pinned model or start tier wins)."""
+
     def __init__(
         self,
         *,
@@ -756,8 +825,14 @@ class RouteDecision(_message.Message):
     tier: _builtins.str
     """Tier to start at."""
     provider: _builtins.str
-    """The first deployment of that tier that is currently available."""
+    """Provider of the first deployment of that tier (or of the pinned model)
+    whose circuit breaker is not open: the one the cascade tries first. When
+    every breaker of the tier is open, the first configured deployment (the
+    cascade then tries them anyway). Budgets and rate limits are not
+    consulted; CompleteResponse.served_by says who answered.
+    """
     model: _builtins.str
+    """Model of that same deployment, as sent to the provider."""
     policy: _builtins.str
     """Which policy decided: "rules", "classifier", "bandit", "pinned", "default"."""
     reason: _builtins.str
@@ -796,8 +871,9 @@ class LookupRequest(_message.Message):
     PARAMS_FIELD_NUMBER: _builtins.int
     THRESHOLD_FIELD_NUMBER: _builtins.int
     namespace: _builtins.str
+    """Tenant namespace, as in CompleteRequest; only its entries are searched."""
     threshold: _builtins.float
-    """Cosine threshold override in (0, 1], as CacheControl.threshold; never
+    """Cosine threshold override in (0, 1], as CachePolicy.threshold; never
     below the namespace floor.
     """
     @_builtins.property
@@ -805,7 +881,9 @@ class LookupRequest(_message.Message):
         """The conversation; the last message must be from the user."""
 
     @_builtins.property
-    def params(self) -> Global___Params: ...
+    def params(self) -> Global___Params:
+        """Generation parameters: part of the cache key, as in CompleteRequest."""
+
     def __init__(
         self,
         *,
@@ -841,23 +919,37 @@ class CacheEntry(_message.Message):
     HITS_FIELD_NUMBER: _builtins.int
     LAST_HIT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
+    """Entry id, for Invalidate."""
     namespace: _builtins.str
+    """The namespace the entry belongs to."""
     finish_reason: _builtins.str
+    """The finish reason stored with the answer ("stop" unless the producer said
+    otherwise).
+    """
     model: _builtins.str
     """The model that produced it."""
     hits: _builtins.int
+    """How many times it has been served from the cache."""
     @_builtins.property
     def answer(self) -> Global___Message:
         """The cached answer."""
 
     @_builtins.property
-    def usage(self) -> Global___Usage: ...
+    def usage(self) -> Global___Usage:
+        """Token counts of the original call that produced the answer."""
+
     @_builtins.property
-    def created(self) -> _timestamp_pb2.Timestamp: ...
+    def created(self) -> _timestamp_pb2.Timestamp:
+        """When the entry was stored."""
+
     @_builtins.property
-    def expires(self) -> _timestamp_pb2.Timestamp: ...
+    def expires(self) -> _timestamp_pb2.Timestamp:
+        """When the entry stops being served (its TTL runs out)."""
+
     @_builtins.property
-    def last_hit(self) -> _timestamp_pb2.Timestamp: ...
+    def last_hit(self) -> _timestamp_pb2.Timestamp:
+        """When it was last served; unset if never."""
+
     def __init__(
         self,
         *,
@@ -890,8 +982,11 @@ class LookupResponse(_message.Message):
     CACHE_FIELD_NUMBER: _builtins.int
     ENTRY_FIELD_NUMBER: _builtins.int
     hit: _builtins.bool
+    """True when an entry matched (exact or semantic)."""
     @_builtins.property
-    def cache(self) -> Global___CacheInfo: ...
+    def cache(self) -> Global___CacheInfo:
+        """What the cache did, with the reason on a miss."""
+
     @_builtins.property
     def entry(self) -> Global___CacheEntry:
         """Present when hit is true."""
@@ -926,20 +1021,27 @@ class StoreRequest(_message.Message):
     MODEL_FIELD_NUMBER: _builtins.int
     TTL_FIELD_NUMBER: _builtins.int
     namespace: _builtins.str
+    """Tenant namespace, as in CompleteRequest."""
     finish_reason: _builtins.str
+    """Why generation stopped; empty means "stop"."""
     model: _builtins.str
+    """The model that produced the answer (at most 256 characters kept)."""
     @_builtins.property
     def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___Message]:
         """The conversation that was answered; the last message must be from the user."""
 
     @_builtins.property
-    def params(self) -> Global___Params: ...
+    def params(self) -> Global___Params:
+        """Generation parameters: part of the cache key, as in CompleteRequest."""
+
     @_builtins.property
     def answer(self) -> Global___Message:
         """The answer (role ROLE_ASSISTANT, non-empty content)."""
 
     @_builtins.property
-    def usage(self) -> Global___Usage: ...
+    def usage(self) -> Global___Usage:
+        """Token counts of the call that produced the answer (returned on hits)."""
+
     @_builtins.property
     def ttl(self) -> _duration_pb2.Duration:
         """Unset or zero: the namespace default. Negative is rejected."""
@@ -966,16 +1068,21 @@ Global___StoreRequest: _TypeAlias = StoreRequest  # noqa: Y015
 
 @_typing.final
 class StoreResponse(_message.Message):
+    """The stored entry."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ENTRY_ID_FIELD_NUMBER: _builtins.int
     EXPIRES_FIELD_NUMBER: _builtins.int
     REPLACED_FIELD_NUMBER: _builtins.int
     entry_id: _builtins.str
+    """Id of the new entry, for Invalidate."""
     replaced: _builtins.bool
     """True when an entry with the same key was replaced."""
     @_builtins.property
-    def expires(self) -> _timestamp_pb2.Timestamp: ...
+    def expires(self) -> _timestamp_pb2.Timestamp:
+        """When the entry stops being served."""
+
     def __init__(
         self,
         *,
@@ -1025,6 +1132,8 @@ Global___InvalidateRequest: _TypeAlias = InvalidateRequest  # noqa: Y015
 
 @_typing.final
 class InvalidateResponse(_message.Message):
+    """How much was removed."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     REMOVED_FIELD_NUMBER: _builtins.int
@@ -1055,8 +1164,9 @@ class FeedbackRequest(_message.Message):
     request_id: _builtins.str
     """The request_id of the Complete call being judged."""
     kind: Global___FeedbackKind.ValueType
+    """The kind of judgement. Required."""
     score: _builtins.float
-    """Quality in [0, 1] for FEEDBACK_KIND_SCORE."""
+    """Quality in [0, 1] for FEEDBACK_KIND_SCORE; ignored for the other kinds."""
     def __init__(
         self,
         *,
@@ -1074,6 +1184,8 @@ Global___FeedbackRequest: _TypeAlias = FeedbackRequest  # noqa: Y015
 
 @_typing.final
 class FeedbackResponse(_message.Message):
+    """What learned from the feedback."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     POLICY_FIELD_NUMBER: _builtins.int
@@ -1152,6 +1264,8 @@ Global___Embedding: _TypeAlias = Embedding  # noqa: Y015
 
 @_typing.final
 class EmbedResponse(_message.Message):
+    """The embeddings, with the model that made them."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     EMBEDDINGS_FIELD_NUMBER: _builtins.int
@@ -1161,6 +1275,7 @@ class EmbedResponse(_message.Message):
     model: _builtins.str
     """Model identifier (directory name and sha256 prefix)."""
     dimensions: _builtins.int
+    """Length of every vector."""
     max_tokens: _builtins.int
     """The model's token limit."""
     @_builtins.property
@@ -1185,11 +1300,15 @@ Global___EmbedResponse: _TypeAlias = EmbedResponse  # noqa: Y015
 
 @_typing.final
 class GetStatsRequest(_message.Message):
+    """Which statistics to return."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAMESPACE_FIELD_NUMBER: _builtins.int
     namespace: _builtins.str
-    """Restrict cache figures to one namespace; empty means all."""
+    """Restrict the cache and request figures to one namespace; empty means all
+    namespaces together.
+    """
     def __init__(
         self,
         *,
@@ -1220,14 +1339,25 @@ class CacheStats(_message.Message):
     INVALIDATIONS_FIELD_NUMBER: _builtins.int
     UNSUPPORTED_TEXT_FIELD_NUMBER: _builtins.int
     entries: _builtins.int
+    """Entries held now."""
     bytes: _builtins.int
+    """Bytes the entries take now (text and vectors, as counted for
+    cache.max_bytes).
+    """
     exact_hits: _builtins.int
+    """Lookups answered by the exact layer."""
     semantic_hits: _builtins.int
+    """Lookups answered by the semantic layer."""
     misses: _builtins.int
+    """Lookups that found nothing to serve."""
     stores: _builtins.int
+    """Answers stored (by Complete or Store)."""
     evictions: _builtins.int
+    """Entries removed to stay within the entry or byte limits."""
     expirations: _builtins.int
+    """Entries removed because their TTL ran out."""
     invalidations: _builtins.int
+    """Entries removed by Invalidate."""
     unsupported_text: _builtins.int
     """Lookups served from the exact layer only because the text is not
     covered by the embedding model.
@@ -1256,7 +1386,9 @@ Global___CacheStats: _TypeAlias = CacheStats  # noqa: Y015
 
 @_typing.final
 class RequestStats(_message.Message):
-    """Request-path counters since start."""
+    """Request-path counters of completions since start (not kept across
+    restarts): Complete, StreamComplete and the OpenAI front's chat completions.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1267,11 +1399,23 @@ class RequestStats(_message.Message):
     COST_USD_FIELD_NUMBER: _builtins.int
     BASELINE_COST_USD_FIELD_NUMBER: _builtins.int
     requests: _builtins.int
+    """Completions that reached the cache, answered or failed; calls rejected
+    before that (bad input, sidecar starting) are not counted.
+    """
     escalations: _builtins.int
+    """Steps up to a stronger tier after a low-confidence answer (a request may
+    count several).
+    """
     fallbacks: _builtins.int
+    """Moves to another deployment after a failed or skipped one."""
     errors: _builtins.int
+    """Requests that ended in an error status (including cancelled ones)."""
     cost_usd: _builtins.float
+    """What the providers were paid for these requests, in USD."""
     baseline_cost_usd: _builtins.float
+    """What the same requests would have cost on the premium model, in USD
+    (cache hits included).
+    """
     def __init__(
         self,
         *,
@@ -1292,6 +1436,8 @@ Global___RequestStats: _TypeAlias = RequestStats  # noqa: Y015
 
 @_typing.final
 class Stats(_message.Message):
+    """Counters of the daemon since start."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CACHE_FIELD_NUMBER: _builtins.int
@@ -1302,12 +1448,19 @@ class Stats(_message.Message):
     model: _builtins.str
     """The embedding model's identifier."""
     version: _builtins.str
+    """The daemon's version, e.g. "0.1.0"."""
     @_builtins.property
-    def cache(self) -> Global___CacheStats: ...
+    def cache(self) -> Global___CacheStats:
+        """Cache counters (of GetStatsRequest.namespace, or of all namespaces)."""
+
     @_builtins.property
-    def requests(self) -> Global___RequestStats: ...
+    def requests(self) -> Global___RequestStats:
+        """Request counters (of GetStatsRequest.namespace, or of all namespaces)."""
+
     @_builtins.property
-    def uptime(self) -> _duration_pb2.Duration: ...
+    def uptime(self) -> _duration_pb2.Duration:
+        """Time since the daemon started."""
+
     def __init__(
         self,
         *,
@@ -1337,10 +1490,16 @@ class ErrorDetails(_message.Message):
     ATTEMPTS_FIELD_NUMBER: _builtins.int
     FIELD_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
+    """The failed request's id: the caller's request_id, or for Complete and
+    StreamComplete the generated one (the id of its log line); empty for
+    RPCs without a request id.
+    """
     field: _builtins.str
     """Which field or setting to fix, when the error is the caller's."""
     @_builtins.property
-    def attempts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Attempt]: ...
+    def attempts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Attempt]:
+        """Every provider call made (or skipped) before the failure, in order."""
+
     def __init__(
         self,
         *,

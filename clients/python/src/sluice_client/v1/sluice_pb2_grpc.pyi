@@ -8,16 +8,32 @@ saved.
 Errors use gRPC status codes; the message always says what to fix:
   INVALID_ARGUMENT    a field is missing, empty, out of range or too large
                       (the message names the field).
-  RESOURCE_EXHAUSTED  a size limit (texts per call, bytes) or a cost budget
-                      was hit.
+  RESOURCE_EXHAUSTED  a size limit (texts per call, bytes), a cost budget or
+                      a capacity limit (embedding queue) was hit.
   NOT_FOUND           an id (entry, request) is unknown or has expired.
-  UNAVAILABLE         every provider that could serve the request failed;
-                      the `sluice.v1.ErrorDetails` detail lists the attempts.
+  UNAVAILABLE         every provider that could serve the request failed, or
+                      the sidecar is still starting; for the former the
+                      `sluice.v1.ErrorDetails` detail lists the attempts.
   DEADLINE_EXCEEDED   the call's gRPC deadline passed; no provider call is
                       left running.
-  UNIMPLEMENTED       the RPC or option is not built in this version; the
-                      message names what is missing.
+  UNIMPLEMENTED       the RPC does not exist in this daemon (a client built
+                      from a newer proto than the daemon runs); gRPC itself
+                      answers it.
   UNAUTHENTICATED     a TCP listener off loopback requires a bearer token.
+  INTERNAL            a bug: the message carries an incident id to find in
+                      the sidecar's log, never a stack trace.
+
+Error details (grpc-status-details-bin, a google.rpc.Status) carry, next to
+`sluice.v1.ErrorDetails`, the standard google.rpc details that generic gRPC
+tooling understands:
+  google.rpc.ErrorInfo   on every error: `reason` (UPPER_SNAKE_CASE, e.g.
+                         "INVALID_ARGUMENT", "OVERLOADED", "BUDGET_EXHAUSTED",
+                         "PROVIDERS_UNAVAILABLE"), domain "sluice.dev", and
+                         metadata such as "request_id" and "field".
+  google.rpc.BadRequest  with INVALID_ARGUMENT: one field violation naming the
+                         field to fix (dotted path, e.g. "messages[2].role").
+  google.rpc.RetryInfo   with RESOURCE_EXHAUSTED or UNAVAILABLE when waiting
+                         helps: the delay before the same call may succeed.
 """
 
 from collections import abc as _abc

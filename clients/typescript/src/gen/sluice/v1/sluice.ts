@@ -35,24 +35,45 @@ export const protobufFileName = "sluice/v1/sluice.proto";
  * Errors use gRPC status codes; the message always says what to fix:
  *   INVALID_ARGUMENT    a field is missing, empty, out of range or too large
  *                       (the message names the field).
- *   RESOURCE_EXHAUSTED  a size limit (texts per call, bytes) or a cost budget
- *                       was hit.
+ *   RESOURCE_EXHAUSTED  a size limit (texts per call, bytes), a cost budget or
+ *                       a capacity limit (embedding queue) was hit.
  *   NOT_FOUND           an id (entry, request) is unknown or has expired.
- *   UNAVAILABLE         every provider that could serve the request failed;
- *                       the `sluice.v1.ErrorDetails` detail lists the attempts.
+ *   UNAVAILABLE         every provider that could serve the request failed, or
+ *                       the sidecar is still starting; for the former the
+ *                       `sluice.v1.ErrorDetails` detail lists the attempts.
  *   DEADLINE_EXCEEDED   the call's gRPC deadline passed; no provider call is
  *                       left running.
- *   UNIMPLEMENTED       the RPC or option is not built in this version; the
- *                       message names what is missing.
+ *   UNIMPLEMENTED       the RPC does not exist in this daemon (a client built
+ *                       from a newer proto than the daemon runs); gRPC itself
+ *                       answers it.
  *   UNAUTHENTICATED     a TCP listener off loopback requires a bearer token.
+ *   INTERNAL            a bug: the message carries an incident id to find in
+ *                       the sidecar's log, never a stack trace.
+ *
+ * Error details (grpc-status-details-bin, a google.rpc.Status) carry, next to
+ * `sluice.v1.ErrorDetails`, the standard google.rpc details that generic gRPC
+ * tooling understands:
+ *   google.rpc.ErrorInfo   on every error: `reason` (UPPER_SNAKE_CASE, e.g.
+ *                          "INVALID_ARGUMENT", "OVERLOADED", "BUDGET_EXHAUSTED",
+ *                          "PROVIDERS_UNAVAILABLE"), domain "sluice.dev", and
+ *                          metadata such as "request_id" and "field".
+ *   google.rpc.BadRequest  with INVALID_ARGUMENT: one field violation naming the
+ *                          field to fix (dotted path, e.g. "messages[2].role").
+ *   google.rpc.RetryInfo   with RESOURCE_EXHAUSTED or UNAVAILABLE when waiting
+ *                          helps: the delay before the same call may succeed.
  */
 
 /** Role of a chat message's author. */
 export enum Role {
+  /** ROLE_UNSPECIFIED - Not set; rejected with INVALID_ARGUMENT wherever a role is required. */
   ROLE_UNSPECIFIED = 0,
+  /** ROLE_SYSTEM - Instructions to the model from the application. */
   ROLE_SYSTEM = 1,
+  /** ROLE_USER - The end user's turn. The last message of a request must have this role. */
   ROLE_USER = 2,
+  /** ROLE_ASSISTANT - An earlier answer of the model. */
   ROLE_ASSISTANT = 3,
+  /** ROLE_TOOL - The output of a tool the model called. */
   ROLE_TOOL = 4,
   UNRECOGNIZED = -1,
 }
@@ -101,6 +122,7 @@ export function roleToJSON(object: Role): string {
 
 /** Where an answer came from, cache-wise. */
 export enum CacheOutcome {
+  /** CACHE_OUTCOME_UNSPECIFIED - Never sent by the daemon. */
   CACHE_OUTCOME_UNSPECIFIED = 0,
   /** CACHE_OUTCOME_MISS - No cache entry matched; a model was called. */
   CACHE_OUTCOME_MISS = 1,
@@ -160,6 +182,7 @@ export function cacheOutcomeToJSON(object: CacheOutcome): string {
 
 /** The result of one provider call. */
 export enum AttemptOutcome {
+  /** ATTEMPT_OUTCOME_UNSPECIFIED - Never sent by the daemon. */
   ATTEMPT_OUTCOME_UNSPECIFIED = 0,
   /** ATTEMPT_OUTCOME_ACCEPTED - The answer was accepted. */
   ATTEMPT_OUTCOME_ACCEPTED = 1,
@@ -251,8 +274,11 @@ export function attemptOutcomeToJSON(object: AttemptOutcome): string {
 
 /** The kind of feedback. */
 export enum FeedbackKind {
+  /** FEEDBACK_KIND_UNSPECIFIED - Not set; rejected with INVALID_ARGUMENT naming "kind". */
   FEEDBACK_KIND_UNSPECIFIED = 0,
+  /** FEEDBACK_KIND_THUMBS_UP - The user liked the answer (quality 1). */
   FEEDBACK_KIND_THUMBS_UP = 1,
+  /** FEEDBACK_KIND_THUMBS_DOWN - The user disliked the answer (quality 0). */
   FEEDBACK_KIND_THUMBS_DOWN = 2,
   /** FEEDBACK_KIND_REGENERATE - The user asked for another answer: the first one was not good enough. */
   FEEDBACK_KIND_REGENERATE = 3,
@@ -430,21 +456,31 @@ export interface CompleteRequest {
 
 /** What the cache did for a request. */
 export interface CacheInfo {
+  /** Miss, exact hit, semantic hit, or skipped. */
   outcome: CacheOutcome;
-  /** Cosine similarity of the semantic match (1.0 for an exact hit). */
+  /**
+   * Cosine similarity in [-1, 1] of the served entry (1.0 for an exact hit),
+   * or of the nearest rejected candidate on a miss; 0 when nothing was
+   * compared.
+   */
   similarity: number;
-  /** Age of the served entry. */
+  /** Age of the served entry; unset on a miss. */
   age:
     | Duration
     | undefined;
-  /** Id of the served entry (for Invalidate). */
+  /** Id of the served entry (for Invalidate); empty on a miss. */
   entryId: string;
   /**
    * The cosine threshold that applied (with the verifier: the one a
    * candidate needed to be verified).
    */
   threshold: number;
-  /** Why the cache was skipped or the best candidate was rejected, if so. */
+  /**
+   * Free text for people and logs, not for parsing. On a miss or skip: why
+   * the cache was skipped or the best candidate was rejected. On a semantic
+   * hit it may say how the hit was decided (e.g. served without a verifier run
+   * because the word pieces were the same). Empty when there is nothing to add.
+   */
   reason: string;
   /**
    * Probability that the cached question means the same as this one, from
@@ -460,7 +496,9 @@ export interface CacheInfo {
 
 /** Token counts. */
 export interface Usage {
+  /** Prompt tokens, as the provider counted them (0 when it did not say). */
   inputTokens: number;
+  /** Answer tokens, as the provider counted them (0 when it did not say). */
   outputTokens: number;
   /** Input tokens the provider served from its own prompt cache. */
   cachedInputTokens: number;
@@ -478,14 +516,30 @@ export interface ServedBy {
 
 /** One provider call (or a skipped one) in the cascade. */
 export interface Attempt {
+  /** Provider name from config, e.g. "openai". */
   provider: string;
+  /** Model name as sent to the provider. */
   model: string;
+  /** Tier the deployment belongs to. */
   tier: string;
+  /** What came of the call, or why it was skipped. */
   outcome: AttemptOutcome;
   /** Confidence score in [0, 1], when an answer was scored. */
-  confidence?: number | undefined;
-  latency: Duration | undefined;
-  usage: Usage | undefined;
+  confidence?:
+    | number
+    | undefined;
+  /** Wall time of the call, from send to the last byte; zero for a skip. */
+  latency:
+    | Duration
+    | undefined;
+  /**
+   * Tokens the provider billed for this call (zero for a skip or a failure
+   * before the answer).
+   */
+  usage:
+    | Usage
+    | undefined;
+  /** What this call cost in USD, from the configured prices (0 for a skip). */
   costUsd: number;
   /** What went wrong, without secrets or prompt text. */
   error: string;
@@ -503,6 +557,7 @@ export interface CompleteResponse {
     | undefined;
   /** Why generation stopped: "stop", "length", "tool_calls", "content_filter". */
   finishReason: string;
+  /** What the cache did (outcome, similarity, entry id). */
   cache:
     | CacheInfo
     | undefined;
@@ -526,6 +581,7 @@ export interface CompleteResponse {
    * shift); `degraded_reason` says why.
    */
   degraded: boolean;
+  /** Why the answer is degraded, for people and logs; empty when not degraded. */
   degradedReason: string;
   /** The routing decision that started the cascade (absent for a cache hit). */
   route:
@@ -550,9 +606,21 @@ export interface CompleteChunk {
 export interface RouteRequest {
   /** The conversation, as in CompleteRequest. */
   messages: Message[];
+  /** Tenant namespace, as in CompleteRequest: it selects the routing policy. */
   namespace: string;
-  routing: RoutingHints | undefined;
+  /** Routing hints, as in CompleteRequest (a pinned model or start tier wins). */
+  routing:
+    | RoutingHints
+    | undefined;
+  /**
+   * Caller's id, as in CompleteRequest; with user_id empty it is the key of
+   * the sticky experiment assignment. At most 128 characters.
+   */
   requestId: string;
+  /**
+   * Stable end-user id for sticky experiment assignment, as in
+   * CompleteRequest.
+   */
   userId: string;
 }
 
@@ -560,8 +628,15 @@ export interface RouteRequest {
 export interface RouteDecision {
   /** Tier to start at. */
   tier: string;
-  /** The first deployment of that tier that is currently available. */
+  /**
+   * Provider of the first deployment of that tier (or of the pinned model)
+   * whose circuit breaker is not open: the one the cascade tries first. When
+   * every breaker of the tier is open, the first configured deployment (the
+   * cascade then tries them anyway). Budgets and rate limits are not
+   * consulted; CompleteResponse.served_by says who answered.
+   */
   provider: string;
+  /** Model of that same deployment, as sent to the provider. */
   model: string;
   /** Which policy decided: "rules", "classifier", "bandit", "pinned", "default". */
   policy: string;
@@ -577,12 +652,14 @@ export interface RouteDecision {
 export interface LookupRequest {
   /** The conversation; the last message must be from the user. */
   messages: Message[];
+  /** Tenant namespace, as in CompleteRequest; only its entries are searched. */
   namespace: string;
+  /** Generation parameters: part of the cache key, as in CompleteRequest. */
   params:
     | Params
     | undefined;
   /**
-   * Cosine threshold override in (0, 1], as CacheControl.threshold; never
+   * Cosine threshold override in (0, 1], as CachePolicy.threshold; never
    * below the namespace floor.
    */
   threshold?: number | undefined;
@@ -590,25 +667,44 @@ export interface LookupRequest {
 
 /** A cached answer. */
 export interface CacheEntry {
+  /** Entry id, for Invalidate. */
   id: string;
+  /** The namespace the entry belongs to. */
   namespace: string;
   /** The cached answer. */
-  answer: Message | undefined;
+  answer:
+    | Message
+    | undefined;
+  /**
+   * The finish reason stored with the answer ("stop" unless the producer said
+   * otherwise).
+   */
   finishReason: string;
+  /** Token counts of the original call that produced the answer. */
   usage:
     | Usage
     | undefined;
   /** The model that produced it. */
   model: string;
-  created: Date | undefined;
-  expires: Date | undefined;
+  /** When the entry was stored. */
+  created:
+    | Date
+    | undefined;
+  /** When the entry stops being served (its TTL runs out). */
+  expires:
+    | Date
+    | undefined;
+  /** How many times it has been served from the cache. */
   hits: number;
+  /** When it was last served; unset if never. */
   lastHit: Date | undefined;
 }
 
 /** The result of a lookup. */
 export interface LookupResponse {
+  /** True when an entry matched (exact or semantic). */
   hit: boolean;
+  /** What the cache did, with the reason on a miss. */
   cache:
     | CacheInfo
     | undefined;
@@ -620,21 +716,33 @@ export interface LookupResponse {
 export interface StoreRequest {
   /** The conversation that was answered; the last message must be from the user. */
   messages: Message[];
+  /** Tenant namespace, as in CompleteRequest. */
   namespace: string;
+  /** Generation parameters: part of the cache key, as in CompleteRequest. */
   params:
     | Params
     | undefined;
   /** The answer (role ROLE_ASSISTANT, non-empty content). */
-  answer: Message | undefined;
+  answer:
+    | Message
+    | undefined;
+  /** Why generation stopped; empty means "stop". */
   finishReason: string;
-  usage: Usage | undefined;
+  /** Token counts of the call that produced the answer (returned on hits). */
+  usage:
+    | Usage
+    | undefined;
+  /** The model that produced the answer (at most 256 characters kept). */
   model: string;
   /** Unset or zero: the namespace default. Negative is rejected. */
   ttl: Duration | undefined;
 }
 
+/** The stored entry. */
 export interface StoreResponse {
+  /** Id of the new entry, for Invalidate. */
   entryId: string;
+  /** When the entry stops being served. */
   expires:
     | Date
     | undefined;
@@ -656,6 +764,7 @@ export interface InvalidateRequest {
   all?: boolean | undefined;
 }
 
+/** How much was removed. */
 export interface InvalidateResponse {
   /** Number of entries removed. */
   removed: number;
@@ -665,11 +774,13 @@ export interface InvalidateResponse {
 export interface FeedbackRequest {
   /** The request_id of the Complete call being judged. */
   requestId: string;
+  /** The kind of judgement. Required. */
   kind: FeedbackKind;
-  /** Quality in [0, 1] for FEEDBACK_KIND_SCORE. */
+  /** Quality in [0, 1] for FEEDBACK_KIND_SCORE; ignored for the other kinds. */
   score: number;
 }
 
+/** What learned from the feedback. */
 export interface FeedbackResponse {
   /**
    * The policy that learned from it, e.g. "bandit"; empty when no learned
@@ -694,31 +805,49 @@ export interface Embedding {
   truncated: boolean;
 }
 
+/** The embeddings, with the model that made them. */
 export interface EmbedResponse {
   /** One per input text, in order. */
   embeddings: Embedding[];
   /** Model identifier (directory name and sha256 prefix). */
   model: string;
+  /** Length of every vector. */
   dimensions: number;
   /** The model's token limit. */
   maxTokens: number;
 }
 
+/** Which statistics to return. */
 export interface GetStatsRequest {
-  /** Restrict cache figures to one namespace; empty means all. */
+  /**
+   * Restrict the cache and request figures to one namespace; empty means all
+   * namespaces together.
+   */
   namespace: string;
 }
 
 /** Cache counters since start (entries and bytes are current values). */
 export interface CacheStats {
+  /** Entries held now. */
   entries: number;
+  /**
+   * Bytes the entries take now (text and vectors, as counted for
+   * cache.max_bytes).
+   */
   bytes: number;
+  /** Lookups answered by the exact layer. */
   exactHits: number;
+  /** Lookups answered by the semantic layer. */
   semanticHits: number;
+  /** Lookups that found nothing to serve. */
   misses: number;
+  /** Answers stored (by Complete or Store). */
   stores: number;
+  /** Entries removed to stay within the entry or byte limits. */
   evictions: number;
+  /** Entries removed because their TTL ran out. */
   expirations: number;
+  /** Entries removed by Invalidate. */
   invalidations: number;
   /**
    * Lookups served from the exact layer only because the text is not
@@ -727,24 +856,51 @@ export interface CacheStats {
   unsupportedText: number;
 }
 
-/** Request-path counters since start. */
+/**
+ * Request-path counters of completions since start (not kept across
+ * restarts): Complete, StreamComplete and the OpenAI front's chat completions.
+ */
 export interface RequestStats {
+  /**
+   * Completions that reached the cache, answered or failed; calls rejected
+   * before that (bad input, sidecar starting) are not counted.
+   */
   requests: number;
+  /**
+   * Steps up to a stronger tier after a low-confidence answer (a request may
+   * count several).
+   */
   escalations: number;
+  /** Moves to another deployment after a failed or skipped one. */
   fallbacks: number;
+  /** Requests that ended in an error status (including cancelled ones). */
   errors: number;
+  /** What the providers were paid for these requests, in USD. */
   costUsd: number;
+  /**
+   * What the same requests would have cost on the premium model, in USD
+   * (cache hits included).
+   */
   baselineCostUsd: number;
 }
 
+/** Counters of the daemon since start. */
 export interface Stats {
-  cache: CacheStats | undefined;
+  /** Cache counters (of GetStatsRequest.namespace, or of all namespaces). */
+  cache:
+    | CacheStats
+    | undefined;
+  /** Request counters (of GetStatsRequest.namespace, or of all namespaces). */
   requests:
     | RequestStats
     | undefined;
   /** The embedding model's identifier. */
   model: string;
-  uptime: Duration | undefined;
+  /** Time since the daemon started. */
+  uptime:
+    | Duration
+    | undefined;
+  /** The daemon's version, e.g. "0.1.0". */
   version: string;
 }
 
@@ -753,7 +909,13 @@ export interface Stats {
  * providers were called, so the caller sees what was tried.
  */
 export interface ErrorDetails {
+  /**
+   * The failed request's id: the caller's request_id, or for Complete and
+   * StreamComplete the generated one (the id of its log line); empty for
+   * RPCs without a request id.
+   */
   requestId: string;
+  /** Every provider call made (or skipped) before the failure, in order. */
   attempts: Attempt[];
   /** Which field or setting to fix, when the error is the caller's. */
   field: string;

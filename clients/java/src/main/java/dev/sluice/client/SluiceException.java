@@ -2,10 +2,16 @@ package dev.sluice.client;
 
 import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.rpc.BadRequest;
+import com.google.rpc.ErrorInfo;
+import com.google.rpc.RetryInfo;
 import dev.sluice.v1.ErrorDetails;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -23,6 +29,10 @@ import java.util.Optional;
  * ├── UnimplementedException      the RPC is not built in this daemon version
  * └── UnauthenticatedException    a non-loopback listener wants a bearer token
  * </pre>
+ *
+ * <p>The standard google.rpc details the daemon attaches are decoded too: {@link #reason()}
+ * (ErrorInfo, e.g. "OVERLOADED"), {@link #fieldViolations()} (BadRequest: which input to fix)
+ * and {@link #retryDelay()} (RetryInfo: how long to wait before the same call).
  */
 public class SluiceException extends RuntimeException {
   private static final long serialVersionUID = 1L;
@@ -30,12 +40,62 @@ public class SluiceException extends RuntimeException {
   private final Status.Code code;
   private final String description;
   private final transient ErrorDetails details;
+  private final transient com.google.rpc.Status rich;
 
   public SluiceException(Status.Code code, String description, ErrorDetails details, Throwable cause) {
     super(code + ": " + description, cause);
     this.code = code;
     this.description = description;
     this.details = details;
+    this.rich = cause == null ? null : StatusProto.fromThrowable(cause);
+  }
+
+  /** One input to fix: {@code field} is a dotted path such as "messages[0].role". */
+  public record FieldViolation(String field, String description) {}
+
+  /** google.rpc.ErrorInfo.reason, e.g. "INVALID_ARGUMENT" or "OVERLOADED"; "" when absent. */
+  public String reason() {
+    return detail(ErrorInfo.class).map(ErrorInfo::getReason).orElse("");
+  }
+
+  /** google.rpc.ErrorInfo.domain ("sluice.dev"); "" when absent. */
+  public String domain() {
+    return detail(ErrorInfo.class).map(ErrorInfo::getDomain).orElse("");
+  }
+
+  /** google.rpc.ErrorInfo.metadata, e.g. request_id and field; empty when absent. */
+  public Map<String, String> metadata() {
+    return detail(ErrorInfo.class).map(ErrorInfo::getMetadataMap).orElse(Map.of());
+  }
+
+  /** google.rpc.BadRequest field violations; empty when the input was not at fault. */
+  public List<FieldViolation> fieldViolations() {
+    return detail(BadRequest.class)
+        .map(b -> b.getFieldViolationsList().stream()
+            .map(v -> new FieldViolation(v.getField(), v.getDescription())).toList())
+        .orElse(List.of());
+  }
+
+  /** google.rpc.RetryInfo: wait this long before sending the same call; empty when waiting does not help. */
+  public Optional<Duration> retryDelay() {
+    return detail(RetryInfo.class)
+        .map(r -> Duration.ofSeconds(r.getRetryDelay().getSeconds(), r.getRetryDelay().getNanos()));
+  }
+
+  private <T extends com.google.protobuf.Message> Optional<T> detail(Class<T> type) {
+    if (rich == null) {
+      return Optional.empty();
+    }
+    for (Any any : rich.getDetailsList()) {
+      if (any.is(type)) {
+        try {
+          return Optional.of(any.unpack(type));
+        } catch (InvalidProtocolBufferException ignored) {
+          return Optional.empty(); // a malformed detail is no reason to hide the status itself
+        }
+      }
+    }
+    return Optional.empty();
   }
 
   /** The gRPC status code. */

@@ -62,6 +62,10 @@ private static final long serialVersionUID = 0L;
   @SuppressWarnings("serial")
   private volatile java.lang.Object provider_ = "";
   /**
+   * <pre>
+   * Provider name from config, e.g. "openai".
+   * </pre>
+   *
    * <code>string provider = 1 [json_name = "provider"];</code>
    * @return The provider.
    */
@@ -79,6 +83,10 @@ private static final long serialVersionUID = 0L;
     }
   }
   /**
+   * <pre>
+   * Provider name from config, e.g. "openai".
+   * </pre>
+   *
    * <code>string provider = 1 [json_name = "provider"];</code>
    * @return The bytes for provider.
    */
@@ -101,6 +109,10 @@ private static final long serialVersionUID = 0L;
   @SuppressWarnings("serial")
   private volatile java.lang.Object model_ = "";
   /**
+   * <pre>
+   * Model name as sent to the provider.
+   * </pre>
+   *
    * <code>string model = 2 [json_name = "model"];</code>
    * @return The model.
    */
@@ -118,6 +130,10 @@ private static final long serialVersionUID = 0L;
     }
   }
   /**
+   * <pre>
+   * Model name as sent to the provider.
+   * </pre>
+   *
    * <code>string model = 2 [json_name = "model"];</code>
    * @return The bytes for model.
    */
@@ -140,6 +156,10 @@ private static final long serialVersionUID = 0L;
   @SuppressWarnings("serial")
   private volatile java.lang.Object tier_ = "";
   /**
+   * <pre>
+   * Tier the deployment belongs to.
+   * </pre>
+   *
    * <code>string tier = 3 [json_name = "tier"];</code>
    * @return The tier.
    */
@@ -157,6 +177,10 @@ private static final long serialVersionUID = 0L;
     }
   }
   /**
+   * <pre>
+   * Tier the deployment belongs to.
+   * </pre>
+   *
    * <code>string tier = 3 [json_name = "tier"];</code>
    * @return The bytes for tier.
    */
@@ -178,6 +202,10 @@ private static final long serialVersionUID = 0L;
   public static final int OUTCOME_FIELD_NUMBER = 4;
   private int outcome_ = 0;
   /**
+   * <pre>
+   * What came of the call, or why it was skipped.
+   * </pre>
+   *
    * <code>.sluice.v1.AttemptOutcome outcome = 4 [json_name = "outcome"];</code>
    * @return The enum numeric value on the wire for outcome.
    */
@@ -185,6 +213,10 @@ private static final long serialVersionUID = 0L;
     return outcome_;
   }
   /**
+   * <pre>
+   * What came of the call, or why it was skipped.
+   * </pre>
+   *
    * <code>.sluice.v1.AttemptOutcome outcome = 4 [json_name = "outcome"];</code>
    * @return The outcome.
    */
@@ -223,6 +255,10 @@ private static final long serialVersionUID = 0L;
   public static final int LATENCY_FIELD_NUMBER = 6;
   private com.google.protobuf.Duration latency_;
   /**
+   * <pre>
+   * Wall time of the call, from send to the last byte; zero for a skip.
+   * </pre>
+   *
    * <code>.google.protobuf.Duration latency = 6 [json_name = "latency"];</code>
    * @return Whether the latency field is set.
    */
@@ -231,6 +267,10 @@ private static final long serialVersionUID = 0L;
     return ((bitField0_ & 0x00000002) != 0);
   }
   /**
+   * <pre>
+   * Wall time of the call, from send to the last byte; zero for a skip.
+   * </pre>
+   *
    * <code>.google.protobuf.Duration latency = 6 [json_name = "latency"];</code>
    * @return The latency.
    */
@@ -239,6 +279,10 @@ private static final long serialVersionUID = 0L;
     return latency_ == null ? com.google.protobuf.Duration.getDefaultInstance() : latency_;
   }
   /**
+   * <pre>
+   * Wall time of the call, from send to the last byte; zero for a skip.
+   * </pre>
+   *
    * <code>.google.protobuf.Duration latency = 6 [json_name = "latency"];</code>
    */
   @java.lang.Override
@@ -249,6 +293,11 @@ private static final long serialVersionUID = 0L;
   public static final int USAGE_FIELD_NUMBER = 7;
   private dev.sluice.v1.Usage usage_;
   /**
+   * <pre>
+   * Tokens the provider billed for this call (zero for a skip or a failure
+   * before the answer).
+   * </pre>
+   *
    * <code>.sluice.v1.Usage usage = 7 [json_name = "usage"];</code>
    * @return Whether the usage field is set.
    */
@@ -257,6 +306,11 @@ private static final long serialVersionUID = 0L;
     return ((bitField0_ & 0x00000004) != 0);
   }
   /**
+   * <pre>
+   * Tokens the provider billed for this call (zero for a skip or a failure
+   * before the answer).
+   * </pre>
+   *
    * <code>.sluice.v1.Usage usage = 7 [json_name = "usage"];</code>
    * @return The usage.
    */
@@ -265,6 +319,11 @@ private static final long serialVersionUID = 0L;
     return usage_ == null ? dev.sluice.v1.Usage.getDefaultInstance() : usage_;
   }
   /**
+   * <pre>
+   * Tokens the provider billed for this call (zero for a skip or a failure
+   * before the answer).
+   * </pre>
+   *
    * <code>.sluice.v1.Usage usage = 7 [json_name = "usage"];</code>
    */
   @java.lang.Override
@@ -275,6 +334,10 @@ private static final long serialVersionUID = 0L;
   public static final int COST_USD_FIELD_NUMBER = 8;
   private double costUsd_ = 0D;
   /**
+   * <pre>
+   * What this call cost in USD, from the configured prices (0 for a skip).
+   * </pre>
+   *
    * <code>double cost_usd = 8 [json_name = "costUsd"];</code>
    * @return The costUsd.
    */
@@ -903,6 +966,10 @@ private static final long serialVersionUID = 0L;
 
     private java.lang.Object provider_ = "";
     /**
+     * <pre>
+     * Provider name from config, e.g. "openai".
+     * </pre>
+     *
      * <code>string provider = 1 [json_name = "provider"];</code>
      * @return The provider.
      */
@@ -919,6 +986,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Provider name from config, e.g. "openai".
+     * </pre>
+     *
      * <code>string provider = 1 [json_name = "provider"];</code>
      * @return The bytes for provider.
      */
@@ -936,6 +1007,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Provider name from config, e.g. "openai".
+     * </pre>
+     *
      * <code>string provider = 1 [json_name = "provider"];</code>
      * @param value The provider to set.
      * @return This builder for chaining.
@@ -949,6 +1024,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Provider name from config, e.g. "openai".
+     * </pre>
+     *
      * <code>string provider = 1 [json_name = "provider"];</code>
      * @return This builder for chaining.
      */
@@ -959,6 +1038,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Provider name from config, e.g. "openai".
+     * </pre>
+     *
      * <code>string provider = 1 [json_name = "provider"];</code>
      * @param value The bytes for provider to set.
      * @return This builder for chaining.
@@ -975,6 +1058,10 @@ private static final long serialVersionUID = 0L;
 
     private java.lang.Object model_ = "";
     /**
+     * <pre>
+     * Model name as sent to the provider.
+     * </pre>
+     *
      * <code>string model = 2 [json_name = "model"];</code>
      * @return The model.
      */
@@ -991,6 +1078,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Model name as sent to the provider.
+     * </pre>
+     *
      * <code>string model = 2 [json_name = "model"];</code>
      * @return The bytes for model.
      */
@@ -1008,6 +1099,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Model name as sent to the provider.
+     * </pre>
+     *
      * <code>string model = 2 [json_name = "model"];</code>
      * @param value The model to set.
      * @return This builder for chaining.
@@ -1021,6 +1116,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Model name as sent to the provider.
+     * </pre>
+     *
      * <code>string model = 2 [json_name = "model"];</code>
      * @return This builder for chaining.
      */
@@ -1031,6 +1130,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Model name as sent to the provider.
+     * </pre>
+     *
      * <code>string model = 2 [json_name = "model"];</code>
      * @param value The bytes for model to set.
      * @return This builder for chaining.
@@ -1047,6 +1150,10 @@ private static final long serialVersionUID = 0L;
 
     private java.lang.Object tier_ = "";
     /**
+     * <pre>
+     * Tier the deployment belongs to.
+     * </pre>
+     *
      * <code>string tier = 3 [json_name = "tier"];</code>
      * @return The tier.
      */
@@ -1063,6 +1170,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Tier the deployment belongs to.
+     * </pre>
+     *
      * <code>string tier = 3 [json_name = "tier"];</code>
      * @return The bytes for tier.
      */
@@ -1080,6 +1191,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Tier the deployment belongs to.
+     * </pre>
+     *
      * <code>string tier = 3 [json_name = "tier"];</code>
      * @param value The tier to set.
      * @return This builder for chaining.
@@ -1093,6 +1208,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Tier the deployment belongs to.
+     * </pre>
+     *
      * <code>string tier = 3 [json_name = "tier"];</code>
      * @return This builder for chaining.
      */
@@ -1103,6 +1222,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Tier the deployment belongs to.
+     * </pre>
+     *
      * <code>string tier = 3 [json_name = "tier"];</code>
      * @param value The bytes for tier to set.
      * @return This builder for chaining.
@@ -1119,6 +1242,10 @@ private static final long serialVersionUID = 0L;
 
     private int outcome_ = 0;
     /**
+     * <pre>
+     * What came of the call, or why it was skipped.
+     * </pre>
+     *
      * <code>.sluice.v1.AttemptOutcome outcome = 4 [json_name = "outcome"];</code>
      * @return The enum numeric value on the wire for outcome.
      */
@@ -1126,6 +1253,10 @@ private static final long serialVersionUID = 0L;
       return outcome_;
     }
     /**
+     * <pre>
+     * What came of the call, or why it was skipped.
+     * </pre>
+     *
      * <code>.sluice.v1.AttemptOutcome outcome = 4 [json_name = "outcome"];</code>
      * @param value The enum numeric value on the wire for outcome to set.
      * @return This builder for chaining.
@@ -1137,6 +1268,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * What came of the call, or why it was skipped.
+     * </pre>
+     *
      * <code>.sluice.v1.AttemptOutcome outcome = 4 [json_name = "outcome"];</code>
      * @return The outcome.
      */
@@ -1146,6 +1281,10 @@ private static final long serialVersionUID = 0L;
       return result == null ? dev.sluice.v1.AttemptOutcome.UNRECOGNIZED : result;
     }
     /**
+     * <pre>
+     * What came of the call, or why it was skipped.
+     * </pre>
+     *
      * <code>.sluice.v1.AttemptOutcome outcome = 4 [json_name = "outcome"];</code>
      * @param value The outcome to set.
      * @throws IllegalArgumentException if UNRECOGNIZED is provided.
@@ -1159,6 +1298,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * What came of the call, or why it was skipped.
+     * </pre>
+     *
      * <code>.sluice.v1.AttemptOutcome outcome = 4 [json_name = "outcome"];</code>
      * @return This builder for chaining.
      */
@@ -1229,6 +1372,10 @@ private static final long serialVersionUID = 0L;
     private com.google.protobuf.SingleFieldBuilder<
         com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> latencyBuilder_;
     /**
+     * <pre>
+     * Wall time of the call, from send to the last byte; zero for a skip.
+     * </pre>
+     *
      * <code>.google.protobuf.Duration latency = 6 [json_name = "latency"];</code>
      * @return Whether the latency field is set.
      */
@@ -1236,6 +1383,10 @@ private static final long serialVersionUID = 0L;
       return ((bitField0_ & 0x00000020) != 0);
     }
     /**
+     * <pre>
+     * Wall time of the call, from send to the last byte; zero for a skip.
+     * </pre>
+     *
      * <code>.google.protobuf.Duration latency = 6 [json_name = "latency"];</code>
      * @return The latency.
      */
@@ -1247,6 +1398,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Wall time of the call, from send to the last byte; zero for a skip.
+     * </pre>
+     *
      * <code>.google.protobuf.Duration latency = 6 [json_name = "latency"];</code>
      */
     public Builder setLatency(com.google.protobuf.Duration value) {
@@ -1261,6 +1416,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Wall time of the call, from send to the last byte; zero for a skip.
+     * </pre>
+     *
      * <code>.google.protobuf.Duration latency = 6 [json_name = "latency"];</code>
      */
     public Builder setLatency(
@@ -1275,6 +1434,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Wall time of the call, from send to the last byte; zero for a skip.
+     * </pre>
+     *
      * <code>.google.protobuf.Duration latency = 6 [json_name = "latency"];</code>
      */
     public Builder mergeLatency(com.google.protobuf.Duration value) {
@@ -1296,6 +1459,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Wall time of the call, from send to the last byte; zero for a skip.
+     * </pre>
+     *
      * <code>.google.protobuf.Duration latency = 6 [json_name = "latency"];</code>
      */
     public Builder clearLatency() {
@@ -1309,6 +1476,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Wall time of the call, from send to the last byte; zero for a skip.
+     * </pre>
+     *
      * <code>.google.protobuf.Duration latency = 6 [json_name = "latency"];</code>
      */
     public com.google.protobuf.Duration.Builder getLatencyBuilder() {
@@ -1317,6 +1488,10 @@ private static final long serialVersionUID = 0L;
       return internalGetLatencyFieldBuilder().getBuilder();
     }
     /**
+     * <pre>
+     * Wall time of the call, from send to the last byte; zero for a skip.
+     * </pre>
+     *
      * <code>.google.protobuf.Duration latency = 6 [json_name = "latency"];</code>
      */
     public com.google.protobuf.DurationOrBuilder getLatencyOrBuilder() {
@@ -1328,6 +1503,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Wall time of the call, from send to the last byte; zero for a skip.
+     * </pre>
+     *
      * <code>.google.protobuf.Duration latency = 6 [json_name = "latency"];</code>
      */
     private com.google.protobuf.SingleFieldBuilder<
@@ -1348,6 +1527,11 @@ private static final long serialVersionUID = 0L;
     private com.google.protobuf.SingleFieldBuilder<
         dev.sluice.v1.Usage, dev.sluice.v1.Usage.Builder, dev.sluice.v1.UsageOrBuilder> usageBuilder_;
     /**
+     * <pre>
+     * Tokens the provider billed for this call (zero for a skip or a failure
+     * before the answer).
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 7 [json_name = "usage"];</code>
      * @return Whether the usage field is set.
      */
@@ -1355,6 +1539,11 @@ private static final long serialVersionUID = 0L;
       return ((bitField0_ & 0x00000040) != 0);
     }
     /**
+     * <pre>
+     * Tokens the provider billed for this call (zero for a skip or a failure
+     * before the answer).
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 7 [json_name = "usage"];</code>
      * @return The usage.
      */
@@ -1366,6 +1555,11 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Tokens the provider billed for this call (zero for a skip or a failure
+     * before the answer).
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 7 [json_name = "usage"];</code>
      */
     public Builder setUsage(dev.sluice.v1.Usage value) {
@@ -1380,6 +1574,11 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Tokens the provider billed for this call (zero for a skip or a failure
+     * before the answer).
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 7 [json_name = "usage"];</code>
      */
     public Builder setUsage(
@@ -1394,6 +1593,11 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Tokens the provider billed for this call (zero for a skip or a failure
+     * before the answer).
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 7 [json_name = "usage"];</code>
      */
     public Builder mergeUsage(dev.sluice.v1.Usage value) {
@@ -1415,6 +1619,11 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Tokens the provider billed for this call (zero for a skip or a failure
+     * before the answer).
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 7 [json_name = "usage"];</code>
      */
     public Builder clearUsage() {
@@ -1428,6 +1637,11 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Tokens the provider billed for this call (zero for a skip or a failure
+     * before the answer).
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 7 [json_name = "usage"];</code>
      */
     public dev.sluice.v1.Usage.Builder getUsageBuilder() {
@@ -1436,6 +1650,11 @@ private static final long serialVersionUID = 0L;
       return internalGetUsageFieldBuilder().getBuilder();
     }
     /**
+     * <pre>
+     * Tokens the provider billed for this call (zero for a skip or a failure
+     * before the answer).
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 7 [json_name = "usage"];</code>
      */
     public dev.sluice.v1.UsageOrBuilder getUsageOrBuilder() {
@@ -1447,6 +1666,11 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Tokens the provider billed for this call (zero for a skip or a failure
+     * before the answer).
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 7 [json_name = "usage"];</code>
      */
     private com.google.protobuf.SingleFieldBuilder<
@@ -1465,6 +1689,10 @@ private static final long serialVersionUID = 0L;
 
     private double costUsd_ ;
     /**
+     * <pre>
+     * What this call cost in USD, from the configured prices (0 for a skip).
+     * </pre>
+     *
      * <code>double cost_usd = 8 [json_name = "costUsd"];</code>
      * @return The costUsd.
      */
@@ -1473,6 +1701,10 @@ private static final long serialVersionUID = 0L;
       return costUsd_;
     }
     /**
+     * <pre>
+     * What this call cost in USD, from the configured prices (0 for a skip).
+     * </pre>
+     *
      * <code>double cost_usd = 8 [json_name = "costUsd"];</code>
      * @param value The costUsd to set.
      * @return This builder for chaining.
@@ -1485,6 +1717,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * What this call cost in USD, from the configured prices (0 for a skip).
+     * </pre>
+     *
      * <code>double cost_usd = 8 [json_name = "costUsd"];</code>
      * @return This builder for chaining.
      */

@@ -11,11 +11,19 @@ public interface AttemptOrBuilder extends
     com.google.protobuf.MessageOrBuilder {
 
   /**
+   * <pre>
+   * Provider name from config, e.g. "openai".
+   * </pre>
+   *
    * <code>string provider = 1 [json_name = "provider"];</code>
    * @return The provider.
    */
   java.lang.String getProvider();
   /**
+   * <pre>
+   * Provider name from config, e.g. "openai".
+   * </pre>
+   *
    * <code>string provider = 1 [json_name = "provider"];</code>
    * @return The bytes for provider.
    */
@@ -23,11 +31,19 @@ public interface AttemptOrBuilder extends
       getProviderBytes();
 
   /**
+   * <pre>
+   * Model name as sent to the provider.
+   * </pre>
+   *
    * <code>string model = 2 [json_name = "model"];</code>
    * @return The model.
    */
   java.lang.String getModel();
   /**
+   * <pre>
+   * Model name as sent to the provider.
+   * </pre>
+   *
    * <code>string model = 2 [json_name = "model"];</code>
    * @return The bytes for model.
    */
@@ -35,11 +51,19 @@ public interface AttemptOrBuilder extends
       getModelBytes();
 
   /**
+   * <pre>
+   * Tier the deployment belongs to.
+   * </pre>
+   *
    * <code>string tier = 3 [json_name = "tier"];</code>
    * @return The tier.
    */
   java.lang.String getTier();
   /**
+   * <pre>
+   * Tier the deployment belongs to.
+   * </pre>
+   *
    * <code>string tier = 3 [json_name = "tier"];</code>
    * @return The bytes for tier.
    */
@@ -47,11 +71,19 @@ public interface AttemptOrBuilder extends
       getTierBytes();
 
   /**
+   * <pre>
+   * What came of the call, or why it was skipped.
+   * </pre>
+   *
    * <code>.sluice.v1.AttemptOutcome outcome = 4 [json_name = "outcome"];</code>
    * @return The enum numeric value on the wire for outcome.
    */
   int getOutcomeValue();
   /**
+   * <pre>
+   * What came of the call, or why it was skipped.
+   * </pre>
+   *
    * <code>.sluice.v1.AttemptOutcome outcome = 4 [json_name = "outcome"];</code>
    * @return The outcome.
    */
@@ -77,36 +109,67 @@ public interface AttemptOrBuilder extends
   double getConfidence();
 
   /**
+   * <pre>
+   * Wall time of the call, from send to the last byte; zero for a skip.
+   * </pre>
+   *
    * <code>.google.protobuf.Duration latency = 6 [json_name = "latency"];</code>
    * @return Whether the latency field is set.
    */
   boolean hasLatency();
   /**
+   * <pre>
+   * Wall time of the call, from send to the last byte; zero for a skip.
+   * </pre>
+   *
    * <code>.google.protobuf.Duration latency = 6 [json_name = "latency"];</code>
    * @return The latency.
    */
   com.google.protobuf.Duration getLatency();
   /**
+   * <pre>
+   * Wall time of the call, from send to the last byte; zero for a skip.
+   * </pre>
+   *
    * <code>.google.protobuf.Duration latency = 6 [json_name = "latency"];</code>
    */
   com.google.protobuf.DurationOrBuilder getLatencyOrBuilder();
 
   /**
+   * <pre>
+   * Tokens the provider billed for this call (zero for a skip or a failure
+   * before the answer).
+   * </pre>
+   *
    * <code>.sluice.v1.Usage usage = 7 [json_name = "usage"];</code>
    * @return Whether the usage field is set.
    */
   boolean hasUsage();
   /**
+   * <pre>
+   * Tokens the provider billed for this call (zero for a skip or a failure
+   * before the answer).
+   * </pre>
+   *
    * <code>.sluice.v1.Usage usage = 7 [json_name = "usage"];</code>
    * @return The usage.
    */
   dev.sluice.v1.Usage getUsage();
   /**
+   * <pre>
+   * Tokens the provider billed for this call (zero for a skip or a failure
+   * before the answer).
+   * </pre>
+   *
    * <code>.sluice.v1.Usage usage = 7 [json_name = "usage"];</code>
    */
   dev.sluice.v1.UsageOrBuilder getUsageOrBuilder();
 
   /**
+   * <pre>
+   * What this call cost in USD, from the configured prices (0 for a skip).
+   * </pre>
+   *
    * <code>double cost_usd = 8 [json_name = "costUsd"];</code>
    * @return The costUsd.
    */

@@ -16,6 +16,10 @@ package dev.sluice.v1;
 public enum AttemptOutcome
     implements com.google.protobuf.ProtocolMessageEnum {
   /**
+   * <pre>
+   * Never sent by the daemon.
+   * </pre>
+   *
    * <code>ATTEMPT_OUTCOME_UNSPECIFIED = 0;</code>
    */
   ATTEMPT_OUTCOME_UNSPECIFIED(0),
@@ -104,6 +108,10 @@ public enum AttemptOutcome
       "AttemptOutcome");
   }
   /**
+   * <pre>
+   * Never sent by the daemon.
+   * </pre>
+   *
    * <code>ATTEMPT_OUTCOME_UNSPECIFIED = 0;</code>
    */
   public static final int ATTEMPT_OUTCOME_UNSPECIFIED_VALUE = 0;

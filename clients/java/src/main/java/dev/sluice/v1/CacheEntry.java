@@ -61,6 +61,10 @@ private static final long serialVersionUID = 0L;
   @SuppressWarnings("serial")
   private volatile java.lang.Object id_ = "";
   /**
+   * <pre>
+   * Entry id, for Invalidate.
+   * </pre>
+   *
    * <code>string id = 1 [json_name = "id"];</code>
    * @return The id.
    */
@@ -78,6 +82,10 @@ private static final long serialVersionUID = 0L;
     }
   }
   /**
+   * <pre>
+   * Entry id, for Invalidate.
+   * </pre>
+   *
    * <code>string id = 1 [json_name = "id"];</code>
    * @return The bytes for id.
    */
@@ -100,6 +108,10 @@ private static final long serialVersionUID = 0L;
   @SuppressWarnings("serial")
   private volatile java.lang.Object namespace_ = "";
   /**
+   * <pre>
+   * The namespace the entry belongs to.
+   * </pre>
+   *
    * <code>string namespace = 2 [json_name = "namespace"];</code>
    * @return The namespace.
    */
@@ -117,6 +129,10 @@ private static final long serialVersionUID = 0L;
     }
   }
   /**
+   * <pre>
+   * The namespace the entry belongs to.
+   * </pre>
+   *
    * <code>string namespace = 2 [json_name = "namespace"];</code>
    * @return The bytes for namespace.
    */
@@ -177,6 +193,11 @@ private static final long serialVersionUID = 0L;
   @SuppressWarnings("serial")
   private volatile java.lang.Object finishReason_ = "";
   /**
+   * <pre>
+   * The finish reason stored with the answer ("stop" unless the producer said
+   * otherwise).
+   * </pre>
+   *
    * <code>string finish_reason = 4 [json_name = "finishReason"];</code>
    * @return The finishReason.
    */
@@ -194,6 +215,11 @@ private static final long serialVersionUID = 0L;
     }
   }
   /**
+   * <pre>
+   * The finish reason stored with the answer ("stop" unless the producer said
+   * otherwise).
+   * </pre>
+   *
    * <code>string finish_reason = 4 [json_name = "finishReason"];</code>
    * @return The bytes for finishReason.
    */
@@ -215,6 +241,10 @@ private static final long serialVersionUID = 0L;
   public static final int USAGE_FIELD_NUMBER = 5;
   private dev.sluice.v1.Usage usage_;
   /**
+   * <pre>
+   * Token counts of the original call that produced the answer.
+   * </pre>
+   *
    * <code>.sluice.v1.Usage usage = 5 [json_name = "usage"];</code>
    * @return Whether the usage field is set.
    */
@@ -223,6 +253,10 @@ private static final long serialVersionUID = 0L;
     return ((bitField0_ & 0x00000002) != 0);
   }
   /**
+   * <pre>
+   * Token counts of the original call that produced the answer.
+   * </pre>
+   *
    * <code>.sluice.v1.Usage usage = 5 [json_name = "usage"];</code>
    * @return The usage.
    */
@@ -231,6 +265,10 @@ private static final long serialVersionUID = 0L;
     return usage_ == null ? dev.sluice.v1.Usage.getDefaultInstance() : usage_;
   }
   /**
+   * <pre>
+   * Token counts of the original call that produced the answer.
+   * </pre>
+   *
    * <code>.sluice.v1.Usage usage = 5 [json_name = "usage"];</code>
    */
   @java.lang.Override
@@ -288,6 +326,10 @@ private static final long serialVersionUID = 0L;
   public static final int CREATED_FIELD_NUMBER = 7;
   private com.google.protobuf.Timestamp created_;
   /**
+   * <pre>
+   * When the entry was stored.
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp created = 7 [json_name = "created"];</code>
    * @return Whether the created field is set.
    */
@@ -296,6 +338,10 @@ private static final long serialVersionUID = 0L;
     return ((bitField0_ & 0x00000004) != 0);
   }
   /**
+   * <pre>
+   * When the entry was stored.
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp created = 7 [json_name = "created"];</code>
    * @return The created.
    */
@@ -304,6 +350,10 @@ private static final long serialVersionUID = 0L;
     return created_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : created_;
   }
   /**
+   * <pre>
+   * When the entry was stored.
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp created = 7 [json_name = "created"];</code>
    */
   @java.lang.Override
@@ -314,6 +364,10 @@ private static final long serialVersionUID = 0L;
   public static final int EXPIRES_FIELD_NUMBER = 8;
   private com.google.protobuf.Timestamp expires_;
   /**
+   * <pre>
+   * When the entry stops being served (its TTL runs out).
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp expires = 8 [json_name = "expires"];</code>
    * @return Whether the expires field is set.
    */
@@ -322,6 +376,10 @@ private static final long serialVersionUID = 0L;
     return ((bitField0_ & 0x00000008) != 0);
   }
   /**
+   * <pre>
+   * When the entry stops being served (its TTL runs out).
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp expires = 8 [json_name = "expires"];</code>
    * @return The expires.
    */
@@ -330,6 +388,10 @@ private static final long serialVersionUID = 0L;
     return expires_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : expires_;
   }
   /**
+   * <pre>
+   * When the entry stops being served (its TTL runs out).
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp expires = 8 [json_name = "expires"];</code>
    */
   @java.lang.Override
@@ -340,6 +402,10 @@ private static final long serialVersionUID = 0L;
   public static final int HITS_FIELD_NUMBER = 9;
   private long hits_ = 0L;
   /**
+   * <pre>
+   * How many times it has been served from the cache.
+   * </pre>
+   *
    * <code>int64 hits = 9 [json_name = "hits"];</code>
    * @return The hits.
    */
@@ -351,6 +417,10 @@ private static final long serialVersionUID = 0L;
   public static final int LAST_HIT_FIELD_NUMBER = 10;
   private com.google.protobuf.Timestamp lastHit_;
   /**
+   * <pre>
+   * When it was last served; unset if never.
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp last_hit = 10 [json_name = "lastHit"];</code>
    * @return Whether the lastHit field is set.
    */
@@ -359,6 +429,10 @@ private static final long serialVersionUID = 0L;
     return ((bitField0_ & 0x00000010) != 0);
   }
   /**
+   * <pre>
+   * When it was last served; unset if never.
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp last_hit = 10 [json_name = "lastHit"];</code>
    * @return The lastHit.
    */
@@ -367,6 +441,10 @@ private static final long serialVersionUID = 0L;
     return lastHit_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : lastHit_;
   }
   /**
+   * <pre>
+   * When it was last served; unset if never.
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp last_hit = 10 [json_name = "lastHit"];</code>
    */
   @java.lang.Override
@@ -969,6 +1047,10 @@ private static final long serialVersionUID = 0L;
 
     private java.lang.Object id_ = "";
     /**
+     * <pre>
+     * Entry id, for Invalidate.
+     * </pre>
+     *
      * <code>string id = 1 [json_name = "id"];</code>
      * @return The id.
      */
@@ -985,6 +1067,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Entry id, for Invalidate.
+     * </pre>
+     *
      * <code>string id = 1 [json_name = "id"];</code>
      * @return The bytes for id.
      */
@@ -1002,6 +1088,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Entry id, for Invalidate.
+     * </pre>
+     *
      * <code>string id = 1 [json_name = "id"];</code>
      * @param value The id to set.
      * @return This builder for chaining.
@@ -1015,6 +1105,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Entry id, for Invalidate.
+     * </pre>
+     *
      * <code>string id = 1 [json_name = "id"];</code>
      * @return This builder for chaining.
      */
@@ -1025,6 +1119,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Entry id, for Invalidate.
+     * </pre>
+     *
      * <code>string id = 1 [json_name = "id"];</code>
      * @param value The bytes for id to set.
      * @return This builder for chaining.
@@ -1041,6 +1139,10 @@ private static final long serialVersionUID = 0L;
 
     private java.lang.Object namespace_ = "";
     /**
+     * <pre>
+     * The namespace the entry belongs to.
+     * </pre>
+     *
      * <code>string namespace = 2 [json_name = "namespace"];</code>
      * @return The namespace.
      */
@@ -1057,6 +1159,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * The namespace the entry belongs to.
+     * </pre>
+     *
      * <code>string namespace = 2 [json_name = "namespace"];</code>
      * @return The bytes for namespace.
      */
@@ -1074,6 +1180,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * The namespace the entry belongs to.
+     * </pre>
+     *
      * <code>string namespace = 2 [json_name = "namespace"];</code>
      * @param value The namespace to set.
      * @return This builder for chaining.
@@ -1087,6 +1197,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * The namespace the entry belongs to.
+     * </pre>
+     *
      * <code>string namespace = 2 [json_name = "namespace"];</code>
      * @return This builder for chaining.
      */
@@ -1097,6 +1211,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * The namespace the entry belongs to.
+     * </pre>
+     *
      * <code>string namespace = 2 [json_name = "namespace"];</code>
      * @param value The bytes for namespace to set.
      * @return This builder for chaining.
@@ -1268,6 +1386,11 @@ private static final long serialVersionUID = 0L;
 
     private java.lang.Object finishReason_ = "";
     /**
+     * <pre>
+     * The finish reason stored with the answer ("stop" unless the producer said
+     * otherwise).
+     * </pre>
+     *
      * <code>string finish_reason = 4 [json_name = "finishReason"];</code>
      * @return The finishReason.
      */
@@ -1284,6 +1407,11 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * The finish reason stored with the answer ("stop" unless the producer said
+     * otherwise).
+     * </pre>
+     *
      * <code>string finish_reason = 4 [json_name = "finishReason"];</code>
      * @return The bytes for finishReason.
      */
@@ -1301,6 +1429,11 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * The finish reason stored with the answer ("stop" unless the producer said
+     * otherwise).
+     * </pre>
+     *
      * <code>string finish_reason = 4 [json_name = "finishReason"];</code>
      * @param value The finishReason to set.
      * @return This builder for chaining.
@@ -1314,6 +1447,11 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * The finish reason stored with the answer ("stop" unless the producer said
+     * otherwise).
+     * </pre>
+     *
      * <code>string finish_reason = 4 [json_name = "finishReason"];</code>
      * @return This builder for chaining.
      */
@@ -1324,6 +1462,11 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * The finish reason stored with the answer ("stop" unless the producer said
+     * otherwise).
+     * </pre>
+     *
      * <code>string finish_reason = 4 [json_name = "finishReason"];</code>
      * @param value The bytes for finishReason to set.
      * @return This builder for chaining.
@@ -1342,6 +1485,10 @@ private static final long serialVersionUID = 0L;
     private com.google.protobuf.SingleFieldBuilder<
         dev.sluice.v1.Usage, dev.sluice.v1.Usage.Builder, dev.sluice.v1.UsageOrBuilder> usageBuilder_;
     /**
+     * <pre>
+     * Token counts of the original call that produced the answer.
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 5 [json_name = "usage"];</code>
      * @return Whether the usage field is set.
      */
@@ -1349,6 +1496,10 @@ private static final long serialVersionUID = 0L;
       return ((bitField0_ & 0x00000010) != 0);
     }
     /**
+     * <pre>
+     * Token counts of the original call that produced the answer.
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 5 [json_name = "usage"];</code>
      * @return The usage.
      */
@@ -1360,6 +1511,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Token counts of the original call that produced the answer.
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 5 [json_name = "usage"];</code>
      */
     public Builder setUsage(dev.sluice.v1.Usage value) {
@@ -1374,6 +1529,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Token counts of the original call that produced the answer.
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 5 [json_name = "usage"];</code>
      */
     public Builder setUsage(
@@ -1388,6 +1547,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Token counts of the original call that produced the answer.
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 5 [json_name = "usage"];</code>
      */
     public Builder mergeUsage(dev.sluice.v1.Usage value) {
@@ -1409,6 +1572,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Token counts of the original call that produced the answer.
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 5 [json_name = "usage"];</code>
      */
     public Builder clearUsage() {
@@ -1422,6 +1589,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Token counts of the original call that produced the answer.
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 5 [json_name = "usage"];</code>
      */
     public dev.sluice.v1.Usage.Builder getUsageBuilder() {
@@ -1430,6 +1601,10 @@ private static final long serialVersionUID = 0L;
       return internalGetUsageFieldBuilder().getBuilder();
     }
     /**
+     * <pre>
+     * Token counts of the original call that produced the answer.
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 5 [json_name = "usage"];</code>
      */
     public dev.sluice.v1.UsageOrBuilder getUsageOrBuilder() {
@@ -1441,6 +1616,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Token counts of the original call that produced the answer.
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 5 [json_name = "usage"];</code>
      */
     private com.google.protobuf.SingleFieldBuilder<
@@ -1553,6 +1732,10 @@ private static final long serialVersionUID = 0L;
     private com.google.protobuf.SingleFieldBuilder<
         com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder> createdBuilder_;
     /**
+     * <pre>
+     * When the entry was stored.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp created = 7 [json_name = "created"];</code>
      * @return Whether the created field is set.
      */
@@ -1560,6 +1743,10 @@ private static final long serialVersionUID = 0L;
       return ((bitField0_ & 0x00000040) != 0);
     }
     /**
+     * <pre>
+     * When the entry was stored.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp created = 7 [json_name = "created"];</code>
      * @return The created.
      */
@@ -1571,6 +1758,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * When the entry was stored.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp created = 7 [json_name = "created"];</code>
      */
     public Builder setCreated(com.google.protobuf.Timestamp value) {
@@ -1585,6 +1776,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * When the entry was stored.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp created = 7 [json_name = "created"];</code>
      */
     public Builder setCreated(
@@ -1599,6 +1794,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * When the entry was stored.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp created = 7 [json_name = "created"];</code>
      */
     public Builder mergeCreated(com.google.protobuf.Timestamp value) {
@@ -1620,6 +1819,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * When the entry was stored.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp created = 7 [json_name = "created"];</code>
      */
     public Builder clearCreated() {
@@ -1633,6 +1836,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * When the entry was stored.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp created = 7 [json_name = "created"];</code>
      */
     public com.google.protobuf.Timestamp.Builder getCreatedBuilder() {
@@ -1641,6 +1848,10 @@ private static final long serialVersionUID = 0L;
       return internalGetCreatedFieldBuilder().getBuilder();
     }
     /**
+     * <pre>
+     * When the entry was stored.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp created = 7 [json_name = "created"];</code>
      */
     public com.google.protobuf.TimestampOrBuilder getCreatedOrBuilder() {
@@ -1652,6 +1863,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * When the entry was stored.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp created = 7 [json_name = "created"];</code>
      */
     private com.google.protobuf.SingleFieldBuilder<
@@ -1672,6 +1887,10 @@ private static final long serialVersionUID = 0L;
     private com.google.protobuf.SingleFieldBuilder<
         com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder> expiresBuilder_;
     /**
+     * <pre>
+     * When the entry stops being served (its TTL runs out).
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp expires = 8 [json_name = "expires"];</code>
      * @return Whether the expires field is set.
      */
@@ -1679,6 +1898,10 @@ private static final long serialVersionUID = 0L;
       return ((bitField0_ & 0x00000080) != 0);
     }
     /**
+     * <pre>
+     * When the entry stops being served (its TTL runs out).
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp expires = 8 [json_name = "expires"];</code>
      * @return The expires.
      */
@@ -1690,6 +1913,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * When the entry stops being served (its TTL runs out).
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp expires = 8 [json_name = "expires"];</code>
      */
     public Builder setExpires(com.google.protobuf.Timestamp value) {
@@ -1704,6 +1931,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * When the entry stops being served (its TTL runs out).
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp expires = 8 [json_name = "expires"];</code>
      */
     public Builder setExpires(
@@ -1718,6 +1949,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * When the entry stops being served (its TTL runs out).
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp expires = 8 [json_name = "expires"];</code>
      */
     public Builder mergeExpires(com.google.protobuf.Timestamp value) {
@@ -1739,6 +1974,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * When the entry stops being served (its TTL runs out).
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp expires = 8 [json_name = "expires"];</code>
      */
     public Builder clearExpires() {
@@ -1752,6 +1991,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * When the entry stops being served (its TTL runs out).
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp expires = 8 [json_name = "expires"];</code>
      */
     public com.google.protobuf.Timestamp.Builder getExpiresBuilder() {
@@ -1760,6 +2003,10 @@ private static final long serialVersionUID = 0L;
       return internalGetExpiresFieldBuilder().getBuilder();
     }
     /**
+     * <pre>
+     * When the entry stops being served (its TTL runs out).
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp expires = 8 [json_name = "expires"];</code>
      */
     public com.google.protobuf.TimestampOrBuilder getExpiresOrBuilder() {
@@ -1771,6 +2018,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * When the entry stops being served (its TTL runs out).
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp expires = 8 [json_name = "expires"];</code>
      */
     private com.google.protobuf.SingleFieldBuilder<
@@ -1789,6 +2040,10 @@ private static final long serialVersionUID = 0L;
 
     private long hits_ ;
     /**
+     * <pre>
+     * How many times it has been served from the cache.
+     * </pre>
+     *
      * <code>int64 hits = 9 [json_name = "hits"];</code>
      * @return The hits.
      */
@@ -1797,6 +2052,10 @@ private static final long serialVersionUID = 0L;
       return hits_;
     }
     /**
+     * <pre>
+     * How many times it has been served from the cache.
+     * </pre>
+     *
      * <code>int64 hits = 9 [json_name = "hits"];</code>
      * @param value The hits to set.
      * @return This builder for chaining.
@@ -1809,6 +2068,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * How many times it has been served from the cache.
+     * </pre>
+     *
      * <code>int64 hits = 9 [json_name = "hits"];</code>
      * @return This builder for chaining.
      */
@@ -1823,6 +2086,10 @@ private static final long serialVersionUID = 0L;
     private com.google.protobuf.SingleFieldBuilder<
         com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder> lastHitBuilder_;
     /**
+     * <pre>
+     * When it was last served; unset if never.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp last_hit = 10 [json_name = "lastHit"];</code>
      * @return Whether the lastHit field is set.
      */
@@ -1830,6 +2097,10 @@ private static final long serialVersionUID = 0L;
       return ((bitField0_ & 0x00000200) != 0);
     }
     /**
+     * <pre>
+     * When it was last served; unset if never.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp last_hit = 10 [json_name = "lastHit"];</code>
      * @return The lastHit.
      */
@@ -1841,6 +2112,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * When it was last served; unset if never.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp last_hit = 10 [json_name = "lastHit"];</code>
      */
     public Builder setLastHit(com.google.protobuf.Timestamp value) {
@@ -1855,6 +2130,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * When it was last served; unset if never.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp last_hit = 10 [json_name = "lastHit"];</code>
      */
     public Builder setLastHit(
@@ -1869,6 +2148,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * When it was last served; unset if never.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp last_hit = 10 [json_name = "lastHit"];</code>
      */
     public Builder mergeLastHit(com.google.protobuf.Timestamp value) {
@@ -1890,6 +2173,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * When it was last served; unset if never.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp last_hit = 10 [json_name = "lastHit"];</code>
      */
     public Builder clearLastHit() {
@@ -1903,6 +2190,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * When it was last served; unset if never.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp last_hit = 10 [json_name = "lastHit"];</code>
      */
     public com.google.protobuf.Timestamp.Builder getLastHitBuilder() {
@@ -1911,6 +2202,10 @@ private static final long serialVersionUID = 0L;
       return internalGetLastHitFieldBuilder().getBuilder();
     }
     /**
+     * <pre>
+     * When it was last served; unset if never.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp last_hit = 10 [json_name = "lastHit"];</code>
      */
     public com.google.protobuf.TimestampOrBuilder getLastHitOrBuilder() {
@@ -1922,6 +2217,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * When it was last served; unset if never.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp last_hit = 10 [json_name = "lastHit"];</code>
      */
     private com.google.protobuf.SingleFieldBuilder<

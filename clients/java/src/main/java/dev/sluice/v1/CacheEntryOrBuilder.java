@@ -11,11 +11,19 @@ public interface CacheEntryOrBuilder extends
     com.google.protobuf.MessageOrBuilder {
 
   /**
+   * <pre>
+   * Entry id, for Invalidate.
+   * </pre>
+   *
    * <code>string id = 1 [json_name = "id"];</code>
    * @return The id.
    */
   java.lang.String getId();
   /**
+   * <pre>
+   * Entry id, for Invalidate.
+   * </pre>
+   *
    * <code>string id = 1 [json_name = "id"];</code>
    * @return The bytes for id.
    */
@@ -23,11 +31,19 @@ public interface CacheEntryOrBuilder extends
       getIdBytes();
 
   /**
+   * <pre>
+   * The namespace the entry belongs to.
+   * </pre>
+   *
    * <code>string namespace = 2 [json_name = "namespace"];</code>
    * @return The namespace.
    */
   java.lang.String getNamespace();
   /**
+   * <pre>
+   * The namespace the entry belongs to.
+   * </pre>
+   *
    * <code>string namespace = 2 [json_name = "namespace"];</code>
    * @return The bytes for namespace.
    */
@@ -62,11 +78,21 @@ public interface CacheEntryOrBuilder extends
   dev.sluice.v1.MessageOrBuilder getAnswerOrBuilder();
 
   /**
+   * <pre>
+   * The finish reason stored with the answer ("stop" unless the producer said
+   * otherwise).
+   * </pre>
+   *
    * <code>string finish_reason = 4 [json_name = "finishReason"];</code>
    * @return The finishReason.
    */
   java.lang.String getFinishReason();
   /**
+   * <pre>
+   * The finish reason stored with the answer ("stop" unless the producer said
+   * otherwise).
+   * </pre>
+   *
    * <code>string finish_reason = 4 [json_name = "finishReason"];</code>
    * @return The bytes for finishReason.
    */
@@ -74,16 +100,28 @@ public interface CacheEntryOrBuilder extends
       getFinishReasonBytes();
 
   /**
+   * <pre>
+   * Token counts of the original call that produced the answer.
+   * </pre>
+   *
    * <code>.sluice.v1.Usage usage = 5 [json_name = "usage"];</code>
    * @return Whether the usage field is set.
    */
   boolean hasUsage();
   /**
+   * <pre>
+   * Token counts of the original call that produced the answer.
+   * </pre>
+   *
    * <code>.sluice.v1.Usage usage = 5 [json_name = "usage"];</code>
    * @return The usage.
    */
   dev.sluice.v1.Usage getUsage();
   /**
+   * <pre>
+   * Token counts of the original call that produced the answer.
+   * </pre>
+   *
    * <code>.sluice.v1.Usage usage = 5 [json_name = "usage"];</code>
    */
   dev.sluice.v1.UsageOrBuilder getUsageOrBuilder();
@@ -109,52 +147,92 @@ public interface CacheEntryOrBuilder extends
       getModelBytes();
 
   /**
+   * <pre>
+   * When the entry was stored.
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp created = 7 [json_name = "created"];</code>
    * @return Whether the created field is set.
    */
   boolean hasCreated();
   /**
+   * <pre>
+   * When the entry was stored.
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp created = 7 [json_name = "created"];</code>
    * @return The created.
    */
   com.google.protobuf.Timestamp getCreated();
   /**
+   * <pre>
+   * When the entry was stored.
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp created = 7 [json_name = "created"];</code>
    */
   com.google.protobuf.TimestampOrBuilder getCreatedOrBuilder();
 
   /**
+   * <pre>
+   * When the entry stops being served (its TTL runs out).
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp expires = 8 [json_name = "expires"];</code>
    * @return Whether the expires field is set.
    */
   boolean hasExpires();
   /**
+   * <pre>
+   * When the entry stops being served (its TTL runs out).
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp expires = 8 [json_name = "expires"];</code>
    * @return The expires.
    */
   com.google.protobuf.Timestamp getExpires();
   /**
+   * <pre>
+   * When the entry stops being served (its TTL runs out).
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp expires = 8 [json_name = "expires"];</code>
    */
   com.google.protobuf.TimestampOrBuilder getExpiresOrBuilder();
 
   /**
+   * <pre>
+   * How many times it has been served from the cache.
+   * </pre>
+   *
    * <code>int64 hits = 9 [json_name = "hits"];</code>
    * @return The hits.
    */
   long getHits();
 
   /**
+   * <pre>
+   * When it was last served; unset if never.
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp last_hit = 10 [json_name = "lastHit"];</code>
    * @return Whether the lastHit field is set.
    */
   boolean hasLastHit();
   /**
+   * <pre>
+   * When it was last served; unset if never.
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp last_hit = 10 [json_name = "lastHit"];</code>
    * @return The lastHit.
    */
   com.google.protobuf.Timestamp getLastHit();
   /**
+   * <pre>
+   * When it was last served; unset if never.
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp last_hit = 10 [json_name = "lastHit"];</code>
    */
   com.google.protobuf.TimestampOrBuilder getLastHitOrBuilder();

@@ -60,6 +60,10 @@ private static final long serialVersionUID = 0L;
   public static final int OUTCOME_FIELD_NUMBER = 1;
   private int outcome_ = 0;
   /**
+   * <pre>
+   * Miss, exact hit, semantic hit, or skipped.
+   * </pre>
+   *
    * <code>.sluice.v1.CacheOutcome outcome = 1 [json_name = "outcome"];</code>
    * @return The enum numeric value on the wire for outcome.
    */
@@ -67,6 +71,10 @@ private static final long serialVersionUID = 0L;
     return outcome_;
   }
   /**
+   * <pre>
+   * Miss, exact hit, semantic hit, or skipped.
+   * </pre>
+   *
    * <code>.sluice.v1.CacheOutcome outcome = 1 [json_name = "outcome"];</code>
    * @return The outcome.
    */
@@ -79,7 +87,9 @@ private static final long serialVersionUID = 0L;
   private double similarity_ = 0D;
   /**
    * <pre>
-   * Cosine similarity of the semantic match (1.0 for an exact hit).
+   * Cosine similarity in [-1, 1] of the served entry (1.0 for an exact hit),
+   * or of the nearest rejected candidate on a miss; 0 when nothing was
+   * compared.
    * </pre>
    *
    * <code>double similarity = 2 [json_name = "similarity"];</code>
@@ -94,7 +104,7 @@ private static final long serialVersionUID = 0L;
   private com.google.protobuf.Duration age_;
   /**
    * <pre>
-   * Age of the served entry.
+   * Age of the served entry; unset on a miss.
    * </pre>
    *
    * <code>.google.protobuf.Duration age = 3 [json_name = "age"];</code>
@@ -106,7 +116,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Age of the served entry.
+   * Age of the served entry; unset on a miss.
    * </pre>
    *
    * <code>.google.protobuf.Duration age = 3 [json_name = "age"];</code>
@@ -118,7 +128,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Age of the served entry.
+   * Age of the served entry; unset on a miss.
    * </pre>
    *
    * <code>.google.protobuf.Duration age = 3 [json_name = "age"];</code>
@@ -133,7 +143,7 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object entryId_ = "";
   /**
    * <pre>
-   * Id of the served entry (for Invalidate).
+   * Id of the served entry (for Invalidate); empty on a miss.
    * </pre>
    *
    * <code>string entry_id = 4 [json_name = "entryId"];</code>
@@ -154,7 +164,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Id of the served entry (for Invalidate).
+   * Id of the served entry (for Invalidate); empty on a miss.
    * </pre>
    *
    * <code>string entry_id = 4 [json_name = "entryId"];</code>
@@ -196,7 +206,10 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object reason_ = "";
   /**
    * <pre>
-   * Why the cache was skipped or the best candidate was rejected, if so.
+   * Free text for people and logs, not for parsing. On a miss or skip: why
+   * the cache was skipped or the best candidate was rejected. On a semantic
+   * hit it may say how the hit was decided (e.g. served without a verifier run
+   * because the word pieces were the same). Empty when there is nothing to add.
    * </pre>
    *
    * <code>string reason = 6 [json_name = "reason"];</code>
@@ -217,7 +230,10 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Why the cache was skipped or the best candidate was rejected, if so.
+   * Free text for people and logs, not for parsing. On a miss or skip: why
+   * the cache was skipped or the best candidate was rejected. On a semantic
+   * hit it may say how the hit was decided (e.g. served without a verifier run
+   * because the word pieces were the same). Empty when there is nothing to add.
    * </pre>
    *
    * <code>string reason = 6 [json_name = "reason"];</code>
@@ -814,6 +830,10 @@ private static final long serialVersionUID = 0L;
 
     private int outcome_ = 0;
     /**
+     * <pre>
+     * Miss, exact hit, semantic hit, or skipped.
+     * </pre>
+     *
      * <code>.sluice.v1.CacheOutcome outcome = 1 [json_name = "outcome"];</code>
      * @return The enum numeric value on the wire for outcome.
      */
@@ -821,6 +841,10 @@ private static final long serialVersionUID = 0L;
       return outcome_;
     }
     /**
+     * <pre>
+     * Miss, exact hit, semantic hit, or skipped.
+     * </pre>
+     *
      * <code>.sluice.v1.CacheOutcome outcome = 1 [json_name = "outcome"];</code>
      * @param value The enum numeric value on the wire for outcome to set.
      * @return This builder for chaining.
@@ -832,6 +856,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Miss, exact hit, semantic hit, or skipped.
+     * </pre>
+     *
      * <code>.sluice.v1.CacheOutcome outcome = 1 [json_name = "outcome"];</code>
      * @return The outcome.
      */
@@ -841,6 +869,10 @@ private static final long serialVersionUID = 0L;
       return result == null ? dev.sluice.v1.CacheOutcome.UNRECOGNIZED : result;
     }
     /**
+     * <pre>
+     * Miss, exact hit, semantic hit, or skipped.
+     * </pre>
+     *
      * <code>.sluice.v1.CacheOutcome outcome = 1 [json_name = "outcome"];</code>
      * @param value The outcome to set.
      * @throws IllegalArgumentException if UNRECOGNIZED is provided.
@@ -854,6 +886,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Miss, exact hit, semantic hit, or skipped.
+     * </pre>
+     *
      * <code>.sluice.v1.CacheOutcome outcome = 1 [json_name = "outcome"];</code>
      * @return This builder for chaining.
      */
@@ -867,7 +903,9 @@ private static final long serialVersionUID = 0L;
     private double similarity_ ;
     /**
      * <pre>
-     * Cosine similarity of the semantic match (1.0 for an exact hit).
+     * Cosine similarity in [-1, 1] of the served entry (1.0 for an exact hit),
+     * or of the nearest rejected candidate on a miss; 0 when nothing was
+     * compared.
      * </pre>
      *
      * <code>double similarity = 2 [json_name = "similarity"];</code>
@@ -879,7 +917,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Cosine similarity of the semantic match (1.0 for an exact hit).
+     * Cosine similarity in [-1, 1] of the served entry (1.0 for an exact hit),
+     * or of the nearest rejected candidate on a miss; 0 when nothing was
+     * compared.
      * </pre>
      *
      * <code>double similarity = 2 [json_name = "similarity"];</code>
@@ -895,7 +935,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Cosine similarity of the semantic match (1.0 for an exact hit).
+     * Cosine similarity in [-1, 1] of the served entry (1.0 for an exact hit),
+     * or of the nearest rejected candidate on a miss; 0 when nothing was
+     * compared.
      * </pre>
      *
      * <code>double similarity = 2 [json_name = "similarity"];</code>
@@ -913,7 +955,7 @@ private static final long serialVersionUID = 0L;
         com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> ageBuilder_;
     /**
      * <pre>
-     * Age of the served entry.
+     * Age of the served entry; unset on a miss.
      * </pre>
      *
      * <code>.google.protobuf.Duration age = 3 [json_name = "age"];</code>
@@ -924,7 +966,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Age of the served entry.
+     * Age of the served entry; unset on a miss.
      * </pre>
      *
      * <code>.google.protobuf.Duration age = 3 [json_name = "age"];</code>
@@ -939,7 +981,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Age of the served entry.
+     * Age of the served entry; unset on a miss.
      * </pre>
      *
      * <code>.google.protobuf.Duration age = 3 [json_name = "age"];</code>
@@ -957,7 +999,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Age of the served entry.
+     * Age of the served entry; unset on a miss.
      * </pre>
      *
      * <code>.google.protobuf.Duration age = 3 [json_name = "age"];</code>
@@ -975,7 +1017,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Age of the served entry.
+     * Age of the served entry; unset on a miss.
      * </pre>
      *
      * <code>.google.protobuf.Duration age = 3 [json_name = "age"];</code>
@@ -1000,7 +1042,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Age of the served entry.
+     * Age of the served entry; unset on a miss.
      * </pre>
      *
      * <code>.google.protobuf.Duration age = 3 [json_name = "age"];</code>
@@ -1017,7 +1059,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Age of the served entry.
+     * Age of the served entry; unset on a miss.
      * </pre>
      *
      * <code>.google.protobuf.Duration age = 3 [json_name = "age"];</code>
@@ -1029,7 +1071,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Age of the served entry.
+     * Age of the served entry; unset on a miss.
      * </pre>
      *
      * <code>.google.protobuf.Duration age = 3 [json_name = "age"];</code>
@@ -1044,7 +1086,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Age of the served entry.
+     * Age of the served entry; unset on a miss.
      * </pre>
      *
      * <code>.google.protobuf.Duration age = 3 [json_name = "age"];</code>
@@ -1066,7 +1108,7 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object entryId_ = "";
     /**
      * <pre>
-     * Id of the served entry (for Invalidate).
+     * Id of the served entry (for Invalidate); empty on a miss.
      * </pre>
      *
      * <code>string entry_id = 4 [json_name = "entryId"];</code>
@@ -1086,7 +1128,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Id of the served entry (for Invalidate).
+     * Id of the served entry (for Invalidate); empty on a miss.
      * </pre>
      *
      * <code>string entry_id = 4 [json_name = "entryId"];</code>
@@ -1107,7 +1149,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Id of the served entry (for Invalidate).
+     * Id of the served entry (for Invalidate); empty on a miss.
      * </pre>
      *
      * <code>string entry_id = 4 [json_name = "entryId"];</code>
@@ -1124,7 +1166,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Id of the served entry (for Invalidate).
+     * Id of the served entry (for Invalidate); empty on a miss.
      * </pre>
      *
      * <code>string entry_id = 4 [json_name = "entryId"];</code>
@@ -1138,7 +1180,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Id of the served entry (for Invalidate).
+     * Id of the served entry (for Invalidate); empty on a miss.
      * </pre>
      *
      * <code>string entry_id = 4 [json_name = "entryId"];</code>
@@ -1205,7 +1247,10 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object reason_ = "";
     /**
      * <pre>
-     * Why the cache was skipped or the best candidate was rejected, if so.
+     * Free text for people and logs, not for parsing. On a miss or skip: why
+     * the cache was skipped or the best candidate was rejected. On a semantic
+     * hit it may say how the hit was decided (e.g. served without a verifier run
+     * because the word pieces were the same). Empty when there is nothing to add.
      * </pre>
      *
      * <code>string reason = 6 [json_name = "reason"];</code>
@@ -1225,7 +1270,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Why the cache was skipped or the best candidate was rejected, if so.
+     * Free text for people and logs, not for parsing. On a miss or skip: why
+     * the cache was skipped or the best candidate was rejected. On a semantic
+     * hit it may say how the hit was decided (e.g. served without a verifier run
+     * because the word pieces were the same). Empty when there is nothing to add.
      * </pre>
      *
      * <code>string reason = 6 [json_name = "reason"];</code>
@@ -1246,7 +1294,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Why the cache was skipped or the best candidate was rejected, if so.
+     * Free text for people and logs, not for parsing. On a miss or skip: why
+     * the cache was skipped or the best candidate was rejected. On a semantic
+     * hit it may say how the hit was decided (e.g. served without a verifier run
+     * because the word pieces were the same). Empty when there is nothing to add.
      * </pre>
      *
      * <code>string reason = 6 [json_name = "reason"];</code>
@@ -1263,7 +1314,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Why the cache was skipped or the best candidate was rejected, if so.
+     * Free text for people and logs, not for parsing. On a miss or skip: why
+     * the cache was skipped or the best candidate was rejected. On a semantic
+     * hit it may say how the hit was decided (e.g. served without a verifier run
+     * because the word pieces were the same). Empty when there is nothing to add.
      * </pre>
      *
      * <code>string reason = 6 [json_name = "reason"];</code>
@@ -1277,7 +1331,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Why the cache was skipped or the best candidate was rejected, if so.
+     * Free text for people and logs, not for parsing. On a miss or skip: why
+     * the cache was skipped or the best candidate was rejected. On a semantic
+     * hit it may say how the hit was decided (e.g. served without a verifier run
+     * because the word pieces were the same). Empty when there is nothing to add.
      * </pre>
      *
      * <code>string reason = 6 [json_name = "reason"];</code>

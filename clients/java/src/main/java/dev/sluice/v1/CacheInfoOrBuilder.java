@@ -11,11 +11,19 @@ public interface CacheInfoOrBuilder extends
     com.google.protobuf.MessageOrBuilder {
 
   /**
+   * <pre>
+   * Miss, exact hit, semantic hit, or skipped.
+   * </pre>
+   *
    * <code>.sluice.v1.CacheOutcome outcome = 1 [json_name = "outcome"];</code>
    * @return The enum numeric value on the wire for outcome.
    */
   int getOutcomeValue();
   /**
+   * <pre>
+   * Miss, exact hit, semantic hit, or skipped.
+   * </pre>
+   *
    * <code>.sluice.v1.CacheOutcome outcome = 1 [json_name = "outcome"];</code>
    * @return The outcome.
    */
@@ -23,7 +31,9 @@ public interface CacheInfoOrBuilder extends
 
   /**
    * <pre>
-   * Cosine similarity of the semantic match (1.0 for an exact hit).
+   * Cosine similarity in [-1, 1] of the served entry (1.0 for an exact hit),
+   * or of the nearest rejected candidate on a miss; 0 when nothing was
+   * compared.
    * </pre>
    *
    * <code>double similarity = 2 [json_name = "similarity"];</code>
@@ -33,7 +43,7 @@ public interface CacheInfoOrBuilder extends
 
   /**
    * <pre>
-   * Age of the served entry.
+   * Age of the served entry; unset on a miss.
    * </pre>
    *
    * <code>.google.protobuf.Duration age = 3 [json_name = "age"];</code>
@@ -42,7 +52,7 @@ public interface CacheInfoOrBuilder extends
   boolean hasAge();
   /**
    * <pre>
-   * Age of the served entry.
+   * Age of the served entry; unset on a miss.
    * </pre>
    *
    * <code>.google.protobuf.Duration age = 3 [json_name = "age"];</code>
@@ -51,7 +61,7 @@ public interface CacheInfoOrBuilder extends
   com.google.protobuf.Duration getAge();
   /**
    * <pre>
-   * Age of the served entry.
+   * Age of the served entry; unset on a miss.
    * </pre>
    *
    * <code>.google.protobuf.Duration age = 3 [json_name = "age"];</code>
@@ -60,7 +70,7 @@ public interface CacheInfoOrBuilder extends
 
   /**
    * <pre>
-   * Id of the served entry (for Invalidate).
+   * Id of the served entry (for Invalidate); empty on a miss.
    * </pre>
    *
    * <code>string entry_id = 4 [json_name = "entryId"];</code>
@@ -69,7 +79,7 @@ public interface CacheInfoOrBuilder extends
   java.lang.String getEntryId();
   /**
    * <pre>
-   * Id of the served entry (for Invalidate).
+   * Id of the served entry (for Invalidate); empty on a miss.
    * </pre>
    *
    * <code>string entry_id = 4 [json_name = "entryId"];</code>
@@ -91,7 +101,10 @@ public interface CacheInfoOrBuilder extends
 
   /**
    * <pre>
-   * Why the cache was skipped or the best candidate was rejected, if so.
+   * Free text for people and logs, not for parsing. On a miss or skip: why
+   * the cache was skipped or the best candidate was rejected. On a semantic
+   * hit it may say how the hit was decided (e.g. served without a verifier run
+   * because the word pieces were the same). Empty when there is nothing to add.
    * </pre>
    *
    * <code>string reason = 6 [json_name = "reason"];</code>
@@ -100,7 +113,10 @@ public interface CacheInfoOrBuilder extends
   java.lang.String getReason();
   /**
    * <pre>
-   * Why the cache was skipped or the best candidate was rejected, if so.
+   * Free text for people and logs, not for parsing. On a miss or skip: why
+   * the cache was skipped or the best candidate was rejected. On a semantic
+   * hit it may say how the hit was decided (e.g. served without a verifier run
+   * because the word pieces were the same). Empty when there is nothing to add.
    * </pre>
    *
    * <code>string reason = 6 [json_name = "reason"];</code>

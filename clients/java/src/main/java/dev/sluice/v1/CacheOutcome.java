@@ -16,6 +16,10 @@ package dev.sluice.v1;
 public enum CacheOutcome
     implements com.google.protobuf.ProtocolMessageEnum {
   /**
+   * <pre>
+   * Never sent by the daemon.
+   * </pre>
+   *
    * <code>CACHE_OUTCOME_UNSPECIFIED = 0;</code>
    */
   CACHE_OUTCOME_UNSPECIFIED(0),
@@ -65,6 +69,10 @@ public enum CacheOutcome
       "CacheOutcome");
   }
   /**
+   * <pre>
+   * Never sent by the daemon.
+   * </pre>
+   *
    * <code>CACHE_OUTCOME_UNSPECIFIED = 0;</code>
    */
   public static final int CACHE_OUTCOME_UNSPECIFIED_VALUE = 0;

@@ -55,6 +55,10 @@ private static final long serialVersionUID = 0L;
   public static final int ENTRIES_FIELD_NUMBER = 1;
   private long entries_ = 0L;
   /**
+   * <pre>
+   * Entries held now.
+   * </pre>
+   *
    * <code>int64 entries = 1 [json_name = "entries"];</code>
    * @return The entries.
    */
@@ -66,6 +70,11 @@ private static final long serialVersionUID = 0L;
   public static final int BYTES_FIELD_NUMBER = 2;
   private long bytes_ = 0L;
   /**
+   * <pre>
+   * Bytes the entries take now (text and vectors, as counted for
+   * cache.max_bytes).
+   * </pre>
+   *
    * <code>int64 bytes = 2 [json_name = "bytes"];</code>
    * @return The bytes.
    */
@@ -77,6 +86,10 @@ private static final long serialVersionUID = 0L;
   public static final int EXACT_HITS_FIELD_NUMBER = 3;
   private long exactHits_ = 0L;
   /**
+   * <pre>
+   * Lookups answered by the exact layer.
+   * </pre>
+   *
    * <code>int64 exact_hits = 3 [json_name = "exactHits"];</code>
    * @return The exactHits.
    */
@@ -88,6 +101,10 @@ private static final long serialVersionUID = 0L;
   public static final int SEMANTIC_HITS_FIELD_NUMBER = 4;
   private long semanticHits_ = 0L;
   /**
+   * <pre>
+   * Lookups answered by the semantic layer.
+   * </pre>
+   *
    * <code>int64 semantic_hits = 4 [json_name = "semanticHits"];</code>
    * @return The semanticHits.
    */
@@ -99,6 +116,10 @@ private static final long serialVersionUID = 0L;
   public static final int MISSES_FIELD_NUMBER = 5;
   private long misses_ = 0L;
   /**
+   * <pre>
+   * Lookups that found nothing to serve.
+   * </pre>
+   *
    * <code>int64 misses = 5 [json_name = "misses"];</code>
    * @return The misses.
    */
@@ -110,6 +131,10 @@ private static final long serialVersionUID = 0L;
   public static final int STORES_FIELD_NUMBER = 6;
   private long stores_ = 0L;
   /**
+   * <pre>
+   * Answers stored (by Complete or Store).
+   * </pre>
+   *
    * <code>int64 stores = 6 [json_name = "stores"];</code>
    * @return The stores.
    */
@@ -121,6 +146,10 @@ private static final long serialVersionUID = 0L;
   public static final int EVICTIONS_FIELD_NUMBER = 7;
   private long evictions_ = 0L;
   /**
+   * <pre>
+   * Entries removed to stay within the entry or byte limits.
+   * </pre>
+   *
    * <code>int64 evictions = 7 [json_name = "evictions"];</code>
    * @return The evictions.
    */
@@ -132,6 +161,10 @@ private static final long serialVersionUID = 0L;
   public static final int EXPIRATIONS_FIELD_NUMBER = 8;
   private long expirations_ = 0L;
   /**
+   * <pre>
+   * Entries removed because their TTL ran out.
+   * </pre>
+   *
    * <code>int64 expirations = 8 [json_name = "expirations"];</code>
    * @return The expirations.
    */
@@ -143,6 +176,10 @@ private static final long serialVersionUID = 0L;
   public static final int INVALIDATIONS_FIELD_NUMBER = 9;
   private long invalidations_ = 0L;
   /**
+   * <pre>
+   * Entries removed by Invalidate.
+   * </pre>
+   *
    * <code>int64 invalidations = 9 [json_name = "invalidations"];</code>
    * @return The invalidations.
    */
@@ -685,6 +722,10 @@ private static final long serialVersionUID = 0L;
 
     private long entries_ ;
     /**
+     * <pre>
+     * Entries held now.
+     * </pre>
+     *
      * <code>int64 entries = 1 [json_name = "entries"];</code>
      * @return The entries.
      */
@@ -693,6 +734,10 @@ private static final long serialVersionUID = 0L;
       return entries_;
     }
     /**
+     * <pre>
+     * Entries held now.
+     * </pre>
+     *
      * <code>int64 entries = 1 [json_name = "entries"];</code>
      * @param value The entries to set.
      * @return This builder for chaining.
@@ -705,6 +750,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Entries held now.
+     * </pre>
+     *
      * <code>int64 entries = 1 [json_name = "entries"];</code>
      * @return This builder for chaining.
      */
@@ -717,6 +766,11 @@ private static final long serialVersionUID = 0L;
 
     private long bytes_ ;
     /**
+     * <pre>
+     * Bytes the entries take now (text and vectors, as counted for
+     * cache.max_bytes).
+     * </pre>
+     *
      * <code>int64 bytes = 2 [json_name = "bytes"];</code>
      * @return The bytes.
      */
@@ -725,6 +779,11 @@ private static final long serialVersionUID = 0L;
       return bytes_;
     }
     /**
+     * <pre>
+     * Bytes the entries take now (text and vectors, as counted for
+     * cache.max_bytes).
+     * </pre>
+     *
      * <code>int64 bytes = 2 [json_name = "bytes"];</code>
      * @param value The bytes to set.
      * @return This builder for chaining.
@@ -737,6 +796,11 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Bytes the entries take now (text and vectors, as counted for
+     * cache.max_bytes).
+     * </pre>
+     *
      * <code>int64 bytes = 2 [json_name = "bytes"];</code>
      * @return This builder for chaining.
      */
@@ -749,6 +813,10 @@ private static final long serialVersionUID = 0L;
 
     private long exactHits_ ;
     /**
+     * <pre>
+     * Lookups answered by the exact layer.
+     * </pre>
+     *
      * <code>int64 exact_hits = 3 [json_name = "exactHits"];</code>
      * @return The exactHits.
      */
@@ -757,6 +825,10 @@ private static final long serialVersionUID = 0L;
       return exactHits_;
     }
     /**
+     * <pre>
+     * Lookups answered by the exact layer.
+     * </pre>
+     *
      * <code>int64 exact_hits = 3 [json_name = "exactHits"];</code>
      * @param value The exactHits to set.
      * @return This builder for chaining.
@@ -769,6 +841,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Lookups answered by the exact layer.
+     * </pre>
+     *
      * <code>int64 exact_hits = 3 [json_name = "exactHits"];</code>
      * @return This builder for chaining.
      */
@@ -781,6 +857,10 @@ private static final long serialVersionUID = 0L;
 
     private long semanticHits_ ;
     /**
+     * <pre>
+     * Lookups answered by the semantic layer.
+     * </pre>
+     *
      * <code>int64 semantic_hits = 4 [json_name = "semanticHits"];</code>
      * @return The semanticHits.
      */
@@ -789,6 +869,10 @@ private static final long serialVersionUID = 0L;
       return semanticHits_;
     }
     /**
+     * <pre>
+     * Lookups answered by the semantic layer.
+     * </pre>
+     *
      * <code>int64 semantic_hits = 4 [json_name = "semanticHits"];</code>
      * @param value The semanticHits to set.
      * @return This builder for chaining.
@@ -801,6 +885,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Lookups answered by the semantic layer.
+     * </pre>
+     *
      * <code>int64 semantic_hits = 4 [json_name = "semanticHits"];</code>
      * @return This builder for chaining.
      */
@@ -813,6 +901,10 @@ private static final long serialVersionUID = 0L;
 
     private long misses_ ;
     /**
+     * <pre>
+     * Lookups that found nothing to serve.
+     * </pre>
+     *
      * <code>int64 misses = 5 [json_name = "misses"];</code>
      * @return The misses.
      */
@@ -821,6 +913,10 @@ private static final long serialVersionUID = 0L;
       return misses_;
     }
     /**
+     * <pre>
+     * Lookups that found nothing to serve.
+     * </pre>
+     *
      * <code>int64 misses = 5 [json_name = "misses"];</code>
      * @param value The misses to set.
      * @return This builder for chaining.
@@ -833,6 +929,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Lookups that found nothing to serve.
+     * </pre>
+     *
      * <code>int64 misses = 5 [json_name = "misses"];</code>
      * @return This builder for chaining.
      */
@@ -845,6 +945,10 @@ private static final long serialVersionUID = 0L;
 
     private long stores_ ;
     /**
+     * <pre>
+     * Answers stored (by Complete or Store).
+     * </pre>
+     *
      * <code>int64 stores = 6 [json_name = "stores"];</code>
      * @return The stores.
      */
@@ -853,6 +957,10 @@ private static final long serialVersionUID = 0L;
       return stores_;
     }
     /**
+     * <pre>
+     * Answers stored (by Complete or Store).
+     * </pre>
+     *
      * <code>int64 stores = 6 [json_name = "stores"];</code>
      * @param value The stores to set.
      * @return This builder for chaining.
@@ -865,6 +973,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Answers stored (by Complete or Store).
+     * </pre>
+     *
      * <code>int64 stores = 6 [json_name = "stores"];</code>
      * @return This builder for chaining.
      */
@@ -877,6 +989,10 @@ private static final long serialVersionUID = 0L;
 
     private long evictions_ ;
     /**
+     * <pre>
+     * Entries removed to stay within the entry or byte limits.
+     * </pre>
+     *
      * <code>int64 evictions = 7 [json_name = "evictions"];</code>
      * @return The evictions.
      */
@@ -885,6 +1001,10 @@ private static final long serialVersionUID = 0L;
       return evictions_;
     }
     /**
+     * <pre>
+     * Entries removed to stay within the entry or byte limits.
+     * </pre>
+     *
      * <code>int64 evictions = 7 [json_name = "evictions"];</code>
      * @param value The evictions to set.
      * @return This builder for chaining.
@@ -897,6 +1017,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Entries removed to stay within the entry or byte limits.
+     * </pre>
+     *
      * <code>int64 evictions = 7 [json_name = "evictions"];</code>
      * @return This builder for chaining.
      */
@@ -909,6 +1033,10 @@ private static final long serialVersionUID = 0L;
 
     private long expirations_ ;
     /**
+     * <pre>
+     * Entries removed because their TTL ran out.
+     * </pre>
+     *
      * <code>int64 expirations = 8 [json_name = "expirations"];</code>
      * @return The expirations.
      */
@@ -917,6 +1045,10 @@ private static final long serialVersionUID = 0L;
       return expirations_;
     }
     /**
+     * <pre>
+     * Entries removed because their TTL ran out.
+     * </pre>
+     *
      * <code>int64 expirations = 8 [json_name = "expirations"];</code>
      * @param value The expirations to set.
      * @return This builder for chaining.
@@ -929,6 +1061,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Entries removed because their TTL ran out.
+     * </pre>
+     *
      * <code>int64 expirations = 8 [json_name = "expirations"];</code>
      * @return This builder for chaining.
      */
@@ -941,6 +1077,10 @@ private static final long serialVersionUID = 0L;
 
     private long invalidations_ ;
     /**
+     * <pre>
+     * Entries removed by Invalidate.
+     * </pre>
+     *
      * <code>int64 invalidations = 9 [json_name = "invalidations"];</code>
      * @return The invalidations.
      */
@@ -949,6 +1089,10 @@ private static final long serialVersionUID = 0L;
       return invalidations_;
     }
     /**
+     * <pre>
+     * Entries removed by Invalidate.
+     * </pre>
+     *
      * <code>int64 invalidations = 9 [json_name = "invalidations"];</code>
      * @param value The invalidations to set.
      * @return This builder for chaining.
@@ -961,6 +1105,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Entries removed by Invalidate.
+     * </pre>
+     *
      * <code>int64 invalidations = 9 [json_name = "invalidations"];</code>
      * @return This builder for chaining.
      */

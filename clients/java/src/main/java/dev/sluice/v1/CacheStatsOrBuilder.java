@@ -11,54 +11,91 @@ public interface CacheStatsOrBuilder extends
     com.google.protobuf.MessageOrBuilder {
 
   /**
+   * <pre>
+   * Entries held now.
+   * </pre>
+   *
    * <code>int64 entries = 1 [json_name = "entries"];</code>
    * @return The entries.
    */
   long getEntries();
 
   /**
+   * <pre>
+   * Bytes the entries take now (text and vectors, as counted for
+   * cache.max_bytes).
+   * </pre>
+   *
    * <code>int64 bytes = 2 [json_name = "bytes"];</code>
    * @return The bytes.
    */
   long getBytes();
 
   /**
+   * <pre>
+   * Lookups answered by the exact layer.
+   * </pre>
+   *
    * <code>int64 exact_hits = 3 [json_name = "exactHits"];</code>
    * @return The exactHits.
    */
   long getExactHits();
 
   /**
+   * <pre>
+   * Lookups answered by the semantic layer.
+   * </pre>
+   *
    * <code>int64 semantic_hits = 4 [json_name = "semanticHits"];</code>
    * @return The semanticHits.
    */
   long getSemanticHits();
 
   /**
+   * <pre>
+   * Lookups that found nothing to serve.
+   * </pre>
+   *
    * <code>int64 misses = 5 [json_name = "misses"];</code>
    * @return The misses.
    */
   long getMisses();
 
   /**
+   * <pre>
+   * Answers stored (by Complete or Store).
+   * </pre>
+   *
    * <code>int64 stores = 6 [json_name = "stores"];</code>
    * @return The stores.
    */
   long getStores();
 
   /**
+   * <pre>
+   * Entries removed to stay within the entry or byte limits.
+   * </pre>
+   *
    * <code>int64 evictions = 7 [json_name = "evictions"];</code>
    * @return The evictions.
    */
   long getEvictions();
 
   /**
+   * <pre>
+   * Entries removed because their TTL ran out.
+   * </pre>
+   *
    * <code>int64 expirations = 8 [json_name = "expirations"];</code>
    * @return The expirations.
    */
   long getExpirations();
 
   /**
+   * <pre>
+   * Entries removed by Invalidate.
+   * </pre>
+   *
    * <code>int64 invalidations = 9 [json_name = "invalidations"];</code>
    * @return The invalidations.
    */

@@ -192,6 +192,10 @@ private static final long serialVersionUID = 0L;
   public static final int CACHE_FIELD_NUMBER = 4;
   private dev.sluice.v1.CacheInfo cache_;
   /**
+   * <pre>
+   * What the cache did (outcome, similarity, entry id).
+   * </pre>
+   *
    * <code>.sluice.v1.CacheInfo cache = 4 [json_name = "cache"];</code>
    * @return Whether the cache field is set.
    */
@@ -200,6 +204,10 @@ private static final long serialVersionUID = 0L;
     return ((bitField0_ & 0x00000002) != 0);
   }
   /**
+   * <pre>
+   * What the cache did (outcome, similarity, entry id).
+   * </pre>
+   *
    * <code>.sluice.v1.CacheInfo cache = 4 [json_name = "cache"];</code>
    * @return The cache.
    */
@@ -208,6 +216,10 @@ private static final long serialVersionUID = 0L;
     return cache_ == null ? dev.sluice.v1.CacheInfo.getDefaultInstance() : cache_;
   }
   /**
+   * <pre>
+   * What the cache did (outcome, similarity, entry id).
+   * </pre>
+   *
    * <code>.sluice.v1.CacheInfo cache = 4 [json_name = "cache"];</code>
    */
   @java.lang.Override
@@ -403,6 +415,10 @@ private static final long serialVersionUID = 0L;
   @SuppressWarnings("serial")
   private volatile java.lang.Object degradedReason_ = "";
   /**
+   * <pre>
+   * Why the answer is degraded, for people and logs; empty when not degraded.
+   * </pre>
+   *
    * <code>string degraded_reason = 11 [json_name = "degradedReason"];</code>
    * @return The degradedReason.
    */
@@ -420,6 +436,10 @@ private static final long serialVersionUID = 0L;
     }
   }
   /**
+   * <pre>
+   * Why the answer is degraded, for people and logs; empty when not degraded.
+   * </pre>
+   *
    * <code>string degraded_reason = 11 [json_name = "degradedReason"];</code>
    * @return The bytes for degradedReason.
    */
@@ -1574,6 +1594,10 @@ private static final long serialVersionUID = 0L;
     private com.google.protobuf.SingleFieldBuilder<
         dev.sluice.v1.CacheInfo, dev.sluice.v1.CacheInfo.Builder, dev.sluice.v1.CacheInfoOrBuilder> cacheBuilder_;
     /**
+     * <pre>
+     * What the cache did (outcome, similarity, entry id).
+     * </pre>
+     *
      * <code>.sluice.v1.CacheInfo cache = 4 [json_name = "cache"];</code>
      * @return Whether the cache field is set.
      */
@@ -1581,6 +1605,10 @@ private static final long serialVersionUID = 0L;
       return ((bitField0_ & 0x00000008) != 0);
     }
     /**
+     * <pre>
+     * What the cache did (outcome, similarity, entry id).
+     * </pre>
+     *
      * <code>.sluice.v1.CacheInfo cache = 4 [json_name = "cache"];</code>
      * @return The cache.
      */
@@ -1592,6 +1620,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * What the cache did (outcome, similarity, entry id).
+     * </pre>
+     *
      * <code>.sluice.v1.CacheInfo cache = 4 [json_name = "cache"];</code>
      */
     public Builder setCache(dev.sluice.v1.CacheInfo value) {
@@ -1606,6 +1638,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * What the cache did (outcome, similarity, entry id).
+     * </pre>
+     *
      * <code>.sluice.v1.CacheInfo cache = 4 [json_name = "cache"];</code>
      */
     public Builder setCache(
@@ -1620,6 +1656,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * What the cache did (outcome, similarity, entry id).
+     * </pre>
+     *
      * <code>.sluice.v1.CacheInfo cache = 4 [json_name = "cache"];</code>
      */
     public Builder mergeCache(dev.sluice.v1.CacheInfo value) {
@@ -1641,6 +1681,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * What the cache did (outcome, similarity, entry id).
+     * </pre>
+     *
      * <code>.sluice.v1.CacheInfo cache = 4 [json_name = "cache"];</code>
      */
     public Builder clearCache() {
@@ -1654,6 +1698,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * What the cache did (outcome, similarity, entry id).
+     * </pre>
+     *
      * <code>.sluice.v1.CacheInfo cache = 4 [json_name = "cache"];</code>
      */
     public dev.sluice.v1.CacheInfo.Builder getCacheBuilder() {
@@ -1662,6 +1710,10 @@ private static final long serialVersionUID = 0L;
       return internalGetCacheFieldBuilder().getBuilder();
     }
     /**
+     * <pre>
+     * What the cache did (outcome, similarity, entry id).
+     * </pre>
+     *
      * <code>.sluice.v1.CacheInfo cache = 4 [json_name = "cache"];</code>
      */
     public dev.sluice.v1.CacheInfoOrBuilder getCacheOrBuilder() {
@@ -1673,6 +1725,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * What the cache did (outcome, similarity, entry id).
+     * </pre>
+     *
      * <code>.sluice.v1.CacheInfo cache = 4 [json_name = "cache"];</code>
      */
     private com.google.protobuf.SingleFieldBuilder<
@@ -2445,6 +2501,10 @@ private static final long serialVersionUID = 0L;
 
     private java.lang.Object degradedReason_ = "";
     /**
+     * <pre>
+     * Why the answer is degraded, for people and logs; empty when not degraded.
+     * </pre>
+     *
      * <code>string degraded_reason = 11 [json_name = "degradedReason"];</code>
      * @return The degradedReason.
      */
@@ -2461,6 +2521,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Why the answer is degraded, for people and logs; empty when not degraded.
+     * </pre>
+     *
      * <code>string degraded_reason = 11 [json_name = "degradedReason"];</code>
      * @return The bytes for degradedReason.
      */
@@ -2478,6 +2542,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Why the answer is degraded, for people and logs; empty when not degraded.
+     * </pre>
+     *
      * <code>string degraded_reason = 11 [json_name = "degradedReason"];</code>
      * @param value The degradedReason to set.
      * @return This builder for chaining.
@@ -2491,6 +2559,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Why the answer is degraded, for people and logs; empty when not degraded.
+     * </pre>
+     *
      * <code>string degraded_reason = 11 [json_name = "degradedReason"];</code>
      * @return This builder for chaining.
      */
@@ -2501,6 +2573,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Why the answer is degraded, for people and logs; empty when not degraded.
+     * </pre>
+     *
      * <code>string degraded_reason = 11 [json_name = "degradedReason"];</code>
      * @param value The bytes for degradedReason to set.
      * @return This builder for chaining.

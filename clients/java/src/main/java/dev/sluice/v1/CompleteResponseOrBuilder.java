@@ -78,16 +78,28 @@ public interface CompleteResponseOrBuilder extends
       getFinishReasonBytes();
 
   /**
+   * <pre>
+   * What the cache did (outcome, similarity, entry id).
+   * </pre>
+   *
    * <code>.sluice.v1.CacheInfo cache = 4 [json_name = "cache"];</code>
    * @return Whether the cache field is set.
    */
   boolean hasCache();
   /**
+   * <pre>
+   * What the cache did (outcome, similarity, entry id).
+   * </pre>
+   *
    * <code>.sluice.v1.CacheInfo cache = 4 [json_name = "cache"];</code>
    * @return The cache.
    */
   dev.sluice.v1.CacheInfo getCache();
   /**
+   * <pre>
+   * What the cache did (outcome, similarity, entry id).
+   * </pre>
+   *
    * <code>.sluice.v1.CacheInfo cache = 4 [json_name = "cache"];</code>
    */
   dev.sluice.v1.CacheInfoOrBuilder getCacheOrBuilder();
@@ -223,11 +235,19 @@ public interface CompleteResponseOrBuilder extends
   boolean getDegraded();
 
   /**
+   * <pre>
+   * Why the answer is degraded, for people and logs; empty when not degraded.
+   * </pre>
+   *
    * <code>string degraded_reason = 11 [json_name = "degradedReason"];</code>
    * @return The degradedReason.
    */
   java.lang.String getDegradedReason();
   /**
+   * <pre>
+   * Why the answer is degraded, for people and logs; empty when not degraded.
+   * </pre>
+   *
    * <code>string degraded_reason = 11 [json_name = "degradedReason"];</code>
    * @return The bytes for degradedReason.
    */

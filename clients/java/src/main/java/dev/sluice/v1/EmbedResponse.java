@@ -6,6 +6,10 @@
 package dev.sluice.v1;
 
 /**
+ * <pre>
+ * The embeddings, with the model that made them.
+ * </pre>
+ *
  * Protobuf type {@code sluice.v1.EmbedResponse}
  */
 @com.google.protobuf.Generated
@@ -161,6 +165,10 @@ private static final long serialVersionUID = 0L;
   public static final int DIMENSIONS_FIELD_NUMBER = 3;
   private int dimensions_ = 0;
   /**
+   * <pre>
+   * Length of every vector.
+   * </pre>
+   *
    * <code>int32 dimensions = 3 [json_name = "dimensions"];</code>
    * @return The dimensions.
    */
@@ -385,6 +393,10 @@ private static final long serialVersionUID = 0L;
     return builder;
   }
   /**
+   * <pre>
+   * The embeddings, with the model that made them.
+   * </pre>
+   *
    * Protobuf type {@code sluice.v1.EmbedResponse}
    */
   public static final class Builder extends
@@ -1003,6 +1015,10 @@ private static final long serialVersionUID = 0L;
 
     private int dimensions_ ;
     /**
+     * <pre>
+     * Length of every vector.
+     * </pre>
+     *
      * <code>int32 dimensions = 3 [json_name = "dimensions"];</code>
      * @return The dimensions.
      */
@@ -1011,6 +1027,10 @@ private static final long serialVersionUID = 0L;
       return dimensions_;
     }
     /**
+     * <pre>
+     * Length of every vector.
+     * </pre>
+     *
      * <code>int32 dimensions = 3 [json_name = "dimensions"];</code>
      * @param value The dimensions to set.
      * @return This builder for chaining.
@@ -1023,6 +1043,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Length of every vector.
+     * </pre>
+     *
      * <code>int32 dimensions = 3 [json_name = "dimensions"];</code>
      * @return This builder for chaining.
      */

@@ -75,6 +75,10 @@ public interface EmbedResponseOrBuilder extends
       getModelBytes();
 
   /**
+   * <pre>
+   * Length of every vector.
+   * </pre>
+   *
    * <code>int32 dimensions = 3 [json_name = "dimensions"];</code>
    * @return The dimensions.
    */

@@ -60,6 +60,12 @@ private static final long serialVersionUID = 0L;
   @SuppressWarnings("serial")
   private volatile java.lang.Object requestId_ = "";
   /**
+   * <pre>
+   * The failed request's id: the caller's request_id, or for Complete and
+   * StreamComplete the generated one (the id of its log line); empty for
+   * RPCs without a request id.
+   * </pre>
+   *
    * <code>string request_id = 1 [json_name = "requestId"];</code>
    * @return The requestId.
    */
@@ -77,6 +83,12 @@ private static final long serialVersionUID = 0L;
     }
   }
   /**
+   * <pre>
+   * The failed request's id: the caller's request_id, or for Complete and
+   * StreamComplete the generated one (the id of its log line); empty for
+   * RPCs without a request id.
+   * </pre>
+   *
    * <code>string request_id = 1 [json_name = "requestId"];</code>
    * @return The bytes for requestId.
    */
@@ -99,6 +111,10 @@ private static final long serialVersionUID = 0L;
   @SuppressWarnings("serial")
   private java.util.List<dev.sluice.v1.Attempt> attempts_;
   /**
+   * <pre>
+   * Every provider call made (or skipped) before the failure, in order.
+   * </pre>
+   *
    * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
    */
   @java.lang.Override
@@ -106,6 +122,10 @@ private static final long serialVersionUID = 0L;
     return attempts_;
   }
   /**
+   * <pre>
+   * Every provider call made (or skipped) before the failure, in order.
+   * </pre>
+   *
    * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
    */
   @java.lang.Override
@@ -114,6 +134,10 @@ private static final long serialVersionUID = 0L;
     return attempts_;
   }
   /**
+   * <pre>
+   * Every provider call made (or skipped) before the failure, in order.
+   * </pre>
+   *
    * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
    */
   @java.lang.Override
@@ -121,6 +145,10 @@ private static final long serialVersionUID = 0L;
     return attempts_.size();
   }
   /**
+   * <pre>
+   * Every provider call made (or skipped) before the failure, in order.
+   * </pre>
+   *
    * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
    */
   @java.lang.Override
@@ -128,6 +156,10 @@ private static final long serialVersionUID = 0L;
     return attempts_.get(index);
   }
   /**
+   * <pre>
+   * Every provider call made (or skipped) before the failure, in order.
+   * </pre>
+   *
    * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
    */
   @java.lang.Override
@@ -587,6 +619,12 @@ private static final long serialVersionUID = 0L;
 
     private java.lang.Object requestId_ = "";
     /**
+     * <pre>
+     * The failed request's id: the caller's request_id, or for Complete and
+     * StreamComplete the generated one (the id of its log line); empty for
+     * RPCs without a request id.
+     * </pre>
+     *
      * <code>string request_id = 1 [json_name = "requestId"];</code>
      * @return The requestId.
      */
@@ -603,6 +641,12 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * The failed request's id: the caller's request_id, or for Complete and
+     * StreamComplete the generated one (the id of its log line); empty for
+     * RPCs without a request id.
+     * </pre>
+     *
      * <code>string request_id = 1 [json_name = "requestId"];</code>
      * @return The bytes for requestId.
      */
@@ -620,6 +664,12 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * The failed request's id: the caller's request_id, or for Complete and
+     * StreamComplete the generated one (the id of its log line); empty for
+     * RPCs without a request id.
+     * </pre>
+     *
      * <code>string request_id = 1 [json_name = "requestId"];</code>
      * @param value The requestId to set.
      * @return This builder for chaining.
@@ -633,6 +683,12 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * The failed request's id: the caller's request_id, or for Complete and
+     * StreamComplete the generated one (the id of its log line); empty for
+     * RPCs without a request id.
+     * </pre>
+     *
      * <code>string request_id = 1 [json_name = "requestId"];</code>
      * @return This builder for chaining.
      */
@@ -643,6 +699,12 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * The failed request's id: the caller's request_id, or for Complete and
+     * StreamComplete the generated one (the id of its log line); empty for
+     * RPCs without a request id.
+     * </pre>
+     *
      * <code>string request_id = 1 [json_name = "requestId"];</code>
      * @param value The bytes for requestId to set.
      * @return This builder for chaining.
@@ -670,6 +732,10 @@ private static final long serialVersionUID = 0L;
         dev.sluice.v1.Attempt, dev.sluice.v1.Attempt.Builder, dev.sluice.v1.AttemptOrBuilder> attemptsBuilder_;
 
     /**
+     * <pre>
+     * Every provider call made (or skipped) before the failure, in order.
+     * </pre>
+     *
      * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
      */
     public java.util.List<dev.sluice.v1.Attempt> getAttemptsList() {
@@ -680,6 +746,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Every provider call made (or skipped) before the failure, in order.
+     * </pre>
+     *
      * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
      */
     public int getAttemptsCount() {
@@ -690,6 +760,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Every provider call made (or skipped) before the failure, in order.
+     * </pre>
+     *
      * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
      */
     public dev.sluice.v1.Attempt getAttempts(int index) {
@@ -700,6 +774,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Every provider call made (or skipped) before the failure, in order.
+     * </pre>
+     *
      * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
      */
     public Builder setAttempts(
@@ -715,6 +793,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Every provider call made (or skipped) before the failure, in order.
+     * </pre>
+     *
      * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
      */
     public Builder setAttempts(
@@ -729,6 +811,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Every provider call made (or skipped) before the failure, in order.
+     * </pre>
+     *
      * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
      */
     public Builder addAttempts(dev.sluice.v1.Attempt value) {
@@ -743,6 +829,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Every provider call made (or skipped) before the failure, in order.
+     * </pre>
+     *
      * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
      */
     public Builder addAttempts(
@@ -758,6 +848,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Every provider call made (or skipped) before the failure, in order.
+     * </pre>
+     *
      * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
      */
     public Builder addAttempts(
@@ -772,6 +866,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Every provider call made (or skipped) before the failure, in order.
+     * </pre>
+     *
      * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
      */
     public Builder addAttempts(
@@ -786,6 +884,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Every provider call made (or skipped) before the failure, in order.
+     * </pre>
+     *
      * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
      */
     public Builder addAllAttempts(
@@ -801,6 +903,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Every provider call made (or skipped) before the failure, in order.
+     * </pre>
+     *
      * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
      */
     public Builder clearAttempts() {
@@ -814,6 +920,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Every provider call made (or skipped) before the failure, in order.
+     * </pre>
+     *
      * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
      */
     public Builder removeAttempts(int index) {
@@ -827,6 +937,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Every provider call made (or skipped) before the failure, in order.
+     * </pre>
+     *
      * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
      */
     public dev.sluice.v1.Attempt.Builder getAttemptsBuilder(
@@ -834,6 +948,10 @@ private static final long serialVersionUID = 0L;
       return internalGetAttemptsFieldBuilder().getBuilder(index);
     }
     /**
+     * <pre>
+     * Every provider call made (or skipped) before the failure, in order.
+     * </pre>
+     *
      * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
      */
     public dev.sluice.v1.AttemptOrBuilder getAttemptsOrBuilder(
@@ -844,6 +962,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Every provider call made (or skipped) before the failure, in order.
+     * </pre>
+     *
      * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
      */
     public java.util.List<? extends dev.sluice.v1.AttemptOrBuilder> 
@@ -855,6 +977,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Every provider call made (or skipped) before the failure, in order.
+     * </pre>
+     *
      * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
      */
     public dev.sluice.v1.Attempt.Builder addAttemptsBuilder() {
@@ -862,6 +988,10 @@ private static final long serialVersionUID = 0L;
           dev.sluice.v1.Attempt.getDefaultInstance());
     }
     /**
+     * <pre>
+     * Every provider call made (or skipped) before the failure, in order.
+     * </pre>
+     *
      * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
      */
     public dev.sluice.v1.Attempt.Builder addAttemptsBuilder(
@@ -870,6 +1000,10 @@ private static final long serialVersionUID = 0L;
           index, dev.sluice.v1.Attempt.getDefaultInstance());
     }
     /**
+     * <pre>
+     * Every provider call made (or skipped) before the failure, in order.
+     * </pre>
+     *
      * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
      */
     public java.util.List<dev.sluice.v1.Attempt.Builder> 

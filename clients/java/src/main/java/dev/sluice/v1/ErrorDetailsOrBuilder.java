@@ -11,11 +11,23 @@ public interface ErrorDetailsOrBuilder extends
     com.google.protobuf.MessageOrBuilder {
 
   /**
+   * <pre>
+   * The failed request's id: the caller's request_id, or for Complete and
+   * StreamComplete the generated one (the id of its log line); empty for
+   * RPCs without a request id.
+   * </pre>
+   *
    * <code>string request_id = 1 [json_name = "requestId"];</code>
    * @return The requestId.
    */
   java.lang.String getRequestId();
   /**
+   * <pre>
+   * The failed request's id: the caller's request_id, or for Complete and
+   * StreamComplete the generated one (the id of its log line); empty for
+   * RPCs without a request id.
+   * </pre>
+   *
    * <code>string request_id = 1 [json_name = "requestId"];</code>
    * @return The bytes for requestId.
    */
@@ -23,24 +35,44 @@ public interface ErrorDetailsOrBuilder extends
       getRequestIdBytes();
 
   /**
+   * <pre>
+   * Every provider call made (or skipped) before the failure, in order.
+   * </pre>
+   *
    * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
    */
   java.util.List<dev.sluice.v1.Attempt> 
       getAttemptsList();
   /**
+   * <pre>
+   * Every provider call made (or skipped) before the failure, in order.
+   * </pre>
+   *
    * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
    */
   dev.sluice.v1.Attempt getAttempts(int index);
   /**
+   * <pre>
+   * Every provider call made (or skipped) before the failure, in order.
+   * </pre>
+   *
    * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
    */
   int getAttemptsCount();
   /**
+   * <pre>
+   * Every provider call made (or skipped) before the failure, in order.
+   * </pre>
+   *
    * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
    */
   java.util.List<? extends dev.sluice.v1.AttemptOrBuilder> 
       getAttemptsOrBuilderList();
   /**
+   * <pre>
+   * Every provider call made (or skipped) before the failure, in order.
+   * </pre>
+   *
    * <code>repeated .sluice.v1.Attempt attempts = 2 [json_name = "attempts"];</code>
    */
   dev.sluice.v1.AttemptOrBuilder getAttemptsOrBuilder(

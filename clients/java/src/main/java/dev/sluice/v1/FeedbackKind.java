@@ -16,14 +16,26 @@ package dev.sluice.v1;
 public enum FeedbackKind
     implements com.google.protobuf.ProtocolMessageEnum {
   /**
+   * <pre>
+   * Not set; rejected with INVALID_ARGUMENT naming "kind".
+   * </pre>
+   *
    * <code>FEEDBACK_KIND_UNSPECIFIED = 0;</code>
    */
   FEEDBACK_KIND_UNSPECIFIED(0),
   /**
+   * <pre>
+   * The user liked the answer (quality 1).
+   * </pre>
+   *
    * <code>FEEDBACK_KIND_THUMBS_UP = 1;</code>
    */
   FEEDBACK_KIND_THUMBS_UP(1),
   /**
+   * <pre>
+   * The user disliked the answer (quality 0).
+   * </pre>
+   *
    * <code>FEEDBACK_KIND_THUMBS_DOWN = 2;</code>
    */
   FEEDBACK_KIND_THUMBS_DOWN(2),
@@ -56,14 +68,26 @@ public enum FeedbackKind
       "FeedbackKind");
   }
   /**
+   * <pre>
+   * Not set; rejected with INVALID_ARGUMENT naming "kind".
+   * </pre>
+   *
    * <code>FEEDBACK_KIND_UNSPECIFIED = 0;</code>
    */
   public static final int FEEDBACK_KIND_UNSPECIFIED_VALUE = 0;
   /**
+   * <pre>
+   * The user liked the answer (quality 1).
+   * </pre>
+   *
    * <code>FEEDBACK_KIND_THUMBS_UP = 1;</code>
    */
   public static final int FEEDBACK_KIND_THUMBS_UP_VALUE = 1;
   /**
+   * <pre>
+   * The user disliked the answer (quality 0).
+   * </pre>
+   *
    * <code>FEEDBACK_KIND_THUMBS_DOWN = 2;</code>
    */
   public static final int FEEDBACK_KIND_THUMBS_DOWN_VALUE = 2;

@@ -104,6 +104,10 @@ private static final long serialVersionUID = 0L;
   public static final int KIND_FIELD_NUMBER = 2;
   private int kind_ = 0;
   /**
+   * <pre>
+   * The kind of judgement. Required.
+   * </pre>
+   *
    * <code>.sluice.v1.FeedbackKind kind = 2 [json_name = "kind"];</code>
    * @return The enum numeric value on the wire for kind.
    */
@@ -111,6 +115,10 @@ private static final long serialVersionUID = 0L;
     return kind_;
   }
   /**
+   * <pre>
+   * The kind of judgement. Required.
+   * </pre>
+   *
    * <code>.sluice.v1.FeedbackKind kind = 2 [json_name = "kind"];</code>
    * @return The kind.
    */
@@ -123,7 +131,7 @@ private static final long serialVersionUID = 0L;
   private double score_ = 0D;
   /**
    * <pre>
-   * Quality in [0, 1] for FEEDBACK_KIND_SCORE.
+   * Quality in [0, 1] for FEEDBACK_KIND_SCORE; ignored for the other kinds.
    * </pre>
    *
    * <code>double score = 3 [json_name = "score"];</code>
@@ -575,6 +583,10 @@ private static final long serialVersionUID = 0L;
 
     private int kind_ = 0;
     /**
+     * <pre>
+     * The kind of judgement. Required.
+     * </pre>
+     *
      * <code>.sluice.v1.FeedbackKind kind = 2 [json_name = "kind"];</code>
      * @return The enum numeric value on the wire for kind.
      */
@@ -582,6 +594,10 @@ private static final long serialVersionUID = 0L;
       return kind_;
     }
     /**
+     * <pre>
+     * The kind of judgement. Required.
+     * </pre>
+     *
      * <code>.sluice.v1.FeedbackKind kind = 2 [json_name = "kind"];</code>
      * @param value The enum numeric value on the wire for kind to set.
      * @return This builder for chaining.
@@ -593,6 +609,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * The kind of judgement. Required.
+     * </pre>
+     *
      * <code>.sluice.v1.FeedbackKind kind = 2 [json_name = "kind"];</code>
      * @return The kind.
      */
@@ -602,6 +622,10 @@ private static final long serialVersionUID = 0L;
       return result == null ? dev.sluice.v1.FeedbackKind.UNRECOGNIZED : result;
     }
     /**
+     * <pre>
+     * The kind of judgement. Required.
+     * </pre>
+     *
      * <code>.sluice.v1.FeedbackKind kind = 2 [json_name = "kind"];</code>
      * @param value The kind to set.
      * @throws IllegalArgumentException if UNRECOGNIZED is provided.
@@ -615,6 +639,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * The kind of judgement. Required.
+     * </pre>
+     *
      * <code>.sluice.v1.FeedbackKind kind = 2 [json_name = "kind"];</code>
      * @return This builder for chaining.
      */
@@ -628,7 +656,7 @@ private static final long serialVersionUID = 0L;
     private double score_ ;
     /**
      * <pre>
-     * Quality in [0, 1] for FEEDBACK_KIND_SCORE.
+     * Quality in [0, 1] for FEEDBACK_KIND_SCORE; ignored for the other kinds.
      * </pre>
      *
      * <code>double score = 3 [json_name = "score"];</code>
@@ -640,7 +668,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Quality in [0, 1] for FEEDBACK_KIND_SCORE.
+     * Quality in [0, 1] for FEEDBACK_KIND_SCORE; ignored for the other kinds.
      * </pre>
      *
      * <code>double score = 3 [json_name = "score"];</code>
@@ -656,7 +684,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Quality in [0, 1] for FEEDBACK_KIND_SCORE.
+     * Quality in [0, 1] for FEEDBACK_KIND_SCORE; ignored for the other kinds.
      * </pre>
      *
      * <code>double score = 3 [json_name = "score"];</code>

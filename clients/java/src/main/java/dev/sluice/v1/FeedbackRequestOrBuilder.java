@@ -31,11 +31,19 @@ public interface FeedbackRequestOrBuilder extends
       getRequestIdBytes();
 
   /**
+   * <pre>
+   * The kind of judgement. Required.
+   * </pre>
+   *
    * <code>.sluice.v1.FeedbackKind kind = 2 [json_name = "kind"];</code>
    * @return The enum numeric value on the wire for kind.
    */
   int getKindValue();
   /**
+   * <pre>
+   * The kind of judgement. Required.
+   * </pre>
+   *
    * <code>.sluice.v1.FeedbackKind kind = 2 [json_name = "kind"];</code>
    * @return The kind.
    */
@@ -43,7 +51,7 @@ public interface FeedbackRequestOrBuilder extends
 
   /**
    * <pre>
-   * Quality in [0, 1] for FEEDBACK_KIND_SCORE.
+   * Quality in [0, 1] for FEEDBACK_KIND_SCORE; ignored for the other kinds.
    * </pre>
    *
    * <code>double score = 3 [json_name = "score"];</code>

@@ -6,6 +6,10 @@
 package dev.sluice.v1;
 
 /**
+ * <pre>
+ * What learned from the feedback.
+ * </pre>
+ *
  * Protobuf type {@code sluice.v1.FeedbackResponse}
  */
 @com.google.protobuf.Generated
@@ -259,6 +263,10 @@ private static final long serialVersionUID = 0L;
     return builder;
   }
   /**
+   * <pre>
+   * What learned from the feedback.
+   * </pre>
+   *
    * Protobuf type {@code sluice.v1.FeedbackResponse}
    */
   public static final class Builder extends

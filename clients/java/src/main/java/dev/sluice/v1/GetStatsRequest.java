@@ -6,6 +6,10 @@
 package dev.sluice.v1;
 
 /**
+ * <pre>
+ * Which statistics to return.
+ * </pre>
+ *
  * Protobuf type {@code sluice.v1.GetStatsRequest}
  */
 @com.google.protobuf.Generated
@@ -54,7 +58,8 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object namespace_ = "";
   /**
    * <pre>
-   * Restrict cache figures to one namespace; empty means all.
+   * Restrict the cache and request figures to one namespace; empty means all
+   * namespaces together.
    * </pre>
    *
    * <code>string namespace = 1 [json_name = "namespace"];</code>
@@ -75,7 +80,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Restrict cache figures to one namespace; empty means all.
+   * Restrict the cache and request figures to one namespace; empty means all
+   * namespaces together.
    * </pre>
    *
    * <code>string namespace = 1 [json_name = "namespace"];</code>
@@ -257,6 +263,10 @@ private static final long serialVersionUID = 0L;
     return builder;
   }
   /**
+   * <pre>
+   * Which statistics to return.
+   * </pre>
+   *
    * Protobuf type {@code sluice.v1.GetStatsRequest}
    */
   public static final class Builder extends
@@ -395,7 +405,8 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object namespace_ = "";
     /**
      * <pre>
-     * Restrict cache figures to one namespace; empty means all.
+     * Restrict the cache and request figures to one namespace; empty means all
+     * namespaces together.
      * </pre>
      *
      * <code>string namespace = 1 [json_name = "namespace"];</code>
@@ -415,7 +426,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Restrict cache figures to one namespace; empty means all.
+     * Restrict the cache and request figures to one namespace; empty means all
+     * namespaces together.
      * </pre>
      *
      * <code>string namespace = 1 [json_name = "namespace"];</code>
@@ -436,7 +448,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Restrict cache figures to one namespace; empty means all.
+     * Restrict the cache and request figures to one namespace; empty means all
+     * namespaces together.
      * </pre>
      *
      * <code>string namespace = 1 [json_name = "namespace"];</code>
@@ -453,7 +466,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Restrict cache figures to one namespace; empty means all.
+     * Restrict the cache and request figures to one namespace; empty means all
+     * namespaces together.
      * </pre>
      *
      * <code>string namespace = 1 [json_name = "namespace"];</code>
@@ -467,7 +481,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Restrict cache figures to one namespace; empty means all.
+     * Restrict the cache and request figures to one namespace; empty means all
+     * namespaces together.
      * </pre>
      *
      * <code>string namespace = 1 [json_name = "namespace"];</code>

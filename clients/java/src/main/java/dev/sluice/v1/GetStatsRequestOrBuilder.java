@@ -12,7 +12,8 @@ public interface GetStatsRequestOrBuilder extends
 
   /**
    * <pre>
-   * Restrict cache figures to one namespace; empty means all.
+   * Restrict the cache and request figures to one namespace; empty means all
+   * namespaces together.
    * </pre>
    *
    * <code>string namespace = 1 [json_name = "namespace"];</code>
@@ -21,7 +22,8 @@ public interface GetStatsRequestOrBuilder extends
   java.lang.String getNamespace();
   /**
    * <pre>
-   * Restrict cache figures to one namespace; empty means all.
+   * Restrict the cache and request figures to one namespace; empty means all
+   * namespaces together.
    * </pre>
    *
    * <code>string namespace = 1 [json_name = "namespace"];</code>

@@ -6,6 +6,10 @@
 package dev.sluice.v1;
 
 /**
+ * <pre>
+ * How much was removed.
+ * </pre>
+ *
  * Protobuf type {@code sluice.v1.InvalidateResponse}
  */
 @com.google.protobuf.Generated
@@ -226,6 +230,10 @@ private static final long serialVersionUID = 0L;
     return builder;
   }
   /**
+   * <pre>
+   * How much was removed.
+   * </pre>
+   *
    * Protobuf type {@code sluice.v1.InvalidateResponse}
    */
   public static final class Builder extends

@@ -120,6 +120,10 @@ private static final long serialVersionUID = 0L;
   @SuppressWarnings("serial")
   private volatile java.lang.Object namespace_ = "";
   /**
+   * <pre>
+   * Tenant namespace, as in CompleteRequest; only its entries are searched.
+   * </pre>
+   *
    * <code>string namespace = 2 [json_name = "namespace"];</code>
    * @return The namespace.
    */
@@ -137,6 +141,10 @@ private static final long serialVersionUID = 0L;
     }
   }
   /**
+   * <pre>
+   * Tenant namespace, as in CompleteRequest; only its entries are searched.
+   * </pre>
+   *
    * <code>string namespace = 2 [json_name = "namespace"];</code>
    * @return The bytes for namespace.
    */
@@ -158,6 +166,10 @@ private static final long serialVersionUID = 0L;
   public static final int PARAMS_FIELD_NUMBER = 3;
   private dev.sluice.v1.Params params_;
   /**
+   * <pre>
+   * Generation parameters: part of the cache key, as in CompleteRequest.
+   * </pre>
+   *
    * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
    * @return Whether the params field is set.
    */
@@ -166,6 +178,10 @@ private static final long serialVersionUID = 0L;
     return ((bitField0_ & 0x00000001) != 0);
   }
   /**
+   * <pre>
+   * Generation parameters: part of the cache key, as in CompleteRequest.
+   * </pre>
+   *
    * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
    * @return The params.
    */
@@ -174,6 +190,10 @@ private static final long serialVersionUID = 0L;
     return params_ == null ? dev.sluice.v1.Params.getDefaultInstance() : params_;
   }
   /**
+   * <pre>
+   * Generation parameters: part of the cache key, as in CompleteRequest.
+   * </pre>
+   *
    * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
    */
   @java.lang.Override
@@ -185,7 +205,7 @@ private static final long serialVersionUID = 0L;
   private double threshold_ = 0D;
   /**
    * <pre>
-   * Cosine threshold override in (0, 1], as CacheControl.threshold; never
+   * Cosine threshold override in (0, 1], as CachePolicy.threshold; never
    * below the namespace floor.
    * </pre>
    *
@@ -198,7 +218,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Cosine threshold override in (0, 1], as CacheControl.threshold; never
+   * Cosine threshold override in (0, 1], as CachePolicy.threshold; never
    * below the namespace floor.
    * </pre>
    *
@@ -972,6 +992,10 @@ private static final long serialVersionUID = 0L;
 
     private java.lang.Object namespace_ = "";
     /**
+     * <pre>
+     * Tenant namespace, as in CompleteRequest; only its entries are searched.
+     * </pre>
+     *
      * <code>string namespace = 2 [json_name = "namespace"];</code>
      * @return The namespace.
      */
@@ -988,6 +1012,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Tenant namespace, as in CompleteRequest; only its entries are searched.
+     * </pre>
+     *
      * <code>string namespace = 2 [json_name = "namespace"];</code>
      * @return The bytes for namespace.
      */
@@ -1005,6 +1033,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Tenant namespace, as in CompleteRequest; only its entries are searched.
+     * </pre>
+     *
      * <code>string namespace = 2 [json_name = "namespace"];</code>
      * @param value The namespace to set.
      * @return This builder for chaining.
@@ -1018,6 +1050,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Tenant namespace, as in CompleteRequest; only its entries are searched.
+     * </pre>
+     *
      * <code>string namespace = 2 [json_name = "namespace"];</code>
      * @return This builder for chaining.
      */
@@ -1028,6 +1064,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Tenant namespace, as in CompleteRequest; only its entries are searched.
+     * </pre>
+     *
      * <code>string namespace = 2 [json_name = "namespace"];</code>
      * @param value The bytes for namespace to set.
      * @return This builder for chaining.
@@ -1046,6 +1086,10 @@ private static final long serialVersionUID = 0L;
     private com.google.protobuf.SingleFieldBuilder<
         dev.sluice.v1.Params, dev.sluice.v1.Params.Builder, dev.sluice.v1.ParamsOrBuilder> paramsBuilder_;
     /**
+     * <pre>
+     * Generation parameters: part of the cache key, as in CompleteRequest.
+     * </pre>
+     *
      * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
      * @return Whether the params field is set.
      */
@@ -1053,6 +1097,10 @@ private static final long serialVersionUID = 0L;
       return ((bitField0_ & 0x00000004) != 0);
     }
     /**
+     * <pre>
+     * Generation parameters: part of the cache key, as in CompleteRequest.
+     * </pre>
+     *
      * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
      * @return The params.
      */
@@ -1064,6 +1112,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Generation parameters: part of the cache key, as in CompleteRequest.
+     * </pre>
+     *
      * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
      */
     public Builder setParams(dev.sluice.v1.Params value) {
@@ -1078,6 +1130,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Generation parameters: part of the cache key, as in CompleteRequest.
+     * </pre>
+     *
      * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
      */
     public Builder setParams(
@@ -1092,6 +1148,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Generation parameters: part of the cache key, as in CompleteRequest.
+     * </pre>
+     *
      * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
      */
     public Builder mergeParams(dev.sluice.v1.Params value) {
@@ -1113,6 +1173,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Generation parameters: part of the cache key, as in CompleteRequest.
+     * </pre>
+     *
      * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
      */
     public Builder clearParams() {
@@ -1126,6 +1190,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Generation parameters: part of the cache key, as in CompleteRequest.
+     * </pre>
+     *
      * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
      */
     public dev.sluice.v1.Params.Builder getParamsBuilder() {
@@ -1134,6 +1202,10 @@ private static final long serialVersionUID = 0L;
       return internalGetParamsFieldBuilder().getBuilder();
     }
     /**
+     * <pre>
+     * Generation parameters: part of the cache key, as in CompleteRequest.
+     * </pre>
+     *
      * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
      */
     public dev.sluice.v1.ParamsOrBuilder getParamsOrBuilder() {
@@ -1145,6 +1217,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Generation parameters: part of the cache key, as in CompleteRequest.
+     * </pre>
+     *
      * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
      */
     private com.google.protobuf.SingleFieldBuilder<
@@ -1164,7 +1240,7 @@ private static final long serialVersionUID = 0L;
     private double threshold_ ;
     /**
      * <pre>
-     * Cosine threshold override in (0, 1], as CacheControl.threshold; never
+     * Cosine threshold override in (0, 1], as CachePolicy.threshold; never
      * below the namespace floor.
      * </pre>
      *
@@ -1177,7 +1253,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Cosine threshold override in (0, 1], as CacheControl.threshold; never
+     * Cosine threshold override in (0, 1], as CachePolicy.threshold; never
      * below the namespace floor.
      * </pre>
      *
@@ -1190,7 +1266,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Cosine threshold override in (0, 1], as CacheControl.threshold; never
+     * Cosine threshold override in (0, 1], as CachePolicy.threshold; never
      * below the namespace floor.
      * </pre>
      *
@@ -1207,7 +1283,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Cosine threshold override in (0, 1], as CacheControl.threshold; never
+     * Cosine threshold override in (0, 1], as CachePolicy.threshold; never
      * below the namespace floor.
      * </pre>
      *

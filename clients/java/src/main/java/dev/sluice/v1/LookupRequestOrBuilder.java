@@ -55,11 +55,19 @@ public interface LookupRequestOrBuilder extends
       int index);
 
   /**
+   * <pre>
+   * Tenant namespace, as in CompleteRequest; only its entries are searched.
+   * </pre>
+   *
    * <code>string namespace = 2 [json_name = "namespace"];</code>
    * @return The namespace.
    */
   java.lang.String getNamespace();
   /**
+   * <pre>
+   * Tenant namespace, as in CompleteRequest; only its entries are searched.
+   * </pre>
+   *
    * <code>string namespace = 2 [json_name = "namespace"];</code>
    * @return The bytes for namespace.
    */
@@ -67,23 +75,35 @@ public interface LookupRequestOrBuilder extends
       getNamespaceBytes();
 
   /**
+   * <pre>
+   * Generation parameters: part of the cache key, as in CompleteRequest.
+   * </pre>
+   *
    * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
    * @return Whether the params field is set.
    */
   boolean hasParams();
   /**
+   * <pre>
+   * Generation parameters: part of the cache key, as in CompleteRequest.
+   * </pre>
+   *
    * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
    * @return The params.
    */
   dev.sluice.v1.Params getParams();
   /**
+   * <pre>
+   * Generation parameters: part of the cache key, as in CompleteRequest.
+   * </pre>
+   *
    * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
    */
   dev.sluice.v1.ParamsOrBuilder getParamsOrBuilder();
 
   /**
    * <pre>
-   * Cosine threshold override in (0, 1], as CacheControl.threshold; never
+   * Cosine threshold override in (0, 1], as CachePolicy.threshold; never
    * below the namespace floor.
    * </pre>
    *
@@ -93,7 +113,7 @@ public interface LookupRequestOrBuilder extends
   boolean hasThreshold();
   /**
    * <pre>
-   * Cosine threshold override in (0, 1], as CacheControl.threshold; never
+   * Cosine threshold override in (0, 1], as CachePolicy.threshold; never
    * below the namespace floor.
    * </pre>
    *

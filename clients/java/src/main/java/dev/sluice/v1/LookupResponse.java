@@ -56,6 +56,10 @@ private static final long serialVersionUID = 0L;
   public static final int HIT_FIELD_NUMBER = 1;
   private boolean hit_ = false;
   /**
+   * <pre>
+   * True when an entry matched (exact or semantic).
+   * </pre>
+   *
    * <code>bool hit = 1 [json_name = "hit"];</code>
    * @return The hit.
    */
@@ -67,6 +71,10 @@ private static final long serialVersionUID = 0L;
   public static final int CACHE_FIELD_NUMBER = 2;
   private dev.sluice.v1.CacheInfo cache_;
   /**
+   * <pre>
+   * What the cache did, with the reason on a miss.
+   * </pre>
+   *
    * <code>.sluice.v1.CacheInfo cache = 2 [json_name = "cache"];</code>
    * @return Whether the cache field is set.
    */
@@ -75,6 +83,10 @@ private static final long serialVersionUID = 0L;
     return ((bitField0_ & 0x00000001) != 0);
   }
   /**
+   * <pre>
+   * What the cache did, with the reason on a miss.
+   * </pre>
+   *
    * <code>.sluice.v1.CacheInfo cache = 2 [json_name = "cache"];</code>
    * @return The cache.
    */
@@ -83,6 +95,10 @@ private static final long serialVersionUID = 0L;
     return cache_ == null ? dev.sluice.v1.CacheInfo.getDefaultInstance() : cache_;
   }
   /**
+   * <pre>
+   * What the cache did, with the reason on a miss.
+   * </pre>
+   *
    * <code>.sluice.v1.CacheInfo cache = 2 [json_name = "cache"];</code>
    */
   @java.lang.Override
@@ -513,6 +529,10 @@ private static final long serialVersionUID = 0L;
 
     private boolean hit_ ;
     /**
+     * <pre>
+     * True when an entry matched (exact or semantic).
+     * </pre>
+     *
      * <code>bool hit = 1 [json_name = "hit"];</code>
      * @return The hit.
      */
@@ -521,6 +541,10 @@ private static final long serialVersionUID = 0L;
       return hit_;
     }
     /**
+     * <pre>
+     * True when an entry matched (exact or semantic).
+     * </pre>
+     *
      * <code>bool hit = 1 [json_name = "hit"];</code>
      * @param value The hit to set.
      * @return This builder for chaining.
@@ -533,6 +557,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * True when an entry matched (exact or semantic).
+     * </pre>
+     *
      * <code>bool hit = 1 [json_name = "hit"];</code>
      * @return This builder for chaining.
      */
@@ -547,6 +575,10 @@ private static final long serialVersionUID = 0L;
     private com.google.protobuf.SingleFieldBuilder<
         dev.sluice.v1.CacheInfo, dev.sluice.v1.CacheInfo.Builder, dev.sluice.v1.CacheInfoOrBuilder> cacheBuilder_;
     /**
+     * <pre>
+     * What the cache did, with the reason on a miss.
+     * </pre>
+     *
      * <code>.sluice.v1.CacheInfo cache = 2 [json_name = "cache"];</code>
      * @return Whether the cache field is set.
      */
@@ -554,6 +586,10 @@ private static final long serialVersionUID = 0L;
       return ((bitField0_ & 0x00000002) != 0);
     }
     /**
+     * <pre>
+     * What the cache did, with the reason on a miss.
+     * </pre>
+     *
      * <code>.sluice.v1.CacheInfo cache = 2 [json_name = "cache"];</code>
      * @return The cache.
      */
@@ -565,6 +601,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * What the cache did, with the reason on a miss.
+     * </pre>
+     *
      * <code>.sluice.v1.CacheInfo cache = 2 [json_name = "cache"];</code>
      */
     public Builder setCache(dev.sluice.v1.CacheInfo value) {
@@ -579,6 +619,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * What the cache did, with the reason on a miss.
+     * </pre>
+     *
      * <code>.sluice.v1.CacheInfo cache = 2 [json_name = "cache"];</code>
      */
     public Builder setCache(
@@ -593,6 +637,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * What the cache did, with the reason on a miss.
+     * </pre>
+     *
      * <code>.sluice.v1.CacheInfo cache = 2 [json_name = "cache"];</code>
      */
     public Builder mergeCache(dev.sluice.v1.CacheInfo value) {
@@ -614,6 +662,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * What the cache did, with the reason on a miss.
+     * </pre>
+     *
      * <code>.sluice.v1.CacheInfo cache = 2 [json_name = "cache"];</code>
      */
     public Builder clearCache() {
@@ -627,6 +679,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * What the cache did, with the reason on a miss.
+     * </pre>
+     *
      * <code>.sluice.v1.CacheInfo cache = 2 [json_name = "cache"];</code>
      */
     public dev.sluice.v1.CacheInfo.Builder getCacheBuilder() {
@@ -635,6 +691,10 @@ private static final long serialVersionUID = 0L;
       return internalGetCacheFieldBuilder().getBuilder();
     }
     /**
+     * <pre>
+     * What the cache did, with the reason on a miss.
+     * </pre>
+     *
      * <code>.sluice.v1.CacheInfo cache = 2 [json_name = "cache"];</code>
      */
     public dev.sluice.v1.CacheInfoOrBuilder getCacheOrBuilder() {
@@ -646,6 +706,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * What the cache did, with the reason on a miss.
+     * </pre>
+     *
      * <code>.sluice.v1.CacheInfo cache = 2 [json_name = "cache"];</code>
      */
     private com.google.protobuf.SingleFieldBuilder<

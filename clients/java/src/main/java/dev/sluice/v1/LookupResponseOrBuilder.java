@@ -11,22 +11,38 @@ public interface LookupResponseOrBuilder extends
     com.google.protobuf.MessageOrBuilder {
 
   /**
+   * <pre>
+   * True when an entry matched (exact or semantic).
+   * </pre>
+   *
    * <code>bool hit = 1 [json_name = "hit"];</code>
    * @return The hit.
    */
   boolean getHit();
 
   /**
+   * <pre>
+   * What the cache did, with the reason on a miss.
+   * </pre>
+   *
    * <code>.sluice.v1.CacheInfo cache = 2 [json_name = "cache"];</code>
    * @return Whether the cache field is set.
    */
   boolean hasCache();
   /**
+   * <pre>
+   * What the cache did, with the reason on a miss.
+   * </pre>
+   *
    * <code>.sluice.v1.CacheInfo cache = 2 [json_name = "cache"];</code>
    * @return The cache.
    */
   dev.sluice.v1.CacheInfo getCache();
   /**
+   * <pre>
+   * What the cache did, with the reason on a miss.
+   * </pre>
+   *
    * <code>.sluice.v1.CacheInfo cache = 2 [json_name = "cache"];</code>
    */
   dev.sluice.v1.CacheInfoOrBuilder getCacheOrBuilder();

@@ -7,7 +7,8 @@ package dev.sluice.v1;
 
 /**
  * <pre>
- * Request-path counters since start.
+ * Request-path counters of completions since start (not kept across
+ * restarts): Complete, StreamComplete and the OpenAI front's chat completions.
  * </pre>
  *
  * Protobuf type {@code sluice.v1.RequestStats}
@@ -55,6 +56,11 @@ private static final long serialVersionUID = 0L;
   public static final int REQUESTS_FIELD_NUMBER = 1;
   private long requests_ = 0L;
   /**
+   * <pre>
+   * Completions that reached the cache, answered or failed; calls rejected
+   * before that (bad input, sidecar starting) are not counted.
+   * </pre>
+   *
    * <code>int64 requests = 1 [json_name = "requests"];</code>
    * @return The requests.
    */
@@ -66,6 +72,11 @@ private static final long serialVersionUID = 0L;
   public static final int ESCALATIONS_FIELD_NUMBER = 2;
   private long escalations_ = 0L;
   /**
+   * <pre>
+   * Steps up to a stronger tier after a low-confidence answer (a request may
+   * count several).
+   * </pre>
+   *
    * <code>int64 escalations = 2 [json_name = "escalations"];</code>
    * @return The escalations.
    */
@@ -77,6 +88,10 @@ private static final long serialVersionUID = 0L;
   public static final int FALLBACKS_FIELD_NUMBER = 3;
   private long fallbacks_ = 0L;
   /**
+   * <pre>
+   * Moves to another deployment after a failed or skipped one.
+   * </pre>
+   *
    * <code>int64 fallbacks = 3 [json_name = "fallbacks"];</code>
    * @return The fallbacks.
    */
@@ -88,6 +103,10 @@ private static final long serialVersionUID = 0L;
   public static final int ERRORS_FIELD_NUMBER = 4;
   private long errors_ = 0L;
   /**
+   * <pre>
+   * Requests that ended in an error status (including cancelled ones).
+   * </pre>
+   *
    * <code>int64 errors = 4 [json_name = "errors"];</code>
    * @return The errors.
    */
@@ -99,6 +118,10 @@ private static final long serialVersionUID = 0L;
   public static final int COST_USD_FIELD_NUMBER = 5;
   private double costUsd_ = 0D;
   /**
+   * <pre>
+   * What the providers were paid for these requests, in USD.
+   * </pre>
+   *
    * <code>double cost_usd = 5 [json_name = "costUsd"];</code>
    * @return The costUsd.
    */
@@ -110,6 +133,11 @@ private static final long serialVersionUID = 0L;
   public static final int BASELINE_COST_USD_FIELD_NUMBER = 6;
   private double baselineCostUsd_ = 0D;
   /**
+   * <pre>
+   * What the same requests would have cost on the premium model, in USD
+   * (cache hits included).
+   * </pre>
+   *
    * <code>double baseline_cost_usd = 6 [json_name = "baselineCostUsd"];</code>
    * @return The baselineCostUsd.
    */
@@ -344,7 +372,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Request-path counters since start.
+   * Request-path counters of completions since start (not kept across
+   * restarts): Complete, StreamComplete and the OpenAI front's chat completions.
    * </pre>
    *
    * Protobuf type {@code sluice.v1.RequestStats}
@@ -542,6 +571,11 @@ private static final long serialVersionUID = 0L;
 
     private long requests_ ;
     /**
+     * <pre>
+     * Completions that reached the cache, answered or failed; calls rejected
+     * before that (bad input, sidecar starting) are not counted.
+     * </pre>
+     *
      * <code>int64 requests = 1 [json_name = "requests"];</code>
      * @return The requests.
      */
@@ -550,6 +584,11 @@ private static final long serialVersionUID = 0L;
       return requests_;
     }
     /**
+     * <pre>
+     * Completions that reached the cache, answered or failed; calls rejected
+     * before that (bad input, sidecar starting) are not counted.
+     * </pre>
+     *
      * <code>int64 requests = 1 [json_name = "requests"];</code>
      * @param value The requests to set.
      * @return This builder for chaining.
@@ -562,6 +601,11 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Completions that reached the cache, answered or failed; calls rejected
+     * before that (bad input, sidecar starting) are not counted.
+     * </pre>
+     *
      * <code>int64 requests = 1 [json_name = "requests"];</code>
      * @return This builder for chaining.
      */
@@ -574,6 +618,11 @@ private static final long serialVersionUID = 0L;
 
     private long escalations_ ;
     /**
+     * <pre>
+     * Steps up to a stronger tier after a low-confidence answer (a request may
+     * count several).
+     * </pre>
+     *
      * <code>int64 escalations = 2 [json_name = "escalations"];</code>
      * @return The escalations.
      */
@@ -582,6 +631,11 @@ private static final long serialVersionUID = 0L;
       return escalations_;
     }
     /**
+     * <pre>
+     * Steps up to a stronger tier after a low-confidence answer (a request may
+     * count several).
+     * </pre>
+     *
      * <code>int64 escalations = 2 [json_name = "escalations"];</code>
      * @param value The escalations to set.
      * @return This builder for chaining.
@@ -594,6 +648,11 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Steps up to a stronger tier after a low-confidence answer (a request may
+     * count several).
+     * </pre>
+     *
      * <code>int64 escalations = 2 [json_name = "escalations"];</code>
      * @return This builder for chaining.
      */
@@ -606,6 +665,10 @@ private static final long serialVersionUID = 0L;
 
     private long fallbacks_ ;
     /**
+     * <pre>
+     * Moves to another deployment after a failed or skipped one.
+     * </pre>
+     *
      * <code>int64 fallbacks = 3 [json_name = "fallbacks"];</code>
      * @return The fallbacks.
      */
@@ -614,6 +677,10 @@ private static final long serialVersionUID = 0L;
       return fallbacks_;
     }
     /**
+     * <pre>
+     * Moves to another deployment after a failed or skipped one.
+     * </pre>
+     *
      * <code>int64 fallbacks = 3 [json_name = "fallbacks"];</code>
      * @param value The fallbacks to set.
      * @return This builder for chaining.
@@ -626,6 +693,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Moves to another deployment after a failed or skipped one.
+     * </pre>
+     *
      * <code>int64 fallbacks = 3 [json_name = "fallbacks"];</code>
      * @return This builder for chaining.
      */
@@ -638,6 +709,10 @@ private static final long serialVersionUID = 0L;
 
     private long errors_ ;
     /**
+     * <pre>
+     * Requests that ended in an error status (including cancelled ones).
+     * </pre>
+     *
      * <code>int64 errors = 4 [json_name = "errors"];</code>
      * @return The errors.
      */
@@ -646,6 +721,10 @@ private static final long serialVersionUID = 0L;
       return errors_;
     }
     /**
+     * <pre>
+     * Requests that ended in an error status (including cancelled ones).
+     * </pre>
+     *
      * <code>int64 errors = 4 [json_name = "errors"];</code>
      * @param value The errors to set.
      * @return This builder for chaining.
@@ -658,6 +737,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Requests that ended in an error status (including cancelled ones).
+     * </pre>
+     *
      * <code>int64 errors = 4 [json_name = "errors"];</code>
      * @return This builder for chaining.
      */
@@ -670,6 +753,10 @@ private static final long serialVersionUID = 0L;
 
     private double costUsd_ ;
     /**
+     * <pre>
+     * What the providers were paid for these requests, in USD.
+     * </pre>
+     *
      * <code>double cost_usd = 5 [json_name = "costUsd"];</code>
      * @return The costUsd.
      */
@@ -678,6 +765,10 @@ private static final long serialVersionUID = 0L;
       return costUsd_;
     }
     /**
+     * <pre>
+     * What the providers were paid for these requests, in USD.
+     * </pre>
+     *
      * <code>double cost_usd = 5 [json_name = "costUsd"];</code>
      * @param value The costUsd to set.
      * @return This builder for chaining.
@@ -690,6 +781,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * What the providers were paid for these requests, in USD.
+     * </pre>
+     *
      * <code>double cost_usd = 5 [json_name = "costUsd"];</code>
      * @return This builder for chaining.
      */
@@ -702,6 +797,11 @@ private static final long serialVersionUID = 0L;
 
     private double baselineCostUsd_ ;
     /**
+     * <pre>
+     * What the same requests would have cost on the premium model, in USD
+     * (cache hits included).
+     * </pre>
+     *
      * <code>double baseline_cost_usd = 6 [json_name = "baselineCostUsd"];</code>
      * @return The baselineCostUsd.
      */
@@ -710,6 +810,11 @@ private static final long serialVersionUID = 0L;
       return baselineCostUsd_;
     }
     /**
+     * <pre>
+     * What the same requests would have cost on the premium model, in USD
+     * (cache hits included).
+     * </pre>
+     *
      * <code>double baseline_cost_usd = 6 [json_name = "baselineCostUsd"];</code>
      * @param value The baselineCostUsd to set.
      * @return This builder for chaining.
@@ -722,6 +827,11 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * What the same requests would have cost on the premium model, in USD
+     * (cache hits included).
+     * </pre>
+     *
      * <code>double baseline_cost_usd = 6 [json_name = "baselineCostUsd"];</code>
      * @return This builder for chaining.
      */

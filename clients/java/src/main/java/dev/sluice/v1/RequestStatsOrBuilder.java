@@ -11,36 +11,63 @@ public interface RequestStatsOrBuilder extends
     com.google.protobuf.MessageOrBuilder {
 
   /**
+   * <pre>
+   * Completions that reached the cache, answered or failed; calls rejected
+   * before that (bad input, sidecar starting) are not counted.
+   * </pre>
+   *
    * <code>int64 requests = 1 [json_name = "requests"];</code>
    * @return The requests.
    */
   long getRequests();
 
   /**
+   * <pre>
+   * Steps up to a stronger tier after a low-confidence answer (a request may
+   * count several).
+   * </pre>
+   *
    * <code>int64 escalations = 2 [json_name = "escalations"];</code>
    * @return The escalations.
    */
   long getEscalations();
 
   /**
+   * <pre>
+   * Moves to another deployment after a failed or skipped one.
+   * </pre>
+   *
    * <code>int64 fallbacks = 3 [json_name = "fallbacks"];</code>
    * @return The fallbacks.
    */
   long getFallbacks();
 
   /**
+   * <pre>
+   * Requests that ended in an error status (including cancelled ones).
+   * </pre>
+   *
    * <code>int64 errors = 4 [json_name = "errors"];</code>
    * @return The errors.
    */
   long getErrors();
 
   /**
+   * <pre>
+   * What the providers were paid for these requests, in USD.
+   * </pre>
+   *
    * <code>double cost_usd = 5 [json_name = "costUsd"];</code>
    * @return The costUsd.
    */
   double getCostUsd();
 
   /**
+   * <pre>
+   * What the same requests would have cost on the premium model, in USD
+   * (cache hits included).
+   * </pre>
+   *
    * <code>double baseline_cost_usd = 6 [json_name = "baselineCostUsd"];</code>
    * @return The baselineCostUsd.
    */

@@ -16,22 +16,42 @@ package dev.sluice.v1;
 public enum Role
     implements com.google.protobuf.ProtocolMessageEnum {
   /**
+   * <pre>
+   * Not set; rejected with INVALID_ARGUMENT wherever a role is required.
+   * </pre>
+   *
    * <code>ROLE_UNSPECIFIED = 0;</code>
    */
   ROLE_UNSPECIFIED(0),
   /**
+   * <pre>
+   * Instructions to the model from the application.
+   * </pre>
+   *
    * <code>ROLE_SYSTEM = 1;</code>
    */
   ROLE_SYSTEM(1),
   /**
+   * <pre>
+   * The end user's turn. The last message of a request must have this role.
+   * </pre>
+   *
    * <code>ROLE_USER = 2;</code>
    */
   ROLE_USER(2),
   /**
+   * <pre>
+   * An earlier answer of the model.
+   * </pre>
+   *
    * <code>ROLE_ASSISTANT = 3;</code>
    */
   ROLE_ASSISTANT(3),
   /**
+   * <pre>
+   * The output of a tool the model called.
+   * </pre>
+   *
    * <code>ROLE_TOOL = 4;</code>
    */
   ROLE_TOOL(4),
@@ -48,22 +68,42 @@ public enum Role
       "Role");
   }
   /**
+   * <pre>
+   * Not set; rejected with INVALID_ARGUMENT wherever a role is required.
+   * </pre>
+   *
    * <code>ROLE_UNSPECIFIED = 0;</code>
    */
   public static final int ROLE_UNSPECIFIED_VALUE = 0;
   /**
+   * <pre>
+   * Instructions to the model from the application.
+   * </pre>
+   *
    * <code>ROLE_SYSTEM = 1;</code>
    */
   public static final int ROLE_SYSTEM_VALUE = 1;
   /**
+   * <pre>
+   * The end user's turn. The last message of a request must have this role.
+   * </pre>
+   *
    * <code>ROLE_USER = 2;</code>
    */
   public static final int ROLE_USER_VALUE = 2;
   /**
+   * <pre>
+   * An earlier answer of the model.
+   * </pre>
+   *
    * <code>ROLE_ASSISTANT = 3;</code>
    */
   public static final int ROLE_ASSISTANT_VALUE = 3;
   /**
+   * <pre>
+   * The output of a tool the model called.
+   * </pre>
+   *
    * <code>ROLE_TOOL = 4;</code>
    */
   public static final int ROLE_TOOL_VALUE = 4;

@@ -110,7 +110,11 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object provider_ = "";
   /**
    * <pre>
-   * The first deployment of that tier that is currently available.
+   * Provider of the first deployment of that tier (or of the pinned model)
+   * whose circuit breaker is not open: the one the cascade tries first. When
+   * every breaker of the tier is open, the first configured deployment (the
+   * cascade then tries them anyway). Budgets and rate limits are not
+   * consulted; CompleteResponse.served_by says who answered.
    * </pre>
    *
    * <code>string provider = 2 [json_name = "provider"];</code>
@@ -131,7 +135,11 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The first deployment of that tier that is currently available.
+   * Provider of the first deployment of that tier (or of the pinned model)
+   * whose circuit breaker is not open: the one the cascade tries first. When
+   * every breaker of the tier is open, the first configured deployment (the
+   * cascade then tries them anyway). Budgets and rate limits are not
+   * consulted; CompleteResponse.served_by says who answered.
    * </pre>
    *
    * <code>string provider = 2 [json_name = "provider"];</code>
@@ -156,6 +164,10 @@ private static final long serialVersionUID = 0L;
   @SuppressWarnings("serial")
   private volatile java.lang.Object model_ = "";
   /**
+   * <pre>
+   * Model of that same deployment, as sent to the provider.
+   * </pre>
+   *
    * <code>string model = 3 [json_name = "model"];</code>
    * @return The model.
    */
@@ -173,6 +185,10 @@ private static final long serialVersionUID = 0L;
     }
   }
   /**
+   * <pre>
+   * Model of that same deployment, as sent to the provider.
+   * </pre>
+   *
    * <code>string model = 3 [json_name = "model"];</code>
    * @return The bytes for model.
    */
@@ -887,7 +903,11 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object provider_ = "";
     /**
      * <pre>
-     * The first deployment of that tier that is currently available.
+     * Provider of the first deployment of that tier (or of the pinned model)
+     * whose circuit breaker is not open: the one the cascade tries first. When
+     * every breaker of the tier is open, the first configured deployment (the
+     * cascade then tries them anyway). Budgets and rate limits are not
+     * consulted; CompleteResponse.served_by says who answered.
      * </pre>
      *
      * <code>string provider = 2 [json_name = "provider"];</code>
@@ -907,7 +927,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The first deployment of that tier that is currently available.
+     * Provider of the first deployment of that tier (or of the pinned model)
+     * whose circuit breaker is not open: the one the cascade tries first. When
+     * every breaker of the tier is open, the first configured deployment (the
+     * cascade then tries them anyway). Budgets and rate limits are not
+     * consulted; CompleteResponse.served_by says who answered.
      * </pre>
      *
      * <code>string provider = 2 [json_name = "provider"];</code>
@@ -928,7 +952,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The first deployment of that tier that is currently available.
+     * Provider of the first deployment of that tier (or of the pinned model)
+     * whose circuit breaker is not open: the one the cascade tries first. When
+     * every breaker of the tier is open, the first configured deployment (the
+     * cascade then tries them anyway). Budgets and rate limits are not
+     * consulted; CompleteResponse.served_by says who answered.
      * </pre>
      *
      * <code>string provider = 2 [json_name = "provider"];</code>
@@ -945,7 +973,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The first deployment of that tier that is currently available.
+     * Provider of the first deployment of that tier (or of the pinned model)
+     * whose circuit breaker is not open: the one the cascade tries first. When
+     * every breaker of the tier is open, the first configured deployment (the
+     * cascade then tries them anyway). Budgets and rate limits are not
+     * consulted; CompleteResponse.served_by says who answered.
      * </pre>
      *
      * <code>string provider = 2 [json_name = "provider"];</code>
@@ -959,7 +991,11 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The first deployment of that tier that is currently available.
+     * Provider of the first deployment of that tier (or of the pinned model)
+     * whose circuit breaker is not open: the one the cascade tries first. When
+     * every breaker of the tier is open, the first configured deployment (the
+     * cascade then tries them anyway). Budgets and rate limits are not
+     * consulted; CompleteResponse.served_by says who answered.
      * </pre>
      *
      * <code>string provider = 2 [json_name = "provider"];</code>
@@ -978,6 +1014,10 @@ private static final long serialVersionUID = 0L;
 
     private java.lang.Object model_ = "";
     /**
+     * <pre>
+     * Model of that same deployment, as sent to the provider.
+     * </pre>
+     *
      * <code>string model = 3 [json_name = "model"];</code>
      * @return The model.
      */
@@ -994,6 +1034,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Model of that same deployment, as sent to the provider.
+     * </pre>
+     *
      * <code>string model = 3 [json_name = "model"];</code>
      * @return The bytes for model.
      */
@@ -1011,6 +1055,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Model of that same deployment, as sent to the provider.
+     * </pre>
+     *
      * <code>string model = 3 [json_name = "model"];</code>
      * @param value The model to set.
      * @return This builder for chaining.
@@ -1024,6 +1072,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Model of that same deployment, as sent to the provider.
+     * </pre>
+     *
      * <code>string model = 3 [json_name = "model"];</code>
      * @return This builder for chaining.
      */
@@ -1034,6 +1086,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Model of that same deployment, as sent to the provider.
+     * </pre>
+     *
      * <code>string model = 3 [json_name = "model"];</code>
      * @param value The bytes for model to set.
      * @return This builder for chaining.

@@ -32,7 +32,11 @@ public interface RouteDecisionOrBuilder extends
 
   /**
    * <pre>
-   * The first deployment of that tier that is currently available.
+   * Provider of the first deployment of that tier (or of the pinned model)
+   * whose circuit breaker is not open: the one the cascade tries first. When
+   * every breaker of the tier is open, the first configured deployment (the
+   * cascade then tries them anyway). Budgets and rate limits are not
+   * consulted; CompleteResponse.served_by says who answered.
    * </pre>
    *
    * <code>string provider = 2 [json_name = "provider"];</code>
@@ -41,7 +45,11 @@ public interface RouteDecisionOrBuilder extends
   java.lang.String getProvider();
   /**
    * <pre>
-   * The first deployment of that tier that is currently available.
+   * Provider of the first deployment of that tier (or of the pinned model)
+   * whose circuit breaker is not open: the one the cascade tries first. When
+   * every breaker of the tier is open, the first configured deployment (the
+   * cascade then tries them anyway). Budgets and rate limits are not
+   * consulted; CompleteResponse.served_by says who answered.
    * </pre>
    *
    * <code>string provider = 2 [json_name = "provider"];</code>
@@ -51,11 +59,19 @@ public interface RouteDecisionOrBuilder extends
       getProviderBytes();
 
   /**
+   * <pre>
+   * Model of that same deployment, as sent to the provider.
+   * </pre>
+   *
    * <code>string model = 3 [json_name = "model"];</code>
    * @return The model.
    */
   java.lang.String getModel();
   /**
+   * <pre>
+   * Model of that same deployment, as sent to the provider.
+   * </pre>
+   *
    * <code>string model = 3 [json_name = "model"];</code>
    * @return The bytes for model.
    */

@@ -122,6 +122,10 @@ private static final long serialVersionUID = 0L;
   @SuppressWarnings("serial")
   private volatile java.lang.Object namespace_ = "";
   /**
+   * <pre>
+   * Tenant namespace, as in CompleteRequest: it selects the routing policy.
+   * </pre>
+   *
    * <code>string namespace = 2 [json_name = "namespace"];</code>
    * @return The namespace.
    */
@@ -139,6 +143,10 @@ private static final long serialVersionUID = 0L;
     }
   }
   /**
+   * <pre>
+   * Tenant namespace, as in CompleteRequest: it selects the routing policy.
+   * </pre>
+   *
    * <code>string namespace = 2 [json_name = "namespace"];</code>
    * @return The bytes for namespace.
    */
@@ -160,6 +168,10 @@ private static final long serialVersionUID = 0L;
   public static final int ROUTING_FIELD_NUMBER = 3;
   private dev.sluice.v1.RoutingHints routing_;
   /**
+   * <pre>
+   * Routing hints, as in CompleteRequest (a pinned model or start tier wins).
+   * </pre>
+   *
    * <code>.sluice.v1.RoutingHints routing = 3 [json_name = "routing"];</code>
    * @return Whether the routing field is set.
    */
@@ -168,6 +180,10 @@ private static final long serialVersionUID = 0L;
     return ((bitField0_ & 0x00000001) != 0);
   }
   /**
+   * <pre>
+   * Routing hints, as in CompleteRequest (a pinned model or start tier wins).
+   * </pre>
+   *
    * <code>.sluice.v1.RoutingHints routing = 3 [json_name = "routing"];</code>
    * @return The routing.
    */
@@ -176,6 +192,10 @@ private static final long serialVersionUID = 0L;
     return routing_ == null ? dev.sluice.v1.RoutingHints.getDefaultInstance() : routing_;
   }
   /**
+   * <pre>
+   * Routing hints, as in CompleteRequest (a pinned model or start tier wins).
+   * </pre>
+   *
    * <code>.sluice.v1.RoutingHints routing = 3 [json_name = "routing"];</code>
    */
   @java.lang.Override
@@ -187,6 +207,11 @@ private static final long serialVersionUID = 0L;
   @SuppressWarnings("serial")
   private volatile java.lang.Object requestId_ = "";
   /**
+   * <pre>
+   * Caller's id, as in CompleteRequest; with user_id empty it is the key of
+   * the sticky experiment assignment. At most 128 characters.
+   * </pre>
+   *
    * <code>string request_id = 4 [json_name = "requestId"];</code>
    * @return The requestId.
    */
@@ -204,6 +229,11 @@ private static final long serialVersionUID = 0L;
     }
   }
   /**
+   * <pre>
+   * Caller's id, as in CompleteRequest; with user_id empty it is the key of
+   * the sticky experiment assignment. At most 128 characters.
+   * </pre>
+   *
    * <code>string request_id = 4 [json_name = "requestId"];</code>
    * @return The bytes for requestId.
    */
@@ -226,6 +256,11 @@ private static final long serialVersionUID = 0L;
   @SuppressWarnings("serial")
   private volatile java.lang.Object userId_ = "";
   /**
+   * <pre>
+   * Stable end-user id for sticky experiment assignment, as in
+   * CompleteRequest.
+   * </pre>
+   *
    * <code>string user_id = 5 [json_name = "userId"];</code>
    * @return The userId.
    */
@@ -243,6 +278,11 @@ private static final long serialVersionUID = 0L;
     }
   }
   /**
+   * <pre>
+   * Stable end-user id for sticky experiment assignment, as in
+   * CompleteRequest.
+   * </pre>
+   *
    * <code>string user_id = 5 [json_name = "userId"];</code>
    * @return The bytes for userId.
    */
@@ -1040,6 +1080,10 @@ private static final long serialVersionUID = 0L;
 
     private java.lang.Object namespace_ = "";
     /**
+     * <pre>
+     * Tenant namespace, as in CompleteRequest: it selects the routing policy.
+     * </pre>
+     *
      * <code>string namespace = 2 [json_name = "namespace"];</code>
      * @return The namespace.
      */
@@ -1056,6 +1100,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Tenant namespace, as in CompleteRequest: it selects the routing policy.
+     * </pre>
+     *
      * <code>string namespace = 2 [json_name = "namespace"];</code>
      * @return The bytes for namespace.
      */
@@ -1073,6 +1121,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Tenant namespace, as in CompleteRequest: it selects the routing policy.
+     * </pre>
+     *
      * <code>string namespace = 2 [json_name = "namespace"];</code>
      * @param value The namespace to set.
      * @return This builder for chaining.
@@ -1086,6 +1138,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Tenant namespace, as in CompleteRequest: it selects the routing policy.
+     * </pre>
+     *
      * <code>string namespace = 2 [json_name = "namespace"];</code>
      * @return This builder for chaining.
      */
@@ -1096,6 +1152,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Tenant namespace, as in CompleteRequest: it selects the routing policy.
+     * </pre>
+     *
      * <code>string namespace = 2 [json_name = "namespace"];</code>
      * @param value The bytes for namespace to set.
      * @return This builder for chaining.
@@ -1114,6 +1174,10 @@ private static final long serialVersionUID = 0L;
     private com.google.protobuf.SingleFieldBuilder<
         dev.sluice.v1.RoutingHints, dev.sluice.v1.RoutingHints.Builder, dev.sluice.v1.RoutingHintsOrBuilder> routingBuilder_;
     /**
+     * <pre>
+     * Routing hints, as in CompleteRequest (a pinned model or start tier wins).
+     * </pre>
+     *
      * <code>.sluice.v1.RoutingHints routing = 3 [json_name = "routing"];</code>
      * @return Whether the routing field is set.
      */
@@ -1121,6 +1185,10 @@ private static final long serialVersionUID = 0L;
       return ((bitField0_ & 0x00000004) != 0);
     }
     /**
+     * <pre>
+     * Routing hints, as in CompleteRequest (a pinned model or start tier wins).
+     * </pre>
+     *
      * <code>.sluice.v1.RoutingHints routing = 3 [json_name = "routing"];</code>
      * @return The routing.
      */
@@ -1132,6 +1200,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Routing hints, as in CompleteRequest (a pinned model or start tier wins).
+     * </pre>
+     *
      * <code>.sluice.v1.RoutingHints routing = 3 [json_name = "routing"];</code>
      */
     public Builder setRouting(dev.sluice.v1.RoutingHints value) {
@@ -1146,6 +1218,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Routing hints, as in CompleteRequest (a pinned model or start tier wins).
+     * </pre>
+     *
      * <code>.sluice.v1.RoutingHints routing = 3 [json_name = "routing"];</code>
      */
     public Builder setRouting(
@@ -1160,6 +1236,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Routing hints, as in CompleteRequest (a pinned model or start tier wins).
+     * </pre>
+     *
      * <code>.sluice.v1.RoutingHints routing = 3 [json_name = "routing"];</code>
      */
     public Builder mergeRouting(dev.sluice.v1.RoutingHints value) {
@@ -1181,6 +1261,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Routing hints, as in CompleteRequest (a pinned model or start tier wins).
+     * </pre>
+     *
      * <code>.sluice.v1.RoutingHints routing = 3 [json_name = "routing"];</code>
      */
     public Builder clearRouting() {
@@ -1194,6 +1278,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Routing hints, as in CompleteRequest (a pinned model or start tier wins).
+     * </pre>
+     *
      * <code>.sluice.v1.RoutingHints routing = 3 [json_name = "routing"];</code>
      */
     public dev.sluice.v1.RoutingHints.Builder getRoutingBuilder() {
@@ -1202,6 +1290,10 @@ private static final long serialVersionUID = 0L;
       return internalGetRoutingFieldBuilder().getBuilder();
     }
     /**
+     * <pre>
+     * Routing hints, as in CompleteRequest (a pinned model or start tier wins).
+     * </pre>
+     *
      * <code>.sluice.v1.RoutingHints routing = 3 [json_name = "routing"];</code>
      */
     public dev.sluice.v1.RoutingHintsOrBuilder getRoutingOrBuilder() {
@@ -1213,6 +1305,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Routing hints, as in CompleteRequest (a pinned model or start tier wins).
+     * </pre>
+     *
      * <code>.sluice.v1.RoutingHints routing = 3 [json_name = "routing"];</code>
      */
     private com.google.protobuf.SingleFieldBuilder<
@@ -1231,6 +1327,11 @@ private static final long serialVersionUID = 0L;
 
     private java.lang.Object requestId_ = "";
     /**
+     * <pre>
+     * Caller's id, as in CompleteRequest; with user_id empty it is the key of
+     * the sticky experiment assignment. At most 128 characters.
+     * </pre>
+     *
      * <code>string request_id = 4 [json_name = "requestId"];</code>
      * @return The requestId.
      */
@@ -1247,6 +1348,11 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Caller's id, as in CompleteRequest; with user_id empty it is the key of
+     * the sticky experiment assignment. At most 128 characters.
+     * </pre>
+     *
      * <code>string request_id = 4 [json_name = "requestId"];</code>
      * @return The bytes for requestId.
      */
@@ -1264,6 +1370,11 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Caller's id, as in CompleteRequest; with user_id empty it is the key of
+     * the sticky experiment assignment. At most 128 characters.
+     * </pre>
+     *
      * <code>string request_id = 4 [json_name = "requestId"];</code>
      * @param value The requestId to set.
      * @return This builder for chaining.
@@ -1277,6 +1388,11 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Caller's id, as in CompleteRequest; with user_id empty it is the key of
+     * the sticky experiment assignment. At most 128 characters.
+     * </pre>
+     *
      * <code>string request_id = 4 [json_name = "requestId"];</code>
      * @return This builder for chaining.
      */
@@ -1287,6 +1403,11 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Caller's id, as in CompleteRequest; with user_id empty it is the key of
+     * the sticky experiment assignment. At most 128 characters.
+     * </pre>
+     *
      * <code>string request_id = 4 [json_name = "requestId"];</code>
      * @param value The bytes for requestId to set.
      * @return This builder for chaining.
@@ -1303,6 +1424,11 @@ private static final long serialVersionUID = 0L;
 
     private java.lang.Object userId_ = "";
     /**
+     * <pre>
+     * Stable end-user id for sticky experiment assignment, as in
+     * CompleteRequest.
+     * </pre>
+     *
      * <code>string user_id = 5 [json_name = "userId"];</code>
      * @return The userId.
      */
@@ -1319,6 +1445,11 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Stable end-user id for sticky experiment assignment, as in
+     * CompleteRequest.
+     * </pre>
+     *
      * <code>string user_id = 5 [json_name = "userId"];</code>
      * @return The bytes for userId.
      */
@@ -1336,6 +1467,11 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Stable end-user id for sticky experiment assignment, as in
+     * CompleteRequest.
+     * </pre>
+     *
      * <code>string user_id = 5 [json_name = "userId"];</code>
      * @param value The userId to set.
      * @return This builder for chaining.
@@ -1349,6 +1485,11 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Stable end-user id for sticky experiment assignment, as in
+     * CompleteRequest.
+     * </pre>
+     *
      * <code>string user_id = 5 [json_name = "userId"];</code>
      * @return This builder for chaining.
      */
@@ -1359,6 +1500,11 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Stable end-user id for sticky experiment assignment, as in
+     * CompleteRequest.
+     * </pre>
+     *
      * <code>string user_id = 5 [json_name = "userId"];</code>
      * @param value The bytes for userId to set.
      * @return This builder for chaining.

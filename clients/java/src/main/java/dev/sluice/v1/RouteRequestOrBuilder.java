@@ -55,11 +55,19 @@ public interface RouteRequestOrBuilder extends
       int index);
 
   /**
+   * <pre>
+   * Tenant namespace, as in CompleteRequest: it selects the routing policy.
+   * </pre>
+   *
    * <code>string namespace = 2 [json_name = "namespace"];</code>
    * @return The namespace.
    */
   java.lang.String getNamespace();
   /**
+   * <pre>
+   * Tenant namespace, as in CompleteRequest: it selects the routing policy.
+   * </pre>
+   *
    * <code>string namespace = 2 [json_name = "namespace"];</code>
    * @return The bytes for namespace.
    */
@@ -67,26 +75,48 @@ public interface RouteRequestOrBuilder extends
       getNamespaceBytes();
 
   /**
+   * <pre>
+   * Routing hints, as in CompleteRequest (a pinned model or start tier wins).
+   * </pre>
+   *
    * <code>.sluice.v1.RoutingHints routing = 3 [json_name = "routing"];</code>
    * @return Whether the routing field is set.
    */
   boolean hasRouting();
   /**
+   * <pre>
+   * Routing hints, as in CompleteRequest (a pinned model or start tier wins).
+   * </pre>
+   *
    * <code>.sluice.v1.RoutingHints routing = 3 [json_name = "routing"];</code>
    * @return The routing.
    */
   dev.sluice.v1.RoutingHints getRouting();
   /**
+   * <pre>
+   * Routing hints, as in CompleteRequest (a pinned model or start tier wins).
+   * </pre>
+   *
    * <code>.sluice.v1.RoutingHints routing = 3 [json_name = "routing"];</code>
    */
   dev.sluice.v1.RoutingHintsOrBuilder getRoutingOrBuilder();
 
   /**
+   * <pre>
+   * Caller's id, as in CompleteRequest; with user_id empty it is the key of
+   * the sticky experiment assignment. At most 128 characters.
+   * </pre>
+   *
    * <code>string request_id = 4 [json_name = "requestId"];</code>
    * @return The requestId.
    */
   java.lang.String getRequestId();
   /**
+   * <pre>
+   * Caller's id, as in CompleteRequest; with user_id empty it is the key of
+   * the sticky experiment assignment. At most 128 characters.
+   * </pre>
+   *
    * <code>string request_id = 4 [json_name = "requestId"];</code>
    * @return The bytes for requestId.
    */
@@ -94,11 +124,21 @@ public interface RouteRequestOrBuilder extends
       getRequestIdBytes();
 
   /**
+   * <pre>
+   * Stable end-user id for sticky experiment assignment, as in
+   * CompleteRequest.
+   * </pre>
+   *
    * <code>string user_id = 5 [json_name = "userId"];</code>
    * @return The userId.
    */
   java.lang.String getUserId();
   /**
+   * <pre>
+   * Stable end-user id for sticky experiment assignment, as in
+   * CompleteRequest.
+   * </pre>
+   *
    * <code>string user_id = 5 [json_name = "userId"];</code>
    * @return The bytes for userId.
    */

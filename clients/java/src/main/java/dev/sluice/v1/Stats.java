@@ -6,6 +6,10 @@
 package dev.sluice.v1;
 
 /**
+ * <pre>
+ * Counters of the daemon since start.
+ * </pre>
+ *
  * Protobuf type {@code sluice.v1.Stats}
  */
 @com.google.protobuf.Generated
@@ -54,6 +58,10 @@ private static final long serialVersionUID = 0L;
   public static final int CACHE_FIELD_NUMBER = 1;
   private dev.sluice.v1.CacheStats cache_;
   /**
+   * <pre>
+   * Cache counters (of GetStatsRequest.namespace, or of all namespaces).
+   * </pre>
+   *
    * <code>.sluice.v1.CacheStats cache = 1 [json_name = "cache"];</code>
    * @return Whether the cache field is set.
    */
@@ -62,6 +70,10 @@ private static final long serialVersionUID = 0L;
     return ((bitField0_ & 0x00000001) != 0);
   }
   /**
+   * <pre>
+   * Cache counters (of GetStatsRequest.namespace, or of all namespaces).
+   * </pre>
+   *
    * <code>.sluice.v1.CacheStats cache = 1 [json_name = "cache"];</code>
    * @return The cache.
    */
@@ -70,6 +82,10 @@ private static final long serialVersionUID = 0L;
     return cache_ == null ? dev.sluice.v1.CacheStats.getDefaultInstance() : cache_;
   }
   /**
+   * <pre>
+   * Cache counters (of GetStatsRequest.namespace, or of all namespaces).
+   * </pre>
+   *
    * <code>.sluice.v1.CacheStats cache = 1 [json_name = "cache"];</code>
    */
   @java.lang.Override
@@ -80,6 +96,10 @@ private static final long serialVersionUID = 0L;
   public static final int REQUESTS_FIELD_NUMBER = 2;
   private dev.sluice.v1.RequestStats requests_;
   /**
+   * <pre>
+   * Request counters (of GetStatsRequest.namespace, or of all namespaces).
+   * </pre>
+   *
    * <code>.sluice.v1.RequestStats requests = 2 [json_name = "requests"];</code>
    * @return Whether the requests field is set.
    */
@@ -88,6 +108,10 @@ private static final long serialVersionUID = 0L;
     return ((bitField0_ & 0x00000002) != 0);
   }
   /**
+   * <pre>
+   * Request counters (of GetStatsRequest.namespace, or of all namespaces).
+   * </pre>
+   *
    * <code>.sluice.v1.RequestStats requests = 2 [json_name = "requests"];</code>
    * @return The requests.
    */
@@ -96,6 +120,10 @@ private static final long serialVersionUID = 0L;
     return requests_ == null ? dev.sluice.v1.RequestStats.getDefaultInstance() : requests_;
   }
   /**
+   * <pre>
+   * Request counters (of GetStatsRequest.namespace, or of all namespaces).
+   * </pre>
+   *
    * <code>.sluice.v1.RequestStats requests = 2 [json_name = "requests"];</code>
    */
   @java.lang.Override
@@ -153,6 +181,10 @@ private static final long serialVersionUID = 0L;
   public static final int UPTIME_FIELD_NUMBER = 4;
   private com.google.protobuf.Duration uptime_;
   /**
+   * <pre>
+   * Time since the daemon started.
+   * </pre>
+   *
    * <code>.google.protobuf.Duration uptime = 4 [json_name = "uptime"];</code>
    * @return Whether the uptime field is set.
    */
@@ -161,6 +193,10 @@ private static final long serialVersionUID = 0L;
     return ((bitField0_ & 0x00000004) != 0);
   }
   /**
+   * <pre>
+   * Time since the daemon started.
+   * </pre>
+   *
    * <code>.google.protobuf.Duration uptime = 4 [json_name = "uptime"];</code>
    * @return The uptime.
    */
@@ -169,6 +205,10 @@ private static final long serialVersionUID = 0L;
     return uptime_ == null ? com.google.protobuf.Duration.getDefaultInstance() : uptime_;
   }
   /**
+   * <pre>
+   * Time since the daemon started.
+   * </pre>
+   *
    * <code>.google.protobuf.Duration uptime = 4 [json_name = "uptime"];</code>
    */
   @java.lang.Override
@@ -180,6 +220,10 @@ private static final long serialVersionUID = 0L;
   @SuppressWarnings("serial")
   private volatile java.lang.Object version_ = "";
   /**
+   * <pre>
+   * The daemon's version, e.g. "0.1.0".
+   * </pre>
+   *
    * <code>string version = 5 [json_name = "version"];</code>
    * @return The version.
    */
@@ -197,6 +241,10 @@ private static final long serialVersionUID = 0L;
     }
   }
   /**
+   * <pre>
+   * The daemon's version, e.g. "0.1.0".
+   * </pre>
+   *
    * <code>string version = 5 [json_name = "version"];</code>
    * @return The bytes for version.
    */
@@ -434,6 +482,10 @@ private static final long serialVersionUID = 0L;
     return builder;
   }
   /**
+   * <pre>
+   * Counters of the daemon since start.
+   * </pre>
+   *
    * Protobuf type {@code sluice.v1.Stats}
    */
   public static final class Builder extends
@@ -660,6 +712,10 @@ private static final long serialVersionUID = 0L;
     private com.google.protobuf.SingleFieldBuilder<
         dev.sluice.v1.CacheStats, dev.sluice.v1.CacheStats.Builder, dev.sluice.v1.CacheStatsOrBuilder> cacheBuilder_;
     /**
+     * <pre>
+     * Cache counters (of GetStatsRequest.namespace, or of all namespaces).
+     * </pre>
+     *
      * <code>.sluice.v1.CacheStats cache = 1 [json_name = "cache"];</code>
      * @return Whether the cache field is set.
      */
@@ -667,6 +723,10 @@ private static final long serialVersionUID = 0L;
       return ((bitField0_ & 0x00000001) != 0);
     }
     /**
+     * <pre>
+     * Cache counters (of GetStatsRequest.namespace, or of all namespaces).
+     * </pre>
+     *
      * <code>.sluice.v1.CacheStats cache = 1 [json_name = "cache"];</code>
      * @return The cache.
      */
@@ -678,6 +738,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Cache counters (of GetStatsRequest.namespace, or of all namespaces).
+     * </pre>
+     *
      * <code>.sluice.v1.CacheStats cache = 1 [json_name = "cache"];</code>
      */
     public Builder setCache(dev.sluice.v1.CacheStats value) {
@@ -692,6 +756,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Cache counters (of GetStatsRequest.namespace, or of all namespaces).
+     * </pre>
+     *
      * <code>.sluice.v1.CacheStats cache = 1 [json_name = "cache"];</code>
      */
     public Builder setCache(
@@ -706,6 +774,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Cache counters (of GetStatsRequest.namespace, or of all namespaces).
+     * </pre>
+     *
      * <code>.sluice.v1.CacheStats cache = 1 [json_name = "cache"];</code>
      */
     public Builder mergeCache(dev.sluice.v1.CacheStats value) {
@@ -727,6 +799,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Cache counters (of GetStatsRequest.namespace, or of all namespaces).
+     * </pre>
+     *
      * <code>.sluice.v1.CacheStats cache = 1 [json_name = "cache"];</code>
      */
     public Builder clearCache() {
@@ -740,6 +816,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Cache counters (of GetStatsRequest.namespace, or of all namespaces).
+     * </pre>
+     *
      * <code>.sluice.v1.CacheStats cache = 1 [json_name = "cache"];</code>
      */
     public dev.sluice.v1.CacheStats.Builder getCacheBuilder() {
@@ -748,6 +828,10 @@ private static final long serialVersionUID = 0L;
       return internalGetCacheFieldBuilder().getBuilder();
     }
     /**
+     * <pre>
+     * Cache counters (of GetStatsRequest.namespace, or of all namespaces).
+     * </pre>
+     *
      * <code>.sluice.v1.CacheStats cache = 1 [json_name = "cache"];</code>
      */
     public dev.sluice.v1.CacheStatsOrBuilder getCacheOrBuilder() {
@@ -759,6 +843,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Cache counters (of GetStatsRequest.namespace, or of all namespaces).
+     * </pre>
+     *
      * <code>.sluice.v1.CacheStats cache = 1 [json_name = "cache"];</code>
      */
     private com.google.protobuf.SingleFieldBuilder<
@@ -779,6 +867,10 @@ private static final long serialVersionUID = 0L;
     private com.google.protobuf.SingleFieldBuilder<
         dev.sluice.v1.RequestStats, dev.sluice.v1.RequestStats.Builder, dev.sluice.v1.RequestStatsOrBuilder> requestsBuilder_;
     /**
+     * <pre>
+     * Request counters (of GetStatsRequest.namespace, or of all namespaces).
+     * </pre>
+     *
      * <code>.sluice.v1.RequestStats requests = 2 [json_name = "requests"];</code>
      * @return Whether the requests field is set.
      */
@@ -786,6 +878,10 @@ private static final long serialVersionUID = 0L;
       return ((bitField0_ & 0x00000002) != 0);
     }
     /**
+     * <pre>
+     * Request counters (of GetStatsRequest.namespace, or of all namespaces).
+     * </pre>
+     *
      * <code>.sluice.v1.RequestStats requests = 2 [json_name = "requests"];</code>
      * @return The requests.
      */
@@ -797,6 +893,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Request counters (of GetStatsRequest.namespace, or of all namespaces).
+     * </pre>
+     *
      * <code>.sluice.v1.RequestStats requests = 2 [json_name = "requests"];</code>
      */
     public Builder setRequests(dev.sluice.v1.RequestStats value) {
@@ -811,6 +911,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Request counters (of GetStatsRequest.namespace, or of all namespaces).
+     * </pre>
+     *
      * <code>.sluice.v1.RequestStats requests = 2 [json_name = "requests"];</code>
      */
     public Builder setRequests(
@@ -825,6 +929,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Request counters (of GetStatsRequest.namespace, or of all namespaces).
+     * </pre>
+     *
      * <code>.sluice.v1.RequestStats requests = 2 [json_name = "requests"];</code>
      */
     public Builder mergeRequests(dev.sluice.v1.RequestStats value) {
@@ -846,6 +954,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Request counters (of GetStatsRequest.namespace, or of all namespaces).
+     * </pre>
+     *
      * <code>.sluice.v1.RequestStats requests = 2 [json_name = "requests"];</code>
      */
     public Builder clearRequests() {
@@ -859,6 +971,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Request counters (of GetStatsRequest.namespace, or of all namespaces).
+     * </pre>
+     *
      * <code>.sluice.v1.RequestStats requests = 2 [json_name = "requests"];</code>
      */
     public dev.sluice.v1.RequestStats.Builder getRequestsBuilder() {
@@ -867,6 +983,10 @@ private static final long serialVersionUID = 0L;
       return internalGetRequestsFieldBuilder().getBuilder();
     }
     /**
+     * <pre>
+     * Request counters (of GetStatsRequest.namespace, or of all namespaces).
+     * </pre>
+     *
      * <code>.sluice.v1.RequestStats requests = 2 [json_name = "requests"];</code>
      */
     public dev.sluice.v1.RequestStatsOrBuilder getRequestsOrBuilder() {
@@ -878,6 +998,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Request counters (of GetStatsRequest.namespace, or of all namespaces).
+     * </pre>
+     *
      * <code>.sluice.v1.RequestStats requests = 2 [json_name = "requests"];</code>
      */
     private com.google.protobuf.SingleFieldBuilder<
@@ -990,6 +1114,10 @@ private static final long serialVersionUID = 0L;
     private com.google.protobuf.SingleFieldBuilder<
         com.google.protobuf.Duration, com.google.protobuf.Duration.Builder, com.google.protobuf.DurationOrBuilder> uptimeBuilder_;
     /**
+     * <pre>
+     * Time since the daemon started.
+     * </pre>
+     *
      * <code>.google.protobuf.Duration uptime = 4 [json_name = "uptime"];</code>
      * @return Whether the uptime field is set.
      */
@@ -997,6 +1125,10 @@ private static final long serialVersionUID = 0L;
       return ((bitField0_ & 0x00000008) != 0);
     }
     /**
+     * <pre>
+     * Time since the daemon started.
+     * </pre>
+     *
      * <code>.google.protobuf.Duration uptime = 4 [json_name = "uptime"];</code>
      * @return The uptime.
      */
@@ -1008,6 +1140,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Time since the daemon started.
+     * </pre>
+     *
      * <code>.google.protobuf.Duration uptime = 4 [json_name = "uptime"];</code>
      */
     public Builder setUptime(com.google.protobuf.Duration value) {
@@ -1022,6 +1158,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Time since the daemon started.
+     * </pre>
+     *
      * <code>.google.protobuf.Duration uptime = 4 [json_name = "uptime"];</code>
      */
     public Builder setUptime(
@@ -1036,6 +1176,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Time since the daemon started.
+     * </pre>
+     *
      * <code>.google.protobuf.Duration uptime = 4 [json_name = "uptime"];</code>
      */
     public Builder mergeUptime(com.google.protobuf.Duration value) {
@@ -1057,6 +1201,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Time since the daemon started.
+     * </pre>
+     *
      * <code>.google.protobuf.Duration uptime = 4 [json_name = "uptime"];</code>
      */
     public Builder clearUptime() {
@@ -1070,6 +1218,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Time since the daemon started.
+     * </pre>
+     *
      * <code>.google.protobuf.Duration uptime = 4 [json_name = "uptime"];</code>
      */
     public com.google.protobuf.Duration.Builder getUptimeBuilder() {
@@ -1078,6 +1230,10 @@ private static final long serialVersionUID = 0L;
       return internalGetUptimeFieldBuilder().getBuilder();
     }
     /**
+     * <pre>
+     * Time since the daemon started.
+     * </pre>
+     *
      * <code>.google.protobuf.Duration uptime = 4 [json_name = "uptime"];</code>
      */
     public com.google.protobuf.DurationOrBuilder getUptimeOrBuilder() {
@@ -1089,6 +1245,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Time since the daemon started.
+     * </pre>
+     *
      * <code>.google.protobuf.Duration uptime = 4 [json_name = "uptime"];</code>
      */
     private com.google.protobuf.SingleFieldBuilder<
@@ -1107,6 +1267,10 @@ private static final long serialVersionUID = 0L;
 
     private java.lang.Object version_ = "";
     /**
+     * <pre>
+     * The daemon's version, e.g. "0.1.0".
+     * </pre>
+     *
      * <code>string version = 5 [json_name = "version"];</code>
      * @return The version.
      */
@@ -1123,6 +1287,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * The daemon's version, e.g. "0.1.0".
+     * </pre>
+     *
      * <code>string version = 5 [json_name = "version"];</code>
      * @return The bytes for version.
      */
@@ -1140,6 +1308,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * The daemon's version, e.g. "0.1.0".
+     * </pre>
+     *
      * <code>string version = 5 [json_name = "version"];</code>
      * @param value The version to set.
      * @return This builder for chaining.
@@ -1153,6 +1325,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * The daemon's version, e.g. "0.1.0".
+     * </pre>
+     *
      * <code>string version = 5 [json_name = "version"];</code>
      * @return This builder for chaining.
      */
@@ -1163,6 +1339,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * The daemon's version, e.g. "0.1.0".
+     * </pre>
+     *
      * <code>string version = 5 [json_name = "version"];</code>
      * @param value The bytes for version to set.
      * @return This builder for chaining.

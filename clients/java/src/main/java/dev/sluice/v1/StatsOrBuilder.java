@@ -11,31 +11,55 @@ public interface StatsOrBuilder extends
     com.google.protobuf.MessageOrBuilder {
 
   /**
+   * <pre>
+   * Cache counters (of GetStatsRequest.namespace, or of all namespaces).
+   * </pre>
+   *
    * <code>.sluice.v1.CacheStats cache = 1 [json_name = "cache"];</code>
    * @return Whether the cache field is set.
    */
   boolean hasCache();
   /**
+   * <pre>
+   * Cache counters (of GetStatsRequest.namespace, or of all namespaces).
+   * </pre>
+   *
    * <code>.sluice.v1.CacheStats cache = 1 [json_name = "cache"];</code>
    * @return The cache.
    */
   dev.sluice.v1.CacheStats getCache();
   /**
+   * <pre>
+   * Cache counters (of GetStatsRequest.namespace, or of all namespaces).
+   * </pre>
+   *
    * <code>.sluice.v1.CacheStats cache = 1 [json_name = "cache"];</code>
    */
   dev.sluice.v1.CacheStatsOrBuilder getCacheOrBuilder();
 
   /**
+   * <pre>
+   * Request counters (of GetStatsRequest.namespace, or of all namespaces).
+   * </pre>
+   *
    * <code>.sluice.v1.RequestStats requests = 2 [json_name = "requests"];</code>
    * @return Whether the requests field is set.
    */
   boolean hasRequests();
   /**
+   * <pre>
+   * Request counters (of GetStatsRequest.namespace, or of all namespaces).
+   * </pre>
+   *
    * <code>.sluice.v1.RequestStats requests = 2 [json_name = "requests"];</code>
    * @return The requests.
    */
   dev.sluice.v1.RequestStats getRequests();
   /**
+   * <pre>
+   * Request counters (of GetStatsRequest.namespace, or of all namespaces).
+   * </pre>
+   *
    * <code>.sluice.v1.RequestStats requests = 2 [json_name = "requests"];</code>
    */
   dev.sluice.v1.RequestStatsOrBuilder getRequestsOrBuilder();
@@ -61,26 +85,46 @@ public interface StatsOrBuilder extends
       getModelBytes();
 
   /**
+   * <pre>
+   * Time since the daemon started.
+   * </pre>
+   *
    * <code>.google.protobuf.Duration uptime = 4 [json_name = "uptime"];</code>
    * @return Whether the uptime field is set.
    */
   boolean hasUptime();
   /**
+   * <pre>
+   * Time since the daemon started.
+   * </pre>
+   *
    * <code>.google.protobuf.Duration uptime = 4 [json_name = "uptime"];</code>
    * @return The uptime.
    */
   com.google.protobuf.Duration getUptime();
   /**
+   * <pre>
+   * Time since the daemon started.
+   * </pre>
+   *
    * <code>.google.protobuf.Duration uptime = 4 [json_name = "uptime"];</code>
    */
   com.google.protobuf.DurationOrBuilder getUptimeOrBuilder();
 
   /**
+   * <pre>
+   * The daemon's version, e.g. "0.1.0".
+   * </pre>
+   *
    * <code>string version = 5 [json_name = "version"];</code>
    * @return The version.
    */
   java.lang.String getVersion();
   /**
+   * <pre>
+   * The daemon's version, e.g. "0.1.0".
+   * </pre>
+   *
    * <code>string version = 5 [json_name = "version"];</code>
    * @return The bytes for version.
    */

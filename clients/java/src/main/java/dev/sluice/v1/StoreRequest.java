@@ -122,6 +122,10 @@ private static final long serialVersionUID = 0L;
   @SuppressWarnings("serial")
   private volatile java.lang.Object namespace_ = "";
   /**
+   * <pre>
+   * Tenant namespace, as in CompleteRequest.
+   * </pre>
+   *
    * <code>string namespace = 2 [json_name = "namespace"];</code>
    * @return The namespace.
    */
@@ -139,6 +143,10 @@ private static final long serialVersionUID = 0L;
     }
   }
   /**
+   * <pre>
+   * Tenant namespace, as in CompleteRequest.
+   * </pre>
+   *
    * <code>string namespace = 2 [json_name = "namespace"];</code>
    * @return The bytes for namespace.
    */
@@ -160,6 +168,10 @@ private static final long serialVersionUID = 0L;
   public static final int PARAMS_FIELD_NUMBER = 3;
   private dev.sluice.v1.Params params_;
   /**
+   * <pre>
+   * Generation parameters: part of the cache key, as in CompleteRequest.
+   * </pre>
+   *
    * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
    * @return Whether the params field is set.
    */
@@ -168,6 +180,10 @@ private static final long serialVersionUID = 0L;
     return ((bitField0_ & 0x00000001) != 0);
   }
   /**
+   * <pre>
+   * Generation parameters: part of the cache key, as in CompleteRequest.
+   * </pre>
+   *
    * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
    * @return The params.
    */
@@ -176,6 +192,10 @@ private static final long serialVersionUID = 0L;
     return params_ == null ? dev.sluice.v1.Params.getDefaultInstance() : params_;
   }
   /**
+   * <pre>
+   * Generation parameters: part of the cache key, as in CompleteRequest.
+   * </pre>
+   *
    * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
    */
   @java.lang.Override
@@ -225,6 +245,10 @@ private static final long serialVersionUID = 0L;
   @SuppressWarnings("serial")
   private volatile java.lang.Object finishReason_ = "";
   /**
+   * <pre>
+   * Why generation stopped; empty means "stop".
+   * </pre>
+   *
    * <code>string finish_reason = 5 [json_name = "finishReason"];</code>
    * @return The finishReason.
    */
@@ -242,6 +266,10 @@ private static final long serialVersionUID = 0L;
     }
   }
   /**
+   * <pre>
+   * Why generation stopped; empty means "stop".
+   * </pre>
+   *
    * <code>string finish_reason = 5 [json_name = "finishReason"];</code>
    * @return The bytes for finishReason.
    */
@@ -263,6 +291,10 @@ private static final long serialVersionUID = 0L;
   public static final int USAGE_FIELD_NUMBER = 6;
   private dev.sluice.v1.Usage usage_;
   /**
+   * <pre>
+   * Token counts of the call that produced the answer (returned on hits).
+   * </pre>
+   *
    * <code>.sluice.v1.Usage usage = 6 [json_name = "usage"];</code>
    * @return Whether the usage field is set.
    */
@@ -271,6 +303,10 @@ private static final long serialVersionUID = 0L;
     return ((bitField0_ & 0x00000004) != 0);
   }
   /**
+   * <pre>
+   * Token counts of the call that produced the answer (returned on hits).
+   * </pre>
+   *
    * <code>.sluice.v1.Usage usage = 6 [json_name = "usage"];</code>
    * @return The usage.
    */
@@ -279,6 +315,10 @@ private static final long serialVersionUID = 0L;
     return usage_ == null ? dev.sluice.v1.Usage.getDefaultInstance() : usage_;
   }
   /**
+   * <pre>
+   * Token counts of the call that produced the answer (returned on hits).
+   * </pre>
+   *
    * <code>.sluice.v1.Usage usage = 6 [json_name = "usage"];</code>
    */
   @java.lang.Override
@@ -290,6 +330,10 @@ private static final long serialVersionUID = 0L;
   @SuppressWarnings("serial")
   private volatile java.lang.Object model_ = "";
   /**
+   * <pre>
+   * The model that produced the answer (at most 256 characters kept).
+   * </pre>
+   *
    * <code>string model = 7 [json_name = "model"];</code>
    * @return The model.
    */
@@ -307,6 +351,10 @@ private static final long serialVersionUID = 0L;
     }
   }
   /**
+   * <pre>
+   * The model that produced the answer (at most 256 characters kept).
+   * </pre>
+   *
    * <code>string model = 7 [json_name = "model"];</code>
    * @return The bytes for model.
    */
@@ -1256,6 +1304,10 @@ private static final long serialVersionUID = 0L;
 
     private java.lang.Object namespace_ = "";
     /**
+     * <pre>
+     * Tenant namespace, as in CompleteRequest.
+     * </pre>
+     *
      * <code>string namespace = 2 [json_name = "namespace"];</code>
      * @return The namespace.
      */
@@ -1272,6 +1324,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Tenant namespace, as in CompleteRequest.
+     * </pre>
+     *
      * <code>string namespace = 2 [json_name = "namespace"];</code>
      * @return The bytes for namespace.
      */
@@ -1289,6 +1345,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Tenant namespace, as in CompleteRequest.
+     * </pre>
+     *
      * <code>string namespace = 2 [json_name = "namespace"];</code>
      * @param value The namespace to set.
      * @return This builder for chaining.
@@ -1302,6 +1362,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Tenant namespace, as in CompleteRequest.
+     * </pre>
+     *
      * <code>string namespace = 2 [json_name = "namespace"];</code>
      * @return This builder for chaining.
      */
@@ -1312,6 +1376,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Tenant namespace, as in CompleteRequest.
+     * </pre>
+     *
      * <code>string namespace = 2 [json_name = "namespace"];</code>
      * @param value The bytes for namespace to set.
      * @return This builder for chaining.
@@ -1330,6 +1398,10 @@ private static final long serialVersionUID = 0L;
     private com.google.protobuf.SingleFieldBuilder<
         dev.sluice.v1.Params, dev.sluice.v1.Params.Builder, dev.sluice.v1.ParamsOrBuilder> paramsBuilder_;
     /**
+     * <pre>
+     * Generation parameters: part of the cache key, as in CompleteRequest.
+     * </pre>
+     *
      * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
      * @return Whether the params field is set.
      */
@@ -1337,6 +1409,10 @@ private static final long serialVersionUID = 0L;
       return ((bitField0_ & 0x00000004) != 0);
     }
     /**
+     * <pre>
+     * Generation parameters: part of the cache key, as in CompleteRequest.
+     * </pre>
+     *
      * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
      * @return The params.
      */
@@ -1348,6 +1424,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Generation parameters: part of the cache key, as in CompleteRequest.
+     * </pre>
+     *
      * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
      */
     public Builder setParams(dev.sluice.v1.Params value) {
@@ -1362,6 +1442,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Generation parameters: part of the cache key, as in CompleteRequest.
+     * </pre>
+     *
      * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
      */
     public Builder setParams(
@@ -1376,6 +1460,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Generation parameters: part of the cache key, as in CompleteRequest.
+     * </pre>
+     *
      * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
      */
     public Builder mergeParams(dev.sluice.v1.Params value) {
@@ -1397,6 +1485,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Generation parameters: part of the cache key, as in CompleteRequest.
+     * </pre>
+     *
      * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
      */
     public Builder clearParams() {
@@ -1410,6 +1502,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Generation parameters: part of the cache key, as in CompleteRequest.
+     * </pre>
+     *
      * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
      */
     public dev.sluice.v1.Params.Builder getParamsBuilder() {
@@ -1418,6 +1514,10 @@ private static final long serialVersionUID = 0L;
       return internalGetParamsFieldBuilder().getBuilder();
     }
     /**
+     * <pre>
+     * Generation parameters: part of the cache key, as in CompleteRequest.
+     * </pre>
+     *
      * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
      */
     public dev.sluice.v1.ParamsOrBuilder getParamsOrBuilder() {
@@ -1429,6 +1529,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Generation parameters: part of the cache key, as in CompleteRequest.
+     * </pre>
+     *
      * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
      */
     private com.google.protobuf.SingleFieldBuilder<
@@ -1602,6 +1706,10 @@ private static final long serialVersionUID = 0L;
 
     private java.lang.Object finishReason_ = "";
     /**
+     * <pre>
+     * Why generation stopped; empty means "stop".
+     * </pre>
+     *
      * <code>string finish_reason = 5 [json_name = "finishReason"];</code>
      * @return The finishReason.
      */
@@ -1618,6 +1726,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Why generation stopped; empty means "stop".
+     * </pre>
+     *
      * <code>string finish_reason = 5 [json_name = "finishReason"];</code>
      * @return The bytes for finishReason.
      */
@@ -1635,6 +1747,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Why generation stopped; empty means "stop".
+     * </pre>
+     *
      * <code>string finish_reason = 5 [json_name = "finishReason"];</code>
      * @param value The finishReason to set.
      * @return This builder for chaining.
@@ -1648,6 +1764,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Why generation stopped; empty means "stop".
+     * </pre>
+     *
      * <code>string finish_reason = 5 [json_name = "finishReason"];</code>
      * @return This builder for chaining.
      */
@@ -1658,6 +1778,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Why generation stopped; empty means "stop".
+     * </pre>
+     *
      * <code>string finish_reason = 5 [json_name = "finishReason"];</code>
      * @param value The bytes for finishReason to set.
      * @return This builder for chaining.
@@ -1676,6 +1800,10 @@ private static final long serialVersionUID = 0L;
     private com.google.protobuf.SingleFieldBuilder<
         dev.sluice.v1.Usage, dev.sluice.v1.Usage.Builder, dev.sluice.v1.UsageOrBuilder> usageBuilder_;
     /**
+     * <pre>
+     * Token counts of the call that produced the answer (returned on hits).
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 6 [json_name = "usage"];</code>
      * @return Whether the usage field is set.
      */
@@ -1683,6 +1811,10 @@ private static final long serialVersionUID = 0L;
       return ((bitField0_ & 0x00000020) != 0);
     }
     /**
+     * <pre>
+     * Token counts of the call that produced the answer (returned on hits).
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 6 [json_name = "usage"];</code>
      * @return The usage.
      */
@@ -1694,6 +1826,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Token counts of the call that produced the answer (returned on hits).
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 6 [json_name = "usage"];</code>
      */
     public Builder setUsage(dev.sluice.v1.Usage value) {
@@ -1708,6 +1844,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Token counts of the call that produced the answer (returned on hits).
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 6 [json_name = "usage"];</code>
      */
     public Builder setUsage(
@@ -1722,6 +1862,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Token counts of the call that produced the answer (returned on hits).
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 6 [json_name = "usage"];</code>
      */
     public Builder mergeUsage(dev.sluice.v1.Usage value) {
@@ -1743,6 +1887,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Token counts of the call that produced the answer (returned on hits).
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 6 [json_name = "usage"];</code>
      */
     public Builder clearUsage() {
@@ -1756,6 +1904,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Token counts of the call that produced the answer (returned on hits).
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 6 [json_name = "usage"];</code>
      */
     public dev.sluice.v1.Usage.Builder getUsageBuilder() {
@@ -1764,6 +1916,10 @@ private static final long serialVersionUID = 0L;
       return internalGetUsageFieldBuilder().getBuilder();
     }
     /**
+     * <pre>
+     * Token counts of the call that produced the answer (returned on hits).
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 6 [json_name = "usage"];</code>
      */
     public dev.sluice.v1.UsageOrBuilder getUsageOrBuilder() {
@@ -1775,6 +1931,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Token counts of the call that produced the answer (returned on hits).
+     * </pre>
+     *
      * <code>.sluice.v1.Usage usage = 6 [json_name = "usage"];</code>
      */
     private com.google.protobuf.SingleFieldBuilder<
@@ -1793,6 +1953,10 @@ private static final long serialVersionUID = 0L;
 
     private java.lang.Object model_ = "";
     /**
+     * <pre>
+     * The model that produced the answer (at most 256 characters kept).
+     * </pre>
+     *
      * <code>string model = 7 [json_name = "model"];</code>
      * @return The model.
      */
@@ -1809,6 +1973,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * The model that produced the answer (at most 256 characters kept).
+     * </pre>
+     *
      * <code>string model = 7 [json_name = "model"];</code>
      * @return The bytes for model.
      */
@@ -1826,6 +1994,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * The model that produced the answer (at most 256 characters kept).
+     * </pre>
+     *
      * <code>string model = 7 [json_name = "model"];</code>
      * @param value The model to set.
      * @return This builder for chaining.
@@ -1839,6 +2011,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * The model that produced the answer (at most 256 characters kept).
+     * </pre>
+     *
      * <code>string model = 7 [json_name = "model"];</code>
      * @return This builder for chaining.
      */
@@ -1849,6 +2025,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * The model that produced the answer (at most 256 characters kept).
+     * </pre>
+     *
      * <code>string model = 7 [json_name = "model"];</code>
      * @param value The bytes for model to set.
      * @return This builder for chaining.

@@ -55,11 +55,19 @@ public interface StoreRequestOrBuilder extends
       int index);
 
   /**
+   * <pre>
+   * Tenant namespace, as in CompleteRequest.
+   * </pre>
+   *
    * <code>string namespace = 2 [json_name = "namespace"];</code>
    * @return The namespace.
    */
   java.lang.String getNamespace();
   /**
+   * <pre>
+   * Tenant namespace, as in CompleteRequest.
+   * </pre>
+   *
    * <code>string namespace = 2 [json_name = "namespace"];</code>
    * @return The bytes for namespace.
    */
@@ -67,16 +75,28 @@ public interface StoreRequestOrBuilder extends
       getNamespaceBytes();
 
   /**
+   * <pre>
+   * Generation parameters: part of the cache key, as in CompleteRequest.
+   * </pre>
+   *
    * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
    * @return Whether the params field is set.
    */
   boolean hasParams();
   /**
+   * <pre>
+   * Generation parameters: part of the cache key, as in CompleteRequest.
+   * </pre>
+   *
    * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
    * @return The params.
    */
   dev.sluice.v1.Params getParams();
   /**
+   * <pre>
+   * Generation parameters: part of the cache key, as in CompleteRequest.
+   * </pre>
+   *
    * <code>.sluice.v1.Params params = 3 [json_name = "params"];</code>
    */
   dev.sluice.v1.ParamsOrBuilder getParamsOrBuilder();
@@ -109,11 +129,19 @@ public interface StoreRequestOrBuilder extends
   dev.sluice.v1.MessageOrBuilder getAnswerOrBuilder();
 
   /**
+   * <pre>
+   * Why generation stopped; empty means "stop".
+   * </pre>
+   *
    * <code>string finish_reason = 5 [json_name = "finishReason"];</code>
    * @return The finishReason.
    */
   java.lang.String getFinishReason();
   /**
+   * <pre>
+   * Why generation stopped; empty means "stop".
+   * </pre>
+   *
    * <code>string finish_reason = 5 [json_name = "finishReason"];</code>
    * @return The bytes for finishReason.
    */
@@ -121,26 +149,46 @@ public interface StoreRequestOrBuilder extends
       getFinishReasonBytes();
 
   /**
+   * <pre>
+   * Token counts of the call that produced the answer (returned on hits).
+   * </pre>
+   *
    * <code>.sluice.v1.Usage usage = 6 [json_name = "usage"];</code>
    * @return Whether the usage field is set.
    */
   boolean hasUsage();
   /**
+   * <pre>
+   * Token counts of the call that produced the answer (returned on hits).
+   * </pre>
+   *
    * <code>.sluice.v1.Usage usage = 6 [json_name = "usage"];</code>
    * @return The usage.
    */
   dev.sluice.v1.Usage getUsage();
   /**
+   * <pre>
+   * Token counts of the call that produced the answer (returned on hits).
+   * </pre>
+   *
    * <code>.sluice.v1.Usage usage = 6 [json_name = "usage"];</code>
    */
   dev.sluice.v1.UsageOrBuilder getUsageOrBuilder();
 
   /**
+   * <pre>
+   * The model that produced the answer (at most 256 characters kept).
+   * </pre>
+   *
    * <code>string model = 7 [json_name = "model"];</code>
    * @return The model.
    */
   java.lang.String getModel();
   /**
+   * <pre>
+   * The model that produced the answer (at most 256 characters kept).
+   * </pre>
+   *
    * <code>string model = 7 [json_name = "model"];</code>
    * @return The bytes for model.
    */

@@ -6,6 +6,10 @@
 package dev.sluice.v1;
 
 /**
+ * <pre>
+ * The stored entry.
+ * </pre>
+ *
  * Protobuf type {@code sluice.v1.StoreResponse}
  */
 @com.google.protobuf.Generated
@@ -54,6 +58,10 @@ private static final long serialVersionUID = 0L;
   @SuppressWarnings("serial")
   private volatile java.lang.Object entryId_ = "";
   /**
+   * <pre>
+   * Id of the new entry, for Invalidate.
+   * </pre>
+   *
    * <code>string entry_id = 1 [json_name = "entryId"];</code>
    * @return The entryId.
    */
@@ -71,6 +79,10 @@ private static final long serialVersionUID = 0L;
     }
   }
   /**
+   * <pre>
+   * Id of the new entry, for Invalidate.
+   * </pre>
+   *
    * <code>string entry_id = 1 [json_name = "entryId"];</code>
    * @return The bytes for entryId.
    */
@@ -92,6 +104,10 @@ private static final long serialVersionUID = 0L;
   public static final int EXPIRES_FIELD_NUMBER = 2;
   private com.google.protobuf.Timestamp expires_;
   /**
+   * <pre>
+   * When the entry stops being served.
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp expires = 2 [json_name = "expires"];</code>
    * @return Whether the expires field is set.
    */
@@ -100,6 +116,10 @@ private static final long serialVersionUID = 0L;
     return ((bitField0_ & 0x00000001) != 0);
   }
   /**
+   * <pre>
+   * When the entry stops being served.
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp expires = 2 [json_name = "expires"];</code>
    * @return The expires.
    */
@@ -108,6 +128,10 @@ private static final long serialVersionUID = 0L;
     return expires_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : expires_;
   }
   /**
+   * <pre>
+   * When the entry stops being served.
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp expires = 2 [json_name = "expires"];</code>
    */
   @java.lang.Override
@@ -319,6 +343,10 @@ private static final long serialVersionUID = 0L;
     return builder;
   }
   /**
+   * <pre>
+   * The stored entry.
+   * </pre>
+   *
    * Protobuf type {@code sluice.v1.StoreResponse}
    */
   public static final class Builder extends
@@ -497,6 +525,10 @@ private static final long serialVersionUID = 0L;
 
     private java.lang.Object entryId_ = "";
     /**
+     * <pre>
+     * Id of the new entry, for Invalidate.
+     * </pre>
+     *
      * <code>string entry_id = 1 [json_name = "entryId"];</code>
      * @return The entryId.
      */
@@ -513,6 +545,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Id of the new entry, for Invalidate.
+     * </pre>
+     *
      * <code>string entry_id = 1 [json_name = "entryId"];</code>
      * @return The bytes for entryId.
      */
@@ -530,6 +566,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * Id of the new entry, for Invalidate.
+     * </pre>
+     *
      * <code>string entry_id = 1 [json_name = "entryId"];</code>
      * @param value The entryId to set.
      * @return This builder for chaining.
@@ -543,6 +583,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Id of the new entry, for Invalidate.
+     * </pre>
+     *
      * <code>string entry_id = 1 [json_name = "entryId"];</code>
      * @return This builder for chaining.
      */
@@ -553,6 +597,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Id of the new entry, for Invalidate.
+     * </pre>
+     *
      * <code>string entry_id = 1 [json_name = "entryId"];</code>
      * @param value The bytes for entryId to set.
      * @return This builder for chaining.
@@ -571,6 +619,10 @@ private static final long serialVersionUID = 0L;
     private com.google.protobuf.SingleFieldBuilder<
         com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder> expiresBuilder_;
     /**
+     * <pre>
+     * When the entry stops being served.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp expires = 2 [json_name = "expires"];</code>
      * @return Whether the expires field is set.
      */
@@ -578,6 +630,10 @@ private static final long serialVersionUID = 0L;
       return ((bitField0_ & 0x00000002) != 0);
     }
     /**
+     * <pre>
+     * When the entry stops being served.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp expires = 2 [json_name = "expires"];</code>
      * @return The expires.
      */
@@ -589,6 +645,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * When the entry stops being served.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp expires = 2 [json_name = "expires"];</code>
      */
     public Builder setExpires(com.google.protobuf.Timestamp value) {
@@ -603,6 +663,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * When the entry stops being served.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp expires = 2 [json_name = "expires"];</code>
      */
     public Builder setExpires(
@@ -617,6 +681,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * When the entry stops being served.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp expires = 2 [json_name = "expires"];</code>
      */
     public Builder mergeExpires(com.google.protobuf.Timestamp value) {
@@ -638,6 +706,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * When the entry stops being served.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp expires = 2 [json_name = "expires"];</code>
      */
     public Builder clearExpires() {
@@ -651,6 +723,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * When the entry stops being served.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp expires = 2 [json_name = "expires"];</code>
      */
     public com.google.protobuf.Timestamp.Builder getExpiresBuilder() {
@@ -659,6 +735,10 @@ private static final long serialVersionUID = 0L;
       return internalGetExpiresFieldBuilder().getBuilder();
     }
     /**
+     * <pre>
+     * When the entry stops being served.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp expires = 2 [json_name = "expires"];</code>
      */
     public com.google.protobuf.TimestampOrBuilder getExpiresOrBuilder() {
@@ -670,6 +750,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * When the entry stops being served.
+     * </pre>
+     *
      * <code>.google.protobuf.Timestamp expires = 2 [json_name = "expires"];</code>
      */
     private com.google.protobuf.SingleFieldBuilder<

@@ -11,11 +11,19 @@ public interface StoreResponseOrBuilder extends
     com.google.protobuf.MessageOrBuilder {
 
   /**
+   * <pre>
+   * Id of the new entry, for Invalidate.
+   * </pre>
+   *
    * <code>string entry_id = 1 [json_name = "entryId"];</code>
    * @return The entryId.
    */
   java.lang.String getEntryId();
   /**
+   * <pre>
+   * Id of the new entry, for Invalidate.
+   * </pre>
+   *
    * <code>string entry_id = 1 [json_name = "entryId"];</code>
    * @return The bytes for entryId.
    */
@@ -23,16 +31,28 @@ public interface StoreResponseOrBuilder extends
       getEntryIdBytes();
 
   /**
+   * <pre>
+   * When the entry stops being served.
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp expires = 2 [json_name = "expires"];</code>
    * @return Whether the expires field is set.
    */
   boolean hasExpires();
   /**
+   * <pre>
+   * When the entry stops being served.
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp expires = 2 [json_name = "expires"];</code>
    * @return The expires.
    */
   com.google.protobuf.Timestamp getExpires();
   /**
+   * <pre>
+   * When the entry stops being served.
+   * </pre>
+   *
    * <code>.google.protobuf.Timestamp expires = 2 [json_name = "expires"];</code>
    */
   com.google.protobuf.TimestampOrBuilder getExpiresOrBuilder();

@@ -55,6 +55,10 @@ private static final long serialVersionUID = 0L;
   public static final int INPUT_TOKENS_FIELD_NUMBER = 1;
   private long inputTokens_ = 0L;
   /**
+   * <pre>
+   * Prompt tokens, as the provider counted them (0 when it did not say).
+   * </pre>
+   *
    * <code>int64 input_tokens = 1 [json_name = "inputTokens"];</code>
    * @return The inputTokens.
    */
@@ -66,6 +70,10 @@ private static final long serialVersionUID = 0L;
   public static final int OUTPUT_TOKENS_FIELD_NUMBER = 2;
   private long outputTokens_ = 0L;
   /**
+   * <pre>
+   * Answer tokens, as the provider counted them (0 when it did not say).
+   * </pre>
+   *
    * <code>int64 output_tokens = 2 [json_name = "outputTokens"];</code>
    * @return The outputTokens.
    */
@@ -439,6 +447,10 @@ private static final long serialVersionUID = 0L;
 
     private long inputTokens_ ;
     /**
+     * <pre>
+     * Prompt tokens, as the provider counted them (0 when it did not say).
+     * </pre>
+     *
      * <code>int64 input_tokens = 1 [json_name = "inputTokens"];</code>
      * @return The inputTokens.
      */
@@ -447,6 +459,10 @@ private static final long serialVersionUID = 0L;
       return inputTokens_;
     }
     /**
+     * <pre>
+     * Prompt tokens, as the provider counted them (0 when it did not say).
+     * </pre>
+     *
      * <code>int64 input_tokens = 1 [json_name = "inputTokens"];</code>
      * @param value The inputTokens to set.
      * @return This builder for chaining.
@@ -459,6 +475,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Prompt tokens, as the provider counted them (0 when it did not say).
+     * </pre>
+     *
      * <code>int64 input_tokens = 1 [json_name = "inputTokens"];</code>
      * @return This builder for chaining.
      */
@@ -471,6 +491,10 @@ private static final long serialVersionUID = 0L;
 
     private long outputTokens_ ;
     /**
+     * <pre>
+     * Answer tokens, as the provider counted them (0 when it did not say).
+     * </pre>
+     *
      * <code>int64 output_tokens = 2 [json_name = "outputTokens"];</code>
      * @return The outputTokens.
      */
@@ -479,6 +503,10 @@ private static final long serialVersionUID = 0L;
       return outputTokens_;
     }
     /**
+     * <pre>
+     * Answer tokens, as the provider counted them (0 when it did not say).
+     * </pre>
+     *
      * <code>int64 output_tokens = 2 [json_name = "outputTokens"];</code>
      * @param value The outputTokens to set.
      * @return This builder for chaining.
@@ -491,6 +519,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * Answer tokens, as the provider counted them (0 when it did not say).
+     * </pre>
+     *
      * <code>int64 output_tokens = 2 [json_name = "outputTokens"];</code>
      * @return This builder for chaining.
      */

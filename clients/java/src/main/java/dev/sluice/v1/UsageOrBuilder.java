@@ -11,12 +11,20 @@ public interface UsageOrBuilder extends
     com.google.protobuf.MessageOrBuilder {
 
   /**
+   * <pre>
+   * Prompt tokens, as the provider counted them (0 when it did not say).
+   * </pre>
+   *
    * <code>int64 input_tokens = 1 [json_name = "inputTokens"];</code>
    * @return The inputTokens.
    */
   long getInputTokens();
 
   /**
+   * <pre>
+   * Answer tokens, as the provider counted them (0 when it did not say).
+   * </pre>
+   *
    * <code>int64 output_tokens = 2 [json_name = "outputTokens"];</code>
    * @return The outputTokens.
    */

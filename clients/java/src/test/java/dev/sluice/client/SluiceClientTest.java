@@ -142,4 +142,59 @@ class SluiceClientTest {
     chunks.forEach(c -> text.append(c.getDelta()));
     assertEquals(last.getSummary().getMessage().getContent(), text.toString());
   }
+
+  // ---- the standard google.rpc details (issue #22)
+  @Test
+  void invalidArgumentCarriesTheFieldViolationAndReason() {
+    CompleteRequest bad = CompleteRequest.newBuilder()
+        .addMessages(Message.newBuilder().setContent("hi"))
+        .setRequestId("java-1")
+        .build();
+    SluiceException e = assertThrows(SluiceException.InvalidArgumentException.class, () -> client.complete(bad));
+    assertEquals("INVALID_ARGUMENT", e.reason());
+    assertEquals("sluice.dev", e.domain());
+    assertEquals("java-1", e.metadata().get("request_id"));
+    assertEquals(1, e.fieldViolations().size());
+    assertEquals("messages[0].role", e.fieldViolations().get(0).field());
+    assertFalse(e.fieldViolations().get(0).description().isEmpty());
+    assertTrue(e.retryDelay().isEmpty());
+    assertEquals("messages[0].role", e.details().orElseThrow().getField());
+  }
+
+  @Test
+  void overloadCarriesARetryDelay() throws Exception {
+    // The test config queues at most 64 texts: of six 64-text calls sent at once the first
+    // is admitted and at least one of the rest finds the queue full.
+    List<String> texts = new ArrayList<>();
+    for (int i = 0; i < 64; i++) {
+      texts.add(("a sentence about sluice gates number " + i + " ").repeat(8));
+    }
+    List<SluiceException> refused = java.util.Collections.synchronizedList(new ArrayList<>());
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(6);
+    try {
+      for (int round = 0; round < 5 && refused.isEmpty(); round++) {
+        List<java.util.concurrent.Future<?>> calls = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+          calls.add(pool.submit(() -> {
+            try {
+              client.embed(texts);
+            } catch (SluiceException e) {
+              refused.add(e);
+            }
+          }));
+        }
+        for (java.util.concurrent.Future<?> call : calls) {
+          call.get();
+        }
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertFalse(refused.isEmpty(), "no call was refused: the queue bound did not apply");
+    for (SluiceException e : refused) {
+      assertEquals(Status.Code.RESOURCE_EXHAUSTED, e.code());
+      assertEquals("OVERLOADED", e.reason());
+      assertTrue(e.retryDelay().orElseThrow().compareTo(java.time.Duration.ofSeconds(1)) >= 0);
+    }
+  }
 }
