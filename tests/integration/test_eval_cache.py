@@ -65,6 +65,48 @@ def test_the_verifier_mode_reports_a_curve_over_min_probability(tmp_path: Path) 
     assert rows[0.1]["hits"] >= rows[0.99]["hits"], "a lower bar accepts at least as many"
 
 
+def test_errors_lists_every_wrong_hit_and_missed_paraphrase(tmp_path: Path) -> None:
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text(
+        # Cosine 0.96, P 0.62: refused by the verifier (docs/cache-eval.md's probe C).
+        "How long should I boil an egg?\tHow many minutes should I boil an egg for?\t1\n"
+        # Served by cosine 0.97 (0.989); refused by the order guard, so no error with it.
+        "Convert 100 dollars to euros\tConvert 100 euros to dollars\t0\n"
+    )
+    errors = tmp_path / "errors.jsonl"
+    data = run("--pairs", str(pairs), "--errors", str(errors))
+    assert data["verifier"]["order_guard"] is True
+    assert data["cosine"]["ms_per_lookup"] > 0
+    assert data["verifier"]["ms_per_lookup"] > 0
+    rows = [json.loads(line) for line in errors.read_text().splitlines()]
+    verifier = [r for r in rows if r["mode"] == "verifier"]
+    assert [(r["set"], r["kind"], r["decision"]) for r in verifier] == [
+        ("pairs", "missed_paraphrase", "verifier")
+    ]
+    (missed,) = verifier
+    assert missed["query"] == "How many minutes should I boil an egg for?"
+    assert missed["cached"] == missed["found"] == "How long should I boil an egg?"
+    assert missed["cosine"] >= 0.8
+    assert missed["p"] < data["verifier"]["default_threshold"]
+    assert not missed["served"]
+    cosine = [r for r in rows if r["mode"] == "cosine" and r["kind"] == "wrong_hit"]
+    assert [r["query"] for r in cosine] == ["Convert 100 euros to dollars"]
+
+
+@pytest.mark.skipif(
+    not (default_data_dir() / "cache").is_dir(), reason="no cache data: docs/data.md"
+)
+def test_sets_picks_sets_and_names_the_unknown_one() -> None:
+    data = run("--sets", "swaps_en,lookalikes_ru", "--limit", "20", "--split", "test")
+    assert set(data["verifier"]["sets"]) == {"swaps_en", "lookalikes_ru"}
+    done = subprocess.run(
+        [sys.executable, "-m", "sluice", "eval", "cache", "--sets", "swaps_fr"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "swaps_fr" in done.stderr
+
+
 def test_bad_pairs_file_names_the_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.tsv"
     bad.write_text("only two\tcolumns\n")
@@ -77,7 +119,7 @@ def test_bad_pairs_file_names_the_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(
-    not (default_data_dir() / "cache").is_dir(), reason="../shared/data/cache is not there"
+    not (default_data_dir() / "cache").is_dir(), reason="no cache data: docs/data.md"
 )
 def test_every_public_set_is_evaluated(tmp_path: Path) -> None:
     both = run("--limit", "15", "--plot", str(tmp_path / "plot.png"), "--split", "test")
@@ -86,7 +128,8 @@ def test_every_public_set_is_evaluated(tmp_path: Path) -> None:
     names = {
         "gptcache_mock", "paws_dev", "cannot_antonyms", "cannot_negations",
         "meancache_contextual", "meancache_contextual_no_history",
-        "meancache_paraphrased_followups", "generated",
+        "meancache_paraphrased_followups", "generated", "swaps_en", "swaps_ru",
+        "lookalikes_ru", "paraphraser_ru", "pawsx_de", "pawsx_ko",
     }  # fmt: skip
     assert set(data["sets"]) == set(both["verifier"]["sets"]) == names
     contextual = {r["threshold"]: r for r in data["sets"]["meancache_contextual"]}

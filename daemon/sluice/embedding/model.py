@@ -10,15 +10,25 @@ model.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 from tokenizers import Encoding, Tokenizer
 
-from sluice.onnx_session import MAX_CHARS_PER_TOKEN, cpu_session, model_files, pad, prefix
+from sluice.onnx_session import (
+    MAX_CHARS_PER_TOKEN,
+    IdMatrix,
+    cpu_session,
+    model_files,
+    pad,
+    prefix,
+)
 
 Vector = npt.NDArray[np.float32]
 
@@ -31,6 +41,11 @@ _GROWTH = 4
 # Padded tokens (rows × longest) per onnxruntime call; EmbeddingSettings.max_batch_tokens.
 DEFAULT_BATCH_TOKENS = 1024
 MODEL_DIR_KEY = "embedding.model_dir"
+# A script the vocabulary holds at least this many word pieces of is one it reads (see
+# `read_scripts`). all-MiniLM-L6-v2's English WordPiece holds 26,461 Latin pieces of two or
+# more letters but 86 Cyrillic, 54 Greek and 488 CJK pieces, nearly all single characters;
+# a multilingual vocabulary holds thousands of each script it was trained on.
+MIN_SCRIPT_PIECES = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +64,38 @@ class Tokenized:
     truncated: bool
 
 
-def coverage(encoding: Encoding, text: str) -> float:
+@lru_cache(maxsize=4096)
+def script(char: str) -> str:
+    """The Unicode script of a letter, as the first word of its name: LATIN, CYRILLIC, CJK…"""
+    return unicodedata.name(char, "").split(" ", 1)[0]
+
+
+def read_scripts(vocabulary: Sequence[str]) -> frozenset[str]:
+    """The scripts a vocabulary reads: those it holds at least MIN_SCRIPT_PIECES pieces of.
+
+    Counting pieces, not letters, tells reading from spelling: an English WordPiece
+    vocabulary keeps each Cyrillic letter and a few two-letter endings (`##ка`, `##ии`,
+    `##ов`), so Russian falls apart into letters the model never learned as words. All
+    pieces count, single characters too: a Chinese vocabulary reads one character per piece.
+    """
+    counts: Counter[str] = Counter()
+    for piece in vocabulary:
+        # WordPiece marks continuations with ##, SentencePiece a word start with ▁.
+        core = piece.removeprefix("##").removeprefix("\u2581")
+        scripts = {script(ch) for ch in core if ch.isalpha()}
+        if len(scripts) == 1 and all(ch.isalpha() for ch in core):
+            counts[scripts.pop()] += 1
+    return frozenset(s for s, n in counts.items() if n >= MIN_SCRIPT_PIECES)
+
+
+def coverage(encoding: Encoding, text: str, scripts: frozenset[str]) -> float:
     """Share of words the vocabulary represents with real word pieces.
 
-    A word counts as not covered when any of its pieces is unknown, when a
-    word of two or more characters falls apart into single characters (how an
-    English WordPiece vocabulary "reads" Cyrillic or Greek), or when a
-    one-character word is not ASCII (a CJK character standing alone). Words
+    A word counts as not covered when any of its pieces is unknown, when one of
+    its letters is of a script outside `scripts` (read_scripts: the vocabulary
+    only spells it, letter by letter or in two-letter pieces such as `##ии`), when
+    a word of two or more characters falls apart into single characters, or when
+    a one-character word is not ASCII (a CJK character standing alone). Words
     without letters are not counted.
     """
     words: dict[int, list[int]] = {}
@@ -72,6 +112,10 @@ def coverage(encoding: Encoding, text: str) -> float:
         counted += 1
         pieces = [encoding.tokens[i] for i in indices]
         if any(p in _UNKNOWN for p in pieces):
+            continue
+        # NFKC first: a full-width "Ｌｉｎｕｘ" is Latin to the tokenizer's normaliser too.
+        if any(script(ch) not in scripts for ch in unicodedata.normalize("NFKC", word)
+               if ch.isalpha()):  # fmt: skip
             continue
         if len(word) >= 2 and all(len(p.removeprefix("##")) == 1 for p in pieces):
             continue
@@ -104,7 +148,13 @@ class OnnxEmbedder:
         self._inputs = {i.name for i in self.session.get_inputs()}
         self._output = self.session.get_outputs()[0].name
         self.dimensions = int(self.session.get_outputs()[0].shape[-1])
+        # Token states [batch, sequence, dim] are mean-pooled here; a graph that pools itself
+        # returns [batch, dim] (USE-multilingual, docs/embedding-models.md) and is only normalised.
+        self._pools_itself = len(self.session.get_outputs()[0].shape) == 2
         self.model_id = model_id(model_dir)
+        # The scripts whose words count as covered (`coverage`), read off the vocabulary so
+        # that another model brings its own.
+        self.scripts = read_scripts(list(self.tokenizer.get_vocab()))
 
     def tokenize(self, texts: Sequence[str]) -> list[Tokenized]:
         """Encode texts, never more of a text than its first `max_tokens` tokens need.
@@ -139,9 +189,7 @@ class OnnxEmbedder:
             feed["token_type_ids"] = types
         (hidden,) = self.session.run([self._output], feed)
         hidden = np.asarray(hidden, dtype=np.float32)
-        weights = mask[:, :, None].astype(np.float32)
-        summed = (hidden * weights).sum(axis=1)
-        pooled = summed / np.clip(weights.sum(axis=1), 1e-9, None)
+        pooled = hidden if self._pools_itself else mean_pool(hidden, mask)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         out: npt.NDArray[np.float32] = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
         return out
@@ -165,7 +213,17 @@ class OnnxEmbedder:
     ) -> list[Embedded]:
         """One onnxruntime call over `group` (indices into `texts`), pooled into results."""
         out = self.run([tokenized[i].encoding for i in group])
-        return [embedded(texts[i], tokenized[i], out[row]) for row, i in enumerate(group)]
+        return [
+            embedded(texts[i], tokenized[i], out[row], self.scripts) for row, i in enumerate(group)
+        ]
+
+
+def mean_pool(hidden: npt.NDArray[np.float32], mask: IdMatrix) -> npt.NDArray[np.float32]:
+    """Mean of each row's token states over its attention mask (sentence-transformers)."""
+    weights = mask[:, :, None].astype(np.float32)
+    summed = (hidden * weights).sum(axis=1)
+    pooled: npt.NDArray[np.float32] = summed / np.clip(weights.sum(axis=1), 1e-9, None)
+    return pooled
 
 
 def plan_batches(
@@ -196,12 +254,12 @@ def plan_batches(
     return groups
 
 
-def embedded(text: str, tokenized: Tokenized, vector: Vector) -> Embedded:
+def embedded(text: str, tokenized: Tokenized, vector: Vector, scripts: frozenset[str]) -> Embedded:
     """The result for one text once its group has run."""
     enc = tokenized.encoding
     return Embedded(
         vector=vector,
         tokens=len(enc.ids),
         truncated=tokenized.truncated,
-        coverage=coverage(enc, text),
+        coverage=coverage(enc, text, scripts),
     )

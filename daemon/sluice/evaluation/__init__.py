@@ -1,1 +1,1 @@
-"""Offline evaluations on public data (../shared/data): the cache, later routing."""
+"""Offline evaluations on public data (docs/data.md): the cache and routing."""

@@ -19,7 +19,9 @@ Two ways to store, chosen per set:
 from __future__ import annotations
 
 import asyncio
+import math
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -51,6 +53,12 @@ class Outcome:
     # With the verifier: every candidate's (P(same meaning), is the pair's own `a`),
     # nearest first; a threshold picks among them as the daemon does (served_candidate).
     candidates: tuple[tuple[float, bool], ...] = ()
+    # For --errors: the query, the question of the entry found (with the verifier: of
+    # each candidate, nearest first), and what decided when no candidate was scored.
+    query: str = ""
+    found: tuple[str, ...] = ()
+    decision: str = ""
+    stored: str = ""  # the pair's own `a`
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +92,14 @@ async def run_pairs(
     pipeline: Pipeline, namespace: str, pairs: Sequence[Pair], protocol: str = "retrieval"
 ) -> list[Outcome]:
     """Store every a, query every b; one Outcome per pair."""
+    outcomes, _ = await run_pairs_timed(pipeline, namespace, pairs, protocol)
+    return outcomes
+
+
+async def run_pairs_timed(
+    pipeline: Pipeline, namespace: str, pairs: Sequence[Pair], protocol: str = "retrieval"
+) -> tuple[list[Outcome], float]:
+    """`run_pairs`, and the wall-clock seconds of the lookups (embedding included)."""
     params = GenParams()
 
     def ns(i: int) -> str:
@@ -110,10 +126,13 @@ async def run_pairs(
         key = make_key(ns(i), (*p.history_b, ChatMessage("user", p.b)), params)
         entry = pipeline.cache.lookup_exact(key)
         if entry is not None:
-            return Outcome(p.label, True, 1.0, normalise(entry.question) == normalise(p.a))
-        vector, _ = await pipeline.question_vector(key)
+            own_entry = normalise(entry.question) == normalise(p.a)
+            return Outcome(p.label, True, 1.0, own_entry, query=p.b, found=(entry.question,),
+                           decision="exact", stored=p.a)  # fmt: skip
+        vector, why = await pipeline.question_vector(key)
         if vector is None:
-            return Outcome(p.label, False, None, False)
+            return Outcome(p.label, False, None, False, query=p.b, decision=f"skipped: {why}",
+                           stored=p.a)  # fmt: skip
 
         def own(question: str) -> bool:
             return normalise(question) == normalise(p.a) and p.history_a == p.history_b
@@ -131,14 +150,66 @@ async def run_pairs(
                 key, vector, gate, min_probability=0.0, score_all=True
             )
             if not result.scored:
-                return Outcome(p.label, False, None, False)
+                decision = result.decided_by or "recall threshold"
+                return Outcome(p.label, False, None, False, query=p.b, decision=decision,
+                               stored=p.a)  # fmt: skip
             candidates = tuple((prob, own(e.question)) for e, prob in result.scored)
-            return Outcome(p.label, False, max(c[0] for c in candidates), False, candidates)
+            found = tuple(e.question for e, _ in result.scored)
+            best = max(c[0] for c in candidates)
+            return Outcome(p.label, False, best, False, candidates, p.b, found, result.decided_by,
+                           p.a)  # fmt: skip
         if result.entry is None:
-            return Outcome(p.label, False, None, False)
-        return Outcome(p.label, False, score, own(result.entry.question))
+            return Outcome(p.label, False, None, False, query=p.b, decision="cosine", stored=p.a)
+        return Outcome(p.label, False, score, own(result.entry.question), query=p.b,
+                       found=(result.entry.question,), decision="cosine", stored=p.a)  # fmt: skip
 
-    return await _gather_chunks([query(i, p) for i, p in enumerate(pairs)])
+    started = time.perf_counter()
+    outcomes = await _gather_chunks([query(i, p) for i, p in enumerate(pairs)])
+    return outcomes, time.perf_counter() - started
+
+
+def served(o: Outcome, threshold: float) -> tuple[bool, bool, int | None]:
+    """(hit, the hit is the pair's own entry, index of the served candidate) at `threshold`."""
+    if o.candidates:
+        i = served_candidate([prob for prob, _ in o.candidates], threshold)
+        return i is not None, i is not None and o.candidates[i][1], i
+    hit = o.exact or (o.similarity is not None and o.similarity >= threshold)
+    return hit, hit and o.own_entry, 0 if hit else None
+
+
+def errors(outcomes: Sequence[Outcome], threshold: float) -> list[dict[str, Any]]:
+    """Every wrong hit and every missed paraphrase at `threshold`, one dict each (--errors).
+
+    `cached` is the pair's stored question and `cosine` the query's to it (add_cosines);
+    `found` the entry served, or for a miss the nearest candidate scored, with its `p`.
+    """
+    out = []
+    for o in outcomes:
+        hit, right, i = served(o, threshold)
+        if (hit and not (o.label == 1 and right)) or (o.label == 1 and not right):
+            kind = "wrong_hit" if hit else "missed_paraphrase"
+            # A miss shows the nearest candidate: the one the daemon scores first.
+            shown = i if i is not None else 0
+            found = o.found[shown] if o.found else ""
+            p = o.candidates[shown][0] if o.candidates else None
+            decision = o.decision or ("verifier" if o.candidates else "cosine")
+            out.append({"kind": kind, "label": o.label, "query": o.query, "cached": o.stored,
+                        "cosine": None, "found": found, "p": None if p is None else round(p, 4),
+                        "decision": decision, "served": hit})  # fmt: skip
+    return out
+
+
+async def add_cosines(pipeline: Pipeline, rows: list[dict[str, Any]]) -> None:
+    """Fill each error row's cosine of query and cached question (the store keeps none)."""
+    texts = sorted({r[k] for r in rows for k in ("query", "cached") if r[k]})
+    vectors = {}
+    for start in range(0, len(texts), 256):
+        chunk = texts[start : start + 256]
+        for text, e in zip(chunk, await pipeline.embed(chunk), strict=True):
+            vectors[text] = e.vector
+    for r in rows:
+        if r["query"] in vectors and r["cached"] in vectors:
+            r["cosine"] = round(float(vectors[r["query"]] @ vectors[r["cached"]]), 4)
 
 
 def rows(outcomes: Sequence[Outcome], thresholds: Sequence[float] = THRESHOLDS) -> list[Row]:
@@ -149,13 +220,7 @@ def rows(outcomes: Sequence[Outcome], thresholds: Sequence[float] = THRESHOLDS) 
         hits = false_hits = right = 0
         negative_hits = 0
         for o in outcomes:
-            own_entry = o.own_entry
-            if o.candidates:
-                served = served_candidate([prob for prob, _ in o.candidates], t)
-                hit = served is not None
-                own_entry = served is not None and o.candidates[served][1]
-            else:
-                hit = o.exact or (o.similarity is not None and o.similarity >= t)
+            hit, own_entry, _ = served(o, t)
             if not hit:
                 continue
             hits += 1
@@ -206,6 +271,24 @@ def _fmt(value: float | None) -> str:
     return "   —  " if value is None else f"{value:6.1%}"
 
 
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95 % Wilson score interval of k successes in n (stays inside [0, 1] at k = 0)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def false_hit_interval(r: Row) -> str:
+    """The false-hit rate's 95 % interval, e.g. "0.0–1.0 %" ("—" without negatives)."""
+    if r.false_hit_rate is None:
+        return "—"
+    low, high = wilson(round(r.false_hit_rate * r.negatives), r.negatives)
+    return f"{100 * low:.1f}–{100 * high:.1f} %"
+
+
 def format_table(
     results: dict[str, list[Row]],
     default_threshold: float,
@@ -219,12 +302,15 @@ def format_table(
             f"\n{name}  ({protocols[name]}; positives {first.positives}, "
             f"negatives {first.negatives})"
         )
-        lines.append(f"  {column:>9}  hit rate  false-hit rate  precision   hits  false hits")
+        lines.append(
+            f"  {column:>9}  hit rate  false-hit rate  (95 % CI)     precision   hits  false hits"
+        )
         for r in table:
             mark = " *" if abs(r.threshold - default_threshold) < 1e-9 else "  "
             lines.append(
                 f"  {r.threshold:.2f}{mark}     {_fmt(r.hit_rate)}     {_fmt(r.false_hit_rate)}"
-                f"      {_fmt(r.precision)}  {r.hits:5d}  {r.false_hits:5d}"
+                f"  {false_hit_interval(r):>13}  {_fmt(r.precision)}  {r.hits:5d}  "
+                f"{r.false_hits:5d}"
             )
     lines.append(f"\n* = the configured default {column} ({default_threshold})")
     return "\n".join(lines)
@@ -278,8 +364,8 @@ def markdown(
     """The tables for docs/cache-eval.md."""
     out = [
         f"| set | protocol | {column} | hit rate (positives) | false-hit rate (negatives) "
-        "| precision | hits | false hits |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| 95 % CI | precision | hits | false hits |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, table in results.items():
         for r in table:
@@ -290,7 +376,8 @@ def markdown(
             out.append(
                 f"| {name} ({r.positives}+/{r.negatives}−) | {protocols[name]} "
                 f"| {mark}{r.threshold:.2f}{mark} | {_fmt(r.hit_rate).strip()} "
-                f"| {_fmt(r.false_hit_rate).strip()} | {_fmt(r.precision).strip()} "
+                f"| {_fmt(r.false_hit_rate).strip()} | {false_hit_interval(r)} "
+                f"| {_fmt(r.precision).strip()} "
                 f"| {r.hits} | {r.false_hits} |"
             )
     return "\n".join(out)

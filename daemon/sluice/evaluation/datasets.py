@@ -1,4 +1,4 @@
-"""Labelled pair sets for the cache evaluation, read from ../shared/data/cache.
+"""Labelled pair sets for the cache evaluation, read from DATA/cache (docs/data.md).
 
 Every set becomes a list of `Pair`: store `a` (after `history_a`), query `b`
 (after `history_b`); label 1 means the two ask the same thing, 0 that an
@@ -98,9 +98,47 @@ def meancache_paraphrased_followups(root: Path) -> list[Pair]:
     return pairs
 
 
+def ru_paraphraser(root: Path) -> list[Pair]:
+    """ParaPhraser's Russian headline pairs: class 1 (strict) positive, -1 negative.
+
+    Class 0, a "loose" paraphrase, is dropped: headlines about one event that differ in
+    a detail (who, how many) would not take the same answer (PROVENANCE.md).
+    """
+    path = root / "ru_paraphraser" / "paraphraser_train.csv"
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    labels = {"1": 1, "-1": 0}
+    return [
+        Pair(r["text_1"], r["text_2"], labels[r["is_paraphrase"]])
+        for r in rows
+        if r["is_paraphrase"] in labels
+    ]
+
+
+def paws_ids(root: Path) -> list[str]:
+    """The ids of PAWS-Wiki dev's pairs, in the order of `paws`."""
+    return [r[0] for r in _tsv(root / "paws_wiki" / "dev.tsv", False)]
+
+
+def pawsx(root: Path, language: str) -> list[tuple[str, Pair]]:
+    """PAWS-X dev in `language` (de, ko): (PAWS-Wiki id, pair), translated word-swap pairs.
+
+    A sentence the translators left out reads "NS" (68 German pairs, 35 Korean): those
+    pairs are dropped, or every one would be an exact hit on "NS".
+    """
+    rows = _tsv(root / "pawsx" / f"{language}_dev.tsv", True)
+    return [
+        (r[0], Pair(r[1], r[2], int(r[3])))
+        for r in rows
+        if len(r) == 4 and "NS" not in (r[1].strip(), r[2].strip())
+    ]
+
+
 def load_all(root: Path) -> dict[str, list[Pair]]:
     if not root.is_dir():
-        raise FileNotFoundError(f"{root} is not there (expected ../shared/data/cache)")
+        raise FileNotFoundError(
+            f"{root} is not there: set SLUICE_DATA_DIR or --data (docs/data.md: the layout)"
+        )
     return {
         "gptcache_mock": gptcache(root),
         "paws_dev": paws(root),
