@@ -6,7 +6,7 @@
    against 1 cached question (a hit whose nearest candidate passes) and against
    4 (the nearest, refused, then the other 3; each pair is a model run of its own),
    on pairs of real lengths: MeanCache's paraphrased questions (short, what a chat cache sees) and
-   GPTCache's mock pairs (long), when ../shared/data is there, else built-in.
+   GPTCache's mock pairs (long), when the data (docs/data.md) is there, else built-in.
 2. Over gRPC, side by side in one run: two daemons, verifier off and on, the
    same cache content and the same Lookups (L2 hits: a near-identical variant
    of a stored question, so both serve them); the p50/p99 of each and their
@@ -136,11 +136,11 @@ def main() -> None:
     )
     parser.add_argument("--no-grpc", action="store_true", help="the model alone only")
     args = parser.parse_args()
-    model = OnnxVerifier(args.model_dir, threads=1)
+    model = OnnxVerifier(args.model_dir)
     model.score("warm-up", ["warm-up"])
     alone = {name: model_alone(sample, model) for name, sample in samples(args.pairs).items()}
     if args.compare:
-        other = OnnxVerifier(args.compare, threads=1)
+        other = OnnxVerifier(args.compare)
         other.score("warm-up", ["warm-up"])
         for name, sample in samples(args.pairs).items():
             alone[f"{name} [{other.version}]"] = model_alone(sample, other)

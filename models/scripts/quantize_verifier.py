@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -264,7 +265,7 @@ cache"). Written by `models/scripts/train_verifier.py` (`make train-verifier`), 
 
 ## Data
 
-All from `../shared/data/cache/` (see its PROVENANCE.md), split by
+All from the public sets of [docs/data.md](../../docs/data.md) (`data/cache/`), split by
 `daemon/sluice/evaluation/splits.py`: connected components of "appears in a pair with", placed by
 a hash (70 % train, 10 % calibration, 20 % test), so a sentence never sits on both sides.
 Pairs: train {meta['pairs']['train']}, calibration {meta['pairs']['calibration']}, test
@@ -293,6 +294,22 @@ docs/cache-eval.md.
 |---|---:|---:|---:|---:|---:|---:|
 {rows}
 
+## The order guard: a veto the daemon adds after the model
+
+The model serves many pairs whose words trade places ("convert dollars to euros" for "convert
+euros to dollars", "is gold heavier than silver" / "…silver heavier than gold") with
+P ≥ 0.999 (issue #18): raising `min_probability` cannot refuse them. With
+`cache.verifier.order_guard: true` (the default) the daemon refuses such a candidate whatever
+its P, by a rule on the words (daemon/sluice/verifier/order.py): the shared content words
+(English and Russian function words dropped, light stemming) read P A M B S in the question
+and P B M A S in the cached one, each slot keeps its frame, the words around it ("from _ to
+_", "is _ heavier than _"), and two slots joined by "and", "or", "vs" or a comma stay symmetric. The
+rule runs before the model (tens of microseconds), so a refused candidate costs no model run;
+it only ever refuses, never serves. Its rule was chosen on the calibration part; what it
+refuses and keeps on the held-out part is in docs/cache-eval.md ("The order guard").
+It is not part of this model and not trained: a model trained on the swap generators
+(daemon/sluice/evaluation/swap_pairs.py) may make it unnecessary.
+
 ## Known failures
 
 The hand probes (bench/verifier_probes.tsv, `python -m bench.verifier_probes`) and
@@ -312,7 +329,8 @@ bit-identical weights; if not, the sha256 and version change with them.
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=HERE.parent.parent.parent / "shared/data/cache")
+    ap.add_argument("--data", type=Path, default=Path(os.environ.get("SLUICE_DATA_DIR") or HERE.parent.parent / "data") / "cache",
+                    help="the labelled pairs (docs/data.md; default $SLUICE_DATA_DIR/cache, else data/cache)")
     ap.add_argument("--fp32", type=Path, help="the fp32 model.onnx train_verifier.py exported")
     ap.add_argument("--out", type=Path, required=True,
                     help="the trained folder (its verifier.json holds the training record)")

@@ -1,22 +1,28 @@
 """The cache proper: entries, the exact layer, LRU and TTL, over the vector layer.
 
-Entry bookkeeping (dicts, LRU order, byte counts) lives on the event loop and
-is never shared with threads; vector work goes through `VectorStore`, which
-runs on its own thread. A lookup can therefore meet an entry whose removal is
-still queued for the vector thread: it resolves labels through `_by_label`
-and ignores what is gone.
+Entry bookkeeping (dicts, LRU order, byte counts) changes only on the event loop.
+A semantic lookup is decided off the loop (`decide`: the vector search and the
+verifier, on the thread that embedded the question) and counted on it (`settle`).
+`decide` only reads the bookkeeping, one dict lookup at a time (atomic under the
+GIL), and `settle` checks again that what it serves is still here. Vector changes
+run on the vector layer's own thread, so a lookup can meet an entry whose removal
+is still queued there: it resolves labels through `_by_label` and ignores what is
+gone.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import heapq
 import random
 import time
 import uuid
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Literal, Protocol
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -25,40 +31,27 @@ from sluice.cache.entry import Entry
 from sluice.cache.expiry import bounded_ttl
 from sluice.cache.keys import CacheKey
 from sluice.cache.vectors import HnswParams, VectorStore
+from sluice.cache.verdict import (
+    Decision,
+    PairVerifier,
+    Verdict,
+    VerifyPolicy,
+    served_candidate,
+    verify,
+)
 from sluice.config import CacheSettings
 from sluice.errors import InvalidArgument, NotFound
 from sluice.telemetry.metrics import Metrics
 from sluice.types import Usage
 
 Outcome = Literal["exact", "semantic", "miss", "skipped"]
-# What decided a semantic lookup: the cosine alone (no verifier), the verifier's model, or the
-# question's own word pieces (the same question to the models: no model run).
-Decision = Literal["", "cosine", "verifier", "word_pieces"]
+# What became of an entry another pod made (import_entry).
+ImportOutcome = Literal["applied", "present", "stale", "expired"]
 # Semantic candidates fetched per lookup without a verifier; more than one so
 # that an expired best match does not hide a fresh second best.
 CANDIDATES = 4
-# The same word pieces give the same vector (the embedder is row-independent), so only a
-# candidate this close can be the question itself: only those are tokenized to check.
-SAME_VECTOR = 0.999
-
-
-class PairVerifier(Protocol):
-    """Scores P(same meaning) of a query and cached questions (sluice.verifier)."""
-
-    version: str
-    default_min_probability: float
-
-    async def score(self, query: str, cached: Sequence[str]) -> tuple[list[float], float]:
-        """Probabilities in the order of `cached`, and the seconds the model took."""
-        ...
-
-    async def same_pieces(self, query: str, cached: Sequence[str]) -> list[bool]:
-        """Whether each cached question has the query's own word pieces, none unknown.
-
-        Such a pair is the same question to both models (the tokenizer's normalisation:
-        case, accents, white space), so it is served without a model run.
-        """
-        ...
+# `served_candidate` and the PairVerifier seam live in verdict.py; here for old imports.
+__all__ = ["PairVerifier", "served_candidate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,18 +79,17 @@ class LookupResult:
     decided_by: Decision = ""
 
 
-def served_candidate(scores: Sequence[float], wanted: float) -> int | None:
-    """Which verified candidate is served, given their scores nearest first.
+@dataclass(frozen=True, slots=True)
+class SemanticDecision:
+    """A semantic lookup decided off the event loop, not yet counted (`decide`, `settle`)."""
 
-    The nearest one when it passes (it is scored alone, so a hit usually costs
-    one model pair); otherwise the best-scored of the others when it passes.
-    """
-    if not scores:
-        return None
-    if scores[0] >= wanted:
-        return 0
-    best = max(range(1, len(scores)), key=scores.__getitem__, default=None)
-    return best if best is not None and scores[best] >= wanted else None
+    # The lookup's result as decided; a hit's entry may be gone by the time it settles.
+    result: LookupResult
+    # Candidates found expired, removed when the decision settles.
+    expired: tuple[Entry, ...] = ()
+    # Cosine of the nearest live candidate, when the vector layer returned any.
+    nearest: float | None = None
+    verdict: Verdict | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +142,11 @@ class SemanticCache:
         self._ns_entries: Counter[str] = Counter()
         self._ns_bytes: Counter[str] = Counter()
         self.counts: dict[str, Counter[str]] = {}
+        # `lookup_semantic` decides here (callers that pass their own vector: evaluations);
+        # the daemon's lookups decide on the embedding lane instead (Pipeline).
+        self._deciders = ThreadPoolExecutor(
+            max_workers=settings.verifier.threads, thread_name_prefix="lookup"
+        )
 
     # ---- policy
     def policy(self, namespace: str) -> NamespacePolicy:
@@ -214,151 +211,136 @@ class SemanticCache:
         min_probability: float | None = None,
         score_all: bool = False,
     ) -> LookupResult:
+        """`decide` on one of the cache's threads, then `settle` (see both)."""
+        decide = functools.partial(
+            self.decide, key, vector, threshold, min_probability=min_probability,
+            score_all=score_all,
+        )  # fmt: skip
+        decision = await asyncio.get_running_loop().run_in_executor(self._deciders, decide)
+        return self.settle(key, decision)
+
+    def decide(
+        self,
+        key: CacheKey,
+        vector: npt.NDArray[np.float32],
+        threshold: float,
+        *,
+        min_probability: float | None = None,
+        score_all: bool = False,
+    ) -> SemanticDecision:
         """The best live candidate whose cosine is ≥ threshold, verified when a verifier is set.
 
+        Runs on any thread but the event loop's (it searches under the vector layer's lock
+        and runs the verifier's model), changes nothing: `settle` counts it, on the loop.
         `min_probability` overrides the namespace's verifier setting; `score_all`
         scores every candidate the daemon would (up to `max_pairs`) in one call, even
         when the nearest passes (evaluations, which apply their own min_probability grid
         to `scored`).
         """
         k = self.settings.verifier.candidates if self.verifier else CANDIDATES
-        found = await self.vectors.call(
-            self.vectors.search_sync, key.namespace, key.scope, vector, k
-        )
+        found = self.vectors.search(key.namespace, key.scope, vector, k)
         now = self.clock()
         live: list[tuple[Entry, float]] = []
+        expired: list[Entry] = []
         for label, similarity in found:
             entry_id = self._by_label.get((key.namespace, key.scope, label))
             entry = self.entries.get(entry_id) if entry_id else None
             if entry is None:
                 continue
             if entry.expired(now):
-                self._remove(entry, "expired")
+                expired.append(entry)
                 continue
             live.append((entry, similarity))
         best = max((sim for _, sim in live), default=0.0)
-        if found:
-            self.metrics.cache_similarity.observe(best)
+        nearest = best if found else None
         above = [(e, sim) for e, sim in live if sim >= threshold]
         if self.verifier is not None:
             above.sort(key=lambda c: c[1], reverse=True)
-            wanted = (
-                min_probability
-                if min_probability is not None
-                else self.policy(key.namespace).min_probability
+            result, verdict = self._verified(
+                key, above, best, threshold, min_probability=min_probability, score_all=score_all
             )
-            return await self._verify(
-                key, above, best, threshold, wanted=wanted, score_all=score_all
-            )
+            return SemanticDecision(result, tuple(expired), nearest, verdict)
         if above:
             entry, similarity = max(above, key=lambda c: c[1])
-            return replace(
-                self._semantic_hit(key, entry, similarity, threshold), decided_by="cosine"
-            )
-        self.record_miss(key.namespace)
-        reason = f"best similarity {best:.4f} < threshold {threshold}" if live else ""
-        return LookupResult("miss", None, best, threshold, reason)
+            result = LookupResult("semantic", entry, similarity, threshold, decided_by="cosine")
+        else:
+            reason = f"best similarity {best:.4f} < threshold {threshold}" if live else ""
+            result = LookupResult("miss", None, best, threshold, reason)
+        return SemanticDecision(result, tuple(expired), nearest)
 
-    async def _verify(
+    def _verified(
         self,
         key: CacheKey,
         above: list[tuple[Entry, float]],
         best: float,
         threshold: float,
         *,
-        wanted: float,
+        min_probability: float | None,
         score_all: bool,
-    ) -> LookupResult:
-        """Decide the candidates (nearest first) as cheaply as the decision allows.
-
-        A candidate with the question's own word pieces is served without a model run.
-        Otherwise the model scores the nearest alone (a typical hit costs one pair), then,
-        when it is refused, the next ones in one call, at most `max_pairs` runs in all
-        (what a refused lookup may cost), and `served_candidate` picks.
-        """
+    ) -> tuple[LookupResult, Verdict | None]:
+        """The verifier's decision on the candidates above the recall threshold."""
         verifier = self.verifier
         assert verifier is not None
         # Entries restored from a snapshot written without question text cannot be verified.
         proposals = [(e, sim) for e, sim in above if e.question]
         if not proposals:
-            self.record_miss(key.namespace)
             reason = (
                 f"best similarity {best:.4f} < recall threshold {threshold}"
                 if not above
                 else "candidates lack question text (restored without it); not verifiable"
             )
-            return LookupResult("miss", None, best, threshold, reason)
-        same = await self._same_question(key, proposals, threshold)
-        if same is not None:
-            return same
-        cap = self.settings.verifier.max_pairs
-        questions = [e.question for e, _ in proposals[:cap]]
-        first = questions if score_all else questions[:1]
-        scores, seconds = await verifier.score(key.question, first)
-        if scores[0] < wanted and len(scores) < len(questions):
-            more, more_seconds = await verifier.score(key.question, questions[len(scores) :])
-            scores, seconds = scores + more, seconds + more_seconds
-        self.metrics.verifier_seconds.observe(seconds)
-        for score in scores:
-            self.metrics.verifier_score.observe(score)
-        scored = tuple((e, p) for (e, _), p in zip(proposals, scores, strict=False))
-        i = served_candidate(scores, wanted)
-        if i is not None and proposals[i][0].id in self.entries:
-            entry, similarity = proposals[i]
-            self.metrics.verifier_decisions.labels("accept").inc()
-            hit = self._semantic_hit(
-                key, entry, similarity, threshold, score=scores[i], version=verifier.version
-            )
-            return replace(hit, scored=scored, decided_by="verifier")
-        self.metrics.verifier_decisions.labels("reject").inc()
-        self.record_miss(key.namespace)
-        i = max(range(len(scores)), key=scores.__getitem__)
-        similarity = proposals[i][1]
-        unscored = len(proposals) - len(scores)
-        capped = (
-            f"; {unscored} more not scored (cache.verifier.max_pairs {cap})" if unscored else ""
+            return LookupResult("miss", None, best, threshold, reason), None
+        s = self.settings.verifier
+        wanted = (
+            min_probability
+            if min_probability is not None
+            else self.policy(key.namespace).min_probability
         )
-        reason = (
-            f"verifier: P(same meaning) {scores[i]:.3f} < {wanted} "
-            f"(cosine {similarity:.4f}, {len(scores)} candidate(s){capped})"
-        )
-        return LookupResult(
-            "miss", None, similarity, threshold, reason, scores[i], verifier.version, scored,
-            "verifier",
+        policy = VerifyPolicy(wanted, s.max_pairs, s.order_guard, score_all)
+        v = verify(verifier, key.question, proposals, policy)
+        version = verifier.version if v.decided_by == "verifier" else ""
+        entry = None if v.served is None else v.served[0]
+        result = LookupResult(
+            "miss" if entry is None else "semantic", entry, v.similarity, threshold, v.reason,
+            v.score, version, v.scored, v.decided_by,
         )  # fmt: skip
+        return result, v
 
-    async def _same_question(
-        self, key: CacheKey, proposals: list[tuple[Entry, float]], threshold: float
-    ) -> LookupResult | None:
-        """The hit when a candidate has the question's own word pieces, else None."""
-        assert self.verifier is not None
-        close = [(e, sim) for e, sim in proposals if sim >= SAME_VECTOR]
-        if not close:
-            return None
-        flags = await self.verifier.same_pieces(key.question, [e.question for e, _ in close])
-        found = next((c for c, same in zip(close, flags, strict=True) if same), None)
-        if found is None or found[0].id not in self.entries:
-            return None
-        entry, similarity = found
-        self.metrics.verifier_decisions.labels("same_pieces").inc()
-        hit = self._semantic_hit(key, entry, similarity, threshold)
-        reason = "same word pieces as the cached question: served without a verifier run"
-        return replace(hit, reason=reason, scored=((entry, 1.0),), decided_by="word_pieces")
+    def settle(self, key: CacheKey, decision: SemanticDecision) -> LookupResult:
+        """Count a decided lookup, on the event loop: hit or miss, metrics, expired entries."""
+        for entry in decision.expired:
+            self._remove(entry, "expired")  # a no-op for one already gone
+        if decision.nearest is not None:
+            self.metrics.cache_similarity.observe(decision.nearest)
+        verdict = decision.verdict
+        if verdict is not None:
+            self._observe_verdict(verdict)
+        result = decision.result
+        if result.entry is not None and result.entry.id not in self.entries:
+            # Removed (replaced, evicted, invalidated) while the lookup was decided.
+            reason = "the matching entry was removed while the lookup ran"
+            result = replace(result, outcome="miss", entry=None, reason=reason)
+        if result.entry is not None:
+            self._touch(result.entry)
+            self._count(key.namespace, "semantic_hits")
+            self.metrics.cache_lookups.labels("semantic").inc()
+            if verdict is not None:
+                served = "same_pieces" if verdict.decided_by == "word_pieces" else "accept"
+                self.metrics.verifier_decisions.labels(served).inc()
+            return result
+        if verdict is not None and verdict.decided_by == "verifier":
+            self.metrics.verifier_decisions.labels("reject").inc()
+        self.record_miss(key.namespace)
+        return result
 
-    def _semantic_hit(
-        self,
-        key: CacheKey,
-        entry: Entry,
-        similarity: float,
-        threshold: float,
-        *,
-        score: float | None = None,
-        version: str = "",
-    ) -> LookupResult:
-        self._touch(entry)
-        self._count(key.namespace, "semantic_hits")
-        self.metrics.cache_lookups.labels("semantic").inc()
-        return LookupResult("semantic", entry, similarity, threshold, "", score, version)
+    def _observe_verdict(self, verdict: Verdict) -> None:
+        m = self.metrics
+        if verdict.order_refused:
+            m.verifier_decisions.labels("order_guard").inc(verdict.order_refused)
+        if verdict.scores:
+            m.verifier_seconds.observe(verdict.seconds)
+            for score in verdict.scores:
+                m.verifier_score.observe(score)
 
     def record_miss(self, namespace: str) -> None:
         self._count(namespace, "misses")
@@ -410,6 +392,48 @@ class SemanticCache:
         self.metrics.cache_stores.inc()
         self._evict()
         return entry, old is not None
+
+    async def import_entry(
+        self, entry: Entry, vector: npt.NDArray[np.float32] | None
+    ) -> ImportOutcome:
+        """Insert an entry made elsewhere (another pod), keeping its id, times and expiry.
+
+        Looked up like a local one (exact layer, vector layer with `vector`, the verifier);
+        `entry.slot` is ignored. Not inserted when it is already here (`present`), expired,
+        or older than the entry this pod holds for the same question (`stale`: the newest
+        answer wins on every pod, whichever order they arrive in). Not counted as a store.
+        """
+        if entry.id in self.entries:
+            return "present"
+        refused = self._newer_or_expired(entry)
+        if refused is not None:
+            return refused
+        label = -1
+        if vector is not None:
+            label = await self.vectors.call(
+                self.vectors.add_sync, entry.namespace, entry.scope, vector
+            )
+        # The vector thread ran in between: check again before the entry becomes visible.
+        refused = "present" if entry.id in self.entries else self._newer_or_expired(entry)
+        if refused is not None:
+            if label >= 0:
+                self.vectors.submit(self.vectors.remove_sync, entry.namespace, entry.scope, label)
+            return refused
+        old_id = self._exact.get((entry.namespace, entry.exact))
+        if old_id is not None and old_id in self.entries:
+            self._remove(self.entries[old_id], None)
+        self._insert(replace(entry, hits=0, last_hit=0.0, slot=label))
+        self._evict()
+        return "applied"
+
+    def _newer_or_expired(self, entry: Entry) -> ImportOutcome | None:
+        if entry.expired(self.clock()):
+            return "expired"
+        old_id = self._exact.get((entry.namespace, entry.exact))
+        old = self.entries.get(old_id) if old_id else None
+        if old is not None and old.created >= entry.created:
+            return "stale"
+        return None
 
     def _insert(self, entry: Entry) -> None:
         self.entries[entry.id] = entry
@@ -516,4 +540,5 @@ class SemanticCache:
         )  # fmt: skip
 
     def close(self) -> None:
+        self._deciders.shutdown(wait=True)
         self.vectors.close()

@@ -5,14 +5,19 @@ isolated by construction, not by a filter. A small group is searched exactly
 (one matrix product); past `hnsw_min` vectors it moves into an hnswlib index
 (inner product on L2-normalised vectors = cosine).
 
-Not thread-safe on purpose: `VectorStore` runs every call on one executor
-thread, so hnswlib never sees `knn_query` concurrent with `add_items` or
-`resize_index` (its README forbids that) and the event loop never blocks.
+Changes run on one executor thread, in order (`call`, `submit`), so the event loop
+never blocks on them. Searches run on whichever thread asks (the embedding lane that
+just embedded the question: no hop of their own, issue #19), under the store's lock,
+which every change holds too: hnswlib's `knn_query` is safe beside another
+`knn_query`, not beside `add_items`, `mark_deleted` or `resize_index` (its README).
+A search takes ~0.2 ms of a ~5 ms lookup, so one plain lock costs no measurable
+waiting; searches also waited behind changes when they ran on the executor.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -182,13 +187,15 @@ class VectorGroup:
 
 
 class VectorStore:
-    """All groups, run on one dedicated thread (see the module docstring)."""
+    """All groups: changes on one dedicated thread, searches on any (module docstring)."""
 
     def __init__(self, dims: int, params: HnswParams) -> None:
         self.dims = dims
         self.params = params
         self.groups: dict[tuple[str, str], VectorGroup] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vectors")
+        # Held by every change and every search (see the module docstring).
+        self._lock = threading.Lock()
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -204,26 +211,29 @@ class VectorStore:
             group = self.groups[key] = VectorGroup(self.dims, self.params)
         return group
 
-    # Sync bodies (run on the executor thread).
-    def add_sync(self, namespace: str, scope: str, vector: Matrix) -> int:
-        return self.group(namespace, scope).add(vector)
+    def search(self, namespace: str, scope: str, vector: Matrix, k: int) -> list[tuple[int, float]]:
+        """Up to k (label, cosine), best first; from any thread but the event loop's."""
+        with self._lock:
+            group = self.groups.get((namespace, scope))
+            return [] if group is None else group.search(vector, k)
 
-    def search_sync(
-        self, namespace: str, scope: str, vector: Matrix, k: int
-    ) -> list[tuple[int, float]]:
-        group = self.groups.get((namespace, scope))
-        return [] if group is None else group.search(vector, k)
+    # Changes (run on the executor thread; at start, before serving, on any).
+    def add_sync(self, namespace: str, scope: str, vector: Matrix) -> int:
+        with self._lock:
+            return self.group(namespace, scope).add(vector)
 
     def remove_sync(self, namespace: str, scope: str, label: int) -> None:
-        group = self.groups.get((namespace, scope))
-        if group is not None:
-            group.remove(label)
-            if len(group) == 0:
-                del self.groups[(namespace, scope)]
+        with self._lock:
+            group = self.groups.get((namespace, scope))
+            if group is not None:
+                group.remove(label)
+                if len(group) == 0:
+                    del self.groups[(namespace, scope)]
 
     def drop_namespace_sync(self, namespace: str | None) -> None:
-        for key in [k for k in self.groups if namespace is None or k[0] == namespace]:
-            del self.groups[key]
+        with self._lock:
+            for key in [k for k in self.groups if namespace is None or k[0] == namespace]:
+                del self.groups[key]
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

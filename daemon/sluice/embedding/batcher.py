@@ -7,6 +7,11 @@ The bulk lane serves the Embed RPC and `POST /v1/embeddings` in steps: tokenize 
 of texts, or one onnxruntime call of at most `max_batch_tokens` padded tokens; bulk jobs
 take steps in turn, so a one-text Embed is not stuck behind a 256-text one.
 
+A question's caller may hand the lane what to do with the vector (`embed_then`): the
+cache's vector search and verifier then run on the lane's thread right after the
+embedding, so a lookup's model work costs one hop off the event loop and one back,
+not one per model (issue #19).
+
 The lanes run side by side on one onnxruntime session (`Run` is thread-safe) and the
 bulk lane's one thread runs at a lower CPU priority, so a question never waits for a
 bulk step. Measured, a question waiting its turn behind bulk steps on one thread had a
@@ -29,9 +34,10 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from sluice.embedding.model import (
     DEFAULT_BATCH_TOKENS,
@@ -52,13 +58,15 @@ _RETRY_MIN, _RETRY_MAX = 1.0, 60.0
 # ~10× its CPU share. Raising one's own nice value needs no privilege.
 _BULK_NICE = 10
 
+T = TypeVar("T")
+
 
 def _lower_priority() -> None:
     with contextlib.suppress(OSError, AttributeError):  # not Linux: same priority, still correct
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _BULK_NICE)
 
 
-def _fail(futures: Sequence[asyncio.Future[list[Embedded]]], exc: BaseException) -> None:
+def _fail(futures: Sequence[asyncio.Future[Any]], exc: BaseException) -> None:
     for future in futures:
         if not future.done():
             future.set_exception(exc)
@@ -67,7 +75,34 @@ def _fail(futures: Sequence[asyncio.Future[list[Embedded]]], exc: BaseException)
 @dataclass(slots=True)
 class _Job:
     texts: Sequence[str]
-    future: asyncio.Future[list[Embedded]] = field(repr=False)
+    future: asyncio.Future[Any] = field(repr=False)
+    # Run on the lane's thread with the texts' results; its return value answers the job.
+    then: Callable[[list[Embedded]], Any] | None = field(default=None, repr=False)
+
+
+def _answer(job: _Job, part: list[Embedded]) -> tuple[Any, Exception | None]:
+    """The job's answer (or its error), on the lane's thread."""
+    if job.then is None:
+        return part, None
+    # A caller that gave up meanwhile (deadline, cancel) costs no verifier run: a plain
+    # read of the future's state, which only the event loop changes.
+    if job.future.done():
+        return None, None
+    try:
+        return job.then(part), None
+    except Exception as exc:  # noqa: BLE001 - handed to the job's caller
+        return None, exc
+
+
+def _deliver(job: _Job, answer: tuple[Any, Exception | None]) -> None:
+    """On the loop: the job's answer to its caller, once (it may have given up)."""
+    if job.future.done():
+        return
+    result, error = answer
+    if error is not None:
+        job.future.set_exception(error)
+    else:
+        job.future.set_result(result)
 
 
 @dataclass(slots=True)
@@ -107,7 +142,9 @@ class MicroBatcher:
         # Question batches run side by side, one per embedder thread: a batch that queued
         # behind a running one takes a free thread instead of waiting for it.
         self._lanes = max(1, embedder.threads)
-        self._running: set[asyncio.Task[None]] = set()
+        # The question batches on a lane now, and their callers.
+        self._running: dict[Future[list[tuple[Any, Exception | None]]], list[_Job]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._executor = ThreadPoolExecutor(max_workers=self._lanes, thread_name_prefix="embed")
         self._bulk_executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="embed-bulk", initializer=_lower_priority
@@ -120,6 +157,7 @@ class MicroBatcher:
         return self._queued_texts
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         if not self._workers:
             self._workers = [asyncio.create_task(self._run_bulk(), name="embed-bulk")]
 
@@ -128,8 +166,9 @@ class MicroBatcher:
         queued = [j.future for j in self._interactive] + [j.future for j in self._bulk]
         self._interactive.clear()
         self._bulk.clear()
-        _fail(queued, RuntimeError("embedder stopped"))
-        tasks = [*self._workers, *self._running]
+        running = [j.future for jobs in self._running.values() for j in jobs]
+        _fail(queued + running, RuntimeError("embedder stopped"))
+        tasks = list(self._workers)
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -160,6 +199,23 @@ class MicroBatcher:
             self._dispatch()
         return await future
 
+    async def embed_then(self, text: str, then: Callable[[Embedded], T]) -> T:
+        """`then(text's result)`, run on the question lane's thread right after the embedding.
+
+        For work that needs the vector and must not run on the event loop (the cache's
+        vector search and verifier): no hop of its own. `then` may run side by side with
+        itself on other lanes, and must not touch the event loop. Its error is raised here.
+        """
+        loop = asyncio.get_running_loop()
+        if not self.batching:
+            return await loop.run_in_executor(self._executor, lambda: then(self._embed([text])[0]))
+        if not self._workers:
+            raise RuntimeError("MicroBatcher.start() was not called")
+        future: asyncio.Future[T] = loop.create_future()
+        self._interactive.append(_Job((text,), future, lambda part: then(part[0])))
+        self._dispatch()
+        return await future
+
     def _admit(self, texts: Sequence[str], future: asyncio.Future[list[Embedded]]) -> None:
         # An empty queue takes any call, so a call larger than the bound is slow, not refused.
         if self._queued_texts and self._queued_texts + len(texts) > self.max_queued_texts:
@@ -181,6 +237,20 @@ class MicroBatcher:
         future.add_done_callback(release)
         self._bulk.append(_BulkJob(texts, future))
 
+    def _run_jobs(self, jobs: list[_Job]) -> list[tuple[Any, Exception | None]]:
+        """A question batch on a lane's thread: one embedding run, then each job's `then`."""
+        results = self._embed([t for j in jobs for t in j.texts])
+        answers = []
+        offset = 0
+        for i, job in enumerate(jobs):
+            answer = _answer(job, results[offset : offset + len(job.texts)])
+            offset += len(job.texts)
+            if job.then is not None and i < len(jobs) - 1 and self._loop is not None:
+                # Its caller need not wait for the rest of the batch's verifier runs.
+                self._loop.call_soon_threadsafe(_deliver, job, answer)
+            answers.append(answer)
+        return answers
+
     def _embed(self, texts: list[str]) -> list[Embedded]:
         started = time.perf_counter()
         results = self.embedder.embed(texts, self.max_batch, self.max_batch_tokens)
@@ -197,14 +267,32 @@ class MicroBatcher:
         """Start every queued question on a free thread: alone when one is free at once,
         together with those that queued meanwhile when a thread frees up."""
         while self._interactive and len(self._running) < self._lanes:
-            jobs = list(self._interactive)
+            # A caller that gave up (deadline, cancel) costs nothing.
+            jobs = [j for j in self._interactive if not j.future.done()]
             self._interactive.clear()
-            task = asyncio.create_task(self._run_interactive(jobs), name="embed-questions")
-            self._running.add(task)
-            task.add_done_callback(self._lane_freed)
+            if not jobs:
+                return
+            ran = self._executor.submit(self._run_jobs, jobs)
+            self._running[ran] = jobs
+            # The lane's thread wakes the loop itself with the answers: no task and no
+            # asyncio future in between (each is a few more turns of the loop per batch).
+            ran.add_done_callback(self._post)
 
-    def _lane_freed(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
+    def _post(self, ran: Future[list[tuple[Any, Exception | None]]]) -> None:
+        """On the lane's thread: hand the finished batch to the event loop."""
+        assert self._loop is not None
+        with contextlib.suppress(RuntimeError):  # the loop closed under a stopped batcher
+            self._loop.call_soon_threadsafe(self._answer, ran)
+
+    def _answer(self, ran: Future[list[tuple[Any, Exception | None]]]) -> None:
+        """On the loop: answer a batch's callers, then start what queued meanwhile."""
+        jobs = self._running.pop(ran, [])
+        error = RuntimeError("embedder stopped") if ran.cancelled() else ran.exception()
+        if error is not None:
+            _fail([j.future for j in jobs], error)
+        else:
+            for job, answer in zip(jobs, ran.result(), strict=True):
+                _deliver(job, answer)
         self._dispatch()
 
     async def _run_bulk(self) -> None:
@@ -214,28 +302,6 @@ class MicroBatcher:
             else:
                 self._bulk_ready.clear()
                 await self._bulk_ready.wait()
-
-    async def _run_interactive(self, jobs: list[_Job]) -> None:
-        # A caller that gave up (deadline, cancel) costs nothing.
-        jobs = [j for j in jobs if not j.future.done()]
-        texts = [t for j in jobs for t in j.texts]
-        if not texts:
-            return
-        loop = asyncio.get_running_loop()
-        try:
-            results = await loop.run_in_executor(self._executor, self._embed, texts)
-        except asyncio.CancelledError:  # stop(): answer the callers, then end the worker
-            _fail([j.future for j in jobs], RuntimeError("embedder stopped"))
-            raise
-        except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
-            _fail([j.future for j in jobs], exc)
-            return
-        offset = 0
-        for job in jobs:
-            part = results[offset : offset + len(job.texts)]
-            offset += len(job.texts)
-            if not job.future.done():
-                job.future.set_result(part)
 
     async def _bulk_step(self) -> None:
         """One step of the first bulk job in line, which then goes to the back of it."""

@@ -18,13 +18,11 @@ figure were computed the same way, and tests/unit/verifier checks it.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import math
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from tokenizers import Tokenizer
 from sluice.errors import ConfigError
 from sluice.onnx_session import MAX_CHARS_PER_TOKEN, cpu_session, model_files, prefix
 from sluice.verifier.guards import FEATURES, features
+from sluice.verifier.order import exchanged
 
 VERIFIER_KEY = "cache.verifier.model_dir"
 
@@ -84,13 +83,12 @@ def read_card(model_dir: Path) -> VerifierCard:
 class OnnxVerifier:
     """Scores (query, cached question) pairs; synchronous, callable from several threads.
 
-    `threads`: how many calls may run at once (onnxruntime's Run is thread-safe), each on
-    one thread of its own, so none spin-waits for another (issue #19).
+    Each call runs on the caller's thread alone (one intra-op thread, no spinning), so
+    calls side by side never spin-wait for each other (issue #19).
     """
 
-    def __init__(self, model_dir: Path, *, threads: int = 1) -> None:
+    def __init__(self, model_dir: Path) -> None:
         self.card = read_card(model_dir)
-        self.threads = threads
         onnx_path, tokenizer_path = model_files(model_dir, VERIFIER_KEY)
         self.version = self.card.version
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
@@ -152,32 +150,28 @@ class OnnxVerifier:
 
 
 class Verifier:
-    """The async face of OnnxVerifier: its own threads, so lookups never block the loop."""
+    """The cache's face of OnnxVerifier (cache.verdict.PairVerifier): timed scores.
+
+    Synchronous: the cache calls it on the embedding lane that embedded the question,
+    right after the vector search, so a lookup's model work is one hop off the event
+    loop (issue #19). Several lanes call it at once; onnxruntime's Run is thread-safe.
+    """
 
     def __init__(self, model: OnnxVerifier) -> None:
         self.model = model
         self.version = model.version
         self.default_min_probability = model.card.default_min_probability
-        self._executor = ThreadPoolExecutor(
-            max_workers=model.threads, thread_name_prefix="verifier"
-        )
 
-    async def score(self, query: str, cached: Sequence[str]) -> tuple[list[float], float]:
+    def score(self, query: str, cached: Sequence[str]) -> tuple[list[float], float]:
         """Probabilities and the seconds the model took."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._timed, query, list(cached))
-
-    async def same_pieces(self, query: str, cached: Sequence[str]) -> list[bool]:
-        """OnnxVerifier.same_pieces on the verifier's thread (texts may be long)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, self.model.same_pieces, query, list(cached)
-        )
-
-    def _timed(self, query: str, cached: list[str]) -> tuple[list[float], float]:
         started = time.perf_counter()
         scores = self.model.score(query, cached)
         return scores, time.perf_counter() - started
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
+    def same_pieces(self, query: str, cached: Sequence[str]) -> list[bool]:
+        return self.model.same_pieces(query, cached)
+
+    def refusal(self, query: str, cached: str) -> str:
+        """The order guard's refusal (order.py), or "" when it lets the model decide."""
+        found = exchanged(query, cached)
+        return "" if found is None else found.describe()

@@ -11,6 +11,7 @@ from sluice.cache.store import SemanticCache, served_candidate
 from sluice.config import CacheSettings, NamespaceCacheSettings, VerifierSettings
 from sluice.errors import InvalidArgument
 from sluice.telemetry.metrics import Metrics
+from sluice.verifier.order import exchanged
 from tests.unit.cache.test_store import DIMS, Clock, key, near, put, unit
 
 
@@ -29,13 +30,18 @@ class ScriptedVerifier:
         self.calls: list[tuple[str, list[str]]] = []
         self.piece_calls: list[tuple[str, list[str]]] = []
 
-    async def score(self, query: str, cached: Sequence[str]) -> tuple[list[float], float]:
+    def score(self, query: str, cached: Sequence[str]) -> tuple[list[float], float]:
         self.calls.append((query, list(cached)))
         return [self.table.get((query, c), 0.0) for c in cached], 0.001
 
-    async def same_pieces(self, query: str, cached: Sequence[str]) -> list[bool]:
+    def same_pieces(self, query: str, cached: Sequence[str]) -> list[bool]:
         self.piece_calls.append((query, list(cached)))
         return [(query, c) in self.same for c in cached]
+
+    def refusal(self, query: str, cached: str) -> str:
+        # The real rule (pure Python): the cache decides when to ask it.
+        found = exchanged(query, cached)
+        return "" if found is None else found.describe()
 
 
 def verified_cache(scorer: ScriptedVerifier, **overrides: object) -> SemanticCache:
@@ -101,7 +107,8 @@ def test_served_candidate(scores: list[float], wanted: float, served: int | None
 async def test_a_look_alike_above_every_cosine_threshold_is_refused_with_the_reason() -> None:
     base = unit(1)
     v = ScriptedVerifier({("Flight from Paris to London", "Flight from London to Paris"): 0.03})
-    c = verified_cache(v)
+    # The order guard would refuse this swap before the model: off, to see the model's reason.
+    c = verified_cache(v, verifier=VerifierSettings(order_guard=False))
     await put(c, "Flight from London to Paris", near(base, 0.997))
     result = await c.lookup_semantic(key("Flight from Paris to London"), base, 0.80)
     assert result.outcome == "miss"
@@ -263,3 +270,41 @@ async def test_a_refused_lookup_costs_at_most_max_pairs_model_runs() -> None:
     v.calls.clear()
     await c.lookup_semantic(key("q"), base, 0.8, score_all=True)
     assert v.calls == [("q", ["s0", "s1"])]
+
+
+async def test_the_order_guard_refuses_a_swap_the_model_would_serve_without_running_it() -> None:
+    base = unit(1)
+    asked, stored = "Convert 100 euros to dollars", "Convert 100 dollars to euros"
+    v = ScriptedVerifier({(asked, stored): 0.9995})  # issue #18: served with P ≥ 0.999
+    c = verified_cache(v)
+    await put(c, stored, near(base, 0.96))
+    result = await c.lookup_semantic(key(asked), base, 0.80)
+    assert result.outcome == "miss"
+    assert result.decided_by == "order_guard"
+    assert "order guard: 'euros' and 'dollars' exchanged" in result.reason
+    assert v.calls == []  # refused whatever the model says: it never ran
+    assert c.stats("ns").misses == 1
+    guarded = c.metrics.registry.get_sample_value(
+        "sluice_cache_verifier_decisions_total", {"decision": "order_guard"}
+    )
+    assert guarded == 1.0
+    # Switched off, the model decides (and serves it).
+    off = verified_cache(v, verifier=VerifierSettings(order_guard=False))
+    await put(off, stored, near(base, 0.96))
+    served = await off.lookup_semantic(key(asked), base, 0.80)
+    assert served.outcome == "semantic"
+    assert served.decided_by == "verifier"
+
+
+async def test_a_refused_swap_leaves_the_next_candidate_to_the_model() -> None:
+    base = unit(1)
+    asked = "Flight from Paris to London"
+    v = ScriptedVerifier({(asked, "Flights from Paris to London"): 0.98})
+    c = verified_cache(v)
+    await put(c, "Flight from London to Paris", near(base, 0.99, seed=2))
+    await put(c, "Flights from Paris to London", near(base, 0.95, seed=3))
+    result = await c.lookup_semantic(key(asked), base, 0.80)
+    assert v.calls == [(asked, ["Flights from Paris to London"])]
+    assert result.entry is not None
+    assert result.entry.question == "Flights from Paris to London"
+    assert [e.question for e, _ in result.scored] == ["Flights from Paris to London"]

@@ -8,11 +8,15 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from sluice.cache.store import SemanticCache
 from sluice.cli import default_model_dir, default_verifier_dir
+from sluice.config import Settings
 from sluice.embedding.batcher import MicroBatcher
 from sluice.embedding.model import Embedded, OnnxEmbedder
+from sluice.pipeline import Pipeline
 from sluice.telemetry.metrics import Metrics
-from sluice.verifier.model import OnnxVerifier, Verifier
+from sluice.types import ChatMessage, GenParams, Usage
+from sluice.verifier.model import OnnxVerifier
 from tests.unit.embedding.test_model import embedder
 
 
@@ -26,7 +30,7 @@ def test_every_session_runs_on_one_thread_that_never_spins() -> None:
     # A second intra-op thread spin-waited away half of a served hit's CPU (issue #19).
     for session in (
         OnnxEmbedder(default_model_dir(), threads=4).session,
-        OnnxVerifier(default_verifier_dir(), threads=4).session,
+        OnnxVerifier(default_verifier_dir()).session,
     ):
         assert session.get_session_options().intra_op_num_threads == 1
         assert _spinning(session) == "0"
@@ -76,38 +80,60 @@ async def test_question_batches_run_side_by_side_up_to_the_thread_budget() -> No
     assert await _overlap(1) == 1
 
 
-class _VerifierProbe:
-    """The real verifier model, recording how many of its calls overlap (each ≥ 50 ms)."""
+class _ThreadProbe:
+    """A verifier that accepts every pair and records which threads ran what."""
 
-    def __init__(self, threads: int) -> None:
-        self.real = OnnxVerifier(default_verifier_dir(), threads=threads)
-        self.running = self.most = 0
-        self._lock = threading.Lock()
+    version = "probe@1"
+    default_min_probability = 0.5
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
+    def __init__(self) -> None:
+        self.threads: set[int] = set()
 
-    def score(self, query: str, cached: Sequence[str]) -> list[float]:
-        with self._lock:
-            self.running += 1
-            self.most = max(self.most, self.running)
-        try:
-            time.sleep(0.05)
-            return self.real.score(query, cached)
-        finally:
-            with self._lock:
-                self.running -= 1
+    def score(self, query: str, cached: Sequence[str]) -> tuple[list[float], float]:
+        self.threads.add(threading.get_ident())
+        return [1.0] * len(cached), 0.0
+
+    def same_pieces(self, query: str, cached: Sequence[str]) -> list[bool]:
+        return [False] * len(cached)
+
+    def refusal(self, query: str, cached: str) -> str:
+        return ""
 
 
-async def test_the_verifier_scores_pairs_side_by_side_up_to_its_threads() -> None:
-    for threads in (2, 1):
-        probe = _VerifierProbe(threads)
-        verifier = Verifier(probe)  # type: ignore[arg-type]
-        try:
-            scores = await asyncio.gather(
-                *(verifier.score(f"What is {i}?", [f"What is {i} ?"]) for i in range(4))
-            )
-        finally:
-            verifier.close()
-        assert all(len(s) == 1 for s, _ in scores)
-        assert probe.most == threads
+class _EmbedThreads(_Probe):
+    """The real embedder, recording the threads it ran on."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.idents: list[int] = []
+
+    def embed(self, texts: Sequence[str], *args: Any) -> list[Embedded]:
+        self.idents.append(threading.get_ident())
+        return self.real.embed(texts, *args)
+
+
+async def test_a_lookup_searches_and_verifies_on_the_thread_that_embedded_it() -> None:
+    # Issue #19: a hop per model (embed lane → vector thread → verifier thread) was fixed
+    # CPU on every lookup; the search and the verifier now run right after the embedding.
+    settings = Settings()
+    probe, verifier = _EmbedThreads(), _ThreadProbe()
+    batcher = MicroBatcher(probe, Metrics())  # type: ignore[arg-type]
+    await batcher.start()
+    cache = SemanticCache(settings.cache, probe.dimensions, Metrics(), verifier=verifier)
+    pipeline = Pipeline(settings, batcher, cache)
+    params = GenParams()
+    try:
+        asked = (ChatMessage("user", "How do I delete a file in Linux?"),)
+        await pipeline.store("ns", asked, params, answer="rm", finish_reason="stop",
+                             usage=Usage(), model="m", ttl_s=None)  # fmt: skip
+        probe.idents.clear()
+        again = (ChatMessage("user", "How can I delete a file on Linux?"),)
+        result = await pipeline.lookup("ns", again, params)
+    finally:
+        cache.close()
+        await batcher.stop()
+    assert result.outcome == "semantic"
+    assert result.decided_by == "verifier"
+    assert len(probe.idents) == 1
+    assert verifier.threads == {probe.idents[0]}
+    assert threading.get_ident() not in verifier.threads

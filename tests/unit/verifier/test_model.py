@@ -53,15 +53,11 @@ def test_a_pair_scores_exactly_the_same_alone_and_among_others(model: OnnxVerifi
     assert model.score(query, []) == []
 
 
-async def test_the_async_face_runs_off_the_loop_and_times_itself(model: OnnxVerifier) -> None:
-    verifier = Verifier(model)
-    try:
-        scores, seconds = await verifier.score(QUERIES[0], QUERIES[1:3])
-        assert len(scores) == 2
-        assert seconds > 0
-        assert scores == model.score(QUERIES[0], QUERIES[1:3])
-    finally:
-        verifier.close()
+def test_the_cache_face_times_itself(model: OnnxVerifier) -> None:
+    scores, seconds = Verifier(model).score(QUERIES[0], QUERIES[1:3])
+    assert len(scores) == 2
+    assert seconds > 0
+    assert scores == model.score(QUERIES[0], QUERIES[1:3])
 
 
 def test_a_tampered_model_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
@@ -126,12 +122,6 @@ def test_same_pieces_is_the_tokenizers_own_normalisation(
     assert model.same_pieces(query, [cached]) == [same]
 
 
-async def test_the_async_face_checks_pieces_on_its_thread(model: OnnxVerifier) -> None:
-    verifier = Verifier(model)
-    try:
-        assert await verifier.same_pieces("Who wrote it?", ["who wrote it ?", "who did"]) == [
-            True,
-            False,
-        ]
-    finally:
-        verifier.close()
+def test_the_cache_face_checks_pieces(model: OnnxVerifier) -> None:
+    same = Verifier(model).same_pieces("Who wrote it?", ["who wrote it ?", "who did"])
+    assert same == [True, False]
