@@ -7,6 +7,7 @@ import pytest
 
 from tests.support.daemon import Daemon
 from tests.support.fake import FakeProvider
+from tests.support.redis import RedisServer
 
 
 @pytest.fixture
@@ -31,6 +32,28 @@ def shared_daemon() -> Iterator[Daemon]:
     daemon = Daemon().start()
     yield daemon
     daemon.cleanup()
+
+
+@pytest.fixture
+def start_redis() -> Iterator[Callable[..., RedisServer]]:
+    """Start real redis-servers (tests/support/redis.py); each is killed and removed after."""
+    started: list[RedisServer] = []
+
+    def start(password: str | None = None, *, tls: bool = False) -> RedisServer:
+        server = RedisServer(password, tls=tls)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.cleanup()
+
+
+@pytest.fixture
+def redis_server(start_redis: Callable[..., RedisServer]) -> RedisServer:
+    """One real redis-server without a password."""
+    server: RedisServer = start_redis()
+    return server
 
 
 @pytest.fixture

@@ -37,6 +37,7 @@ var targets = []target{
 	{"kubernetes/overlays/example", "native", "exec"},
 	{"kubernetes/overlays/plain-container", "plain", "exec"},
 	{"kubernetes/overlays/grpc-probe", "native", "grpc"},
+	{"kubernetes/overlays/fleet", "native", "exec"},
 	{"kubernetes/monitoring", "", ""},
 	{"alerts", "", ""},
 	{"grafana", "", ""},
@@ -222,6 +223,9 @@ type sluiceConfig struct {
 	Providers map[string]struct {
 		APIKeyFile string `json:"api_key_file"`
 	} `json:"providers"`
+	Fleet struct {
+		PasswordFile string `json:"password_file"`
+	} `json:"fleet"`
 }
 
 func sluiceContainer(spec *corev1.PodSpec) (*corev1.Container, bool) {
@@ -373,6 +377,13 @@ func checkPod(t *testing.T, tg target, d *appsv1.Deployment, configMaps map[stri
 		}
 		if v := volumeAt(spec, c, p.APIKeyFile); v == nil || v.Secret == nil {
 			t.Errorf("providers.%s.api_key_file %s is not in a mounted Secret", name, p.APIKeyFile)
+		}
+	}
+
+	// Redis' password (fleet mode) from a Secret's file too.
+	if f := cfg.Fleet.PasswordFile; f != "" {
+		if v := volumeAt(spec, c, f); v == nil || v.Secret == nil {
+			t.Errorf("fleet.password_file %s is not in a mounted Secret", f)
 		}
 	}
 
