@@ -6,8 +6,16 @@
 
 Windows are fixed and aligned to the clock's epoch (`floor(now / window_s)`);
 with the default wall clock an hourly or daily window turns over on the UTC
-hour or day. `BudgetGuard` is the seam a Redis-backed guard will implement so
-that the sidecars of a fleet share one budget.
+hour or day. `BudgetGuard` is the seam the fleet's Redis-backed guard
+(fleet/budget.py) implements so that the sidecars of a fleet share one budget.
+
+Every provider call reserves its estimated cost first (`reserve`: the prompt and
+the call's output cap at the deployment's price) and settles it after with the
+real cost (`settle`; 0 for a failed call, what the provider billed for a cut-off
+one). A call is admitted while spent + reserved is below the limit, so however
+many calls run at once, the last one admitted crosses the limit by at most its
+own estimate (before reservations, every call in flight when the limit was
+reached went through).
 """
 
 from __future__ import annotations
@@ -51,14 +59,56 @@ class BudgetCheck:
     on_exhausted: ExhaustedAction = ExhaustedAction.REJECT
 
 
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A call's reserved estimate; `settle` it exactly once, with what the call really cost."""
+
+    namespace: str
+    usd: float  # reserved (0 when the namespace has no limit)
+    granted: bool = True
+    # The window it was reserved in: it is settled there, even after a turnover.
+    window: int = 0
+    # Fleet: reserved in Redis (False: in the pod's local share while Redis was unreachable).
+    remote: bool = False
+    # Why it was refused, for the caller (empty when granted).
+    reason: str = ""
+
+
 class BudgetGuard(Protocol):
     def remaining(self, namespace: str) -> float | None:
         """USD left in the current window; None when the namespace has no limit."""
         ...
 
-    def charge(self, namespace: str, usd: float) -> None: ...
+    def charge(self, namespace: str, usd: float) -> None:
+        """Spend without a reservation (a settle of nothing)."""
+        ...
 
-    def check(self, namespace: str) -> BudgetCheck: ...
+    def check(self, namespace: str) -> BudgetCheck:
+        """How the budget shapes a new request's plan (no I/O: the guard's latest view)."""
+        ...
+
+    async def reserve(self, namespace: str, usd: float) -> Hold:
+        """Reserve a call's estimate; a refused hold means the call must not start."""
+        ...
+
+    def settle(self, hold: Hold, usd: float) -> None:
+        """Replace the hold's estimate by the real cost (0: release it). Never blocks."""
+        ...
+
+
+def decide(committed: float, limit: float, soft_fraction: float) -> BudgetDecision:
+    if committed >= limit:
+        return BudgetDecision.EXHAUSTED
+    if committed >= soft_fraction * limit:
+        return BudgetDecision.SHIFT_CHEAPER
+    return BudgetDecision.NORMAL
+
+
+def exhausted_message(namespace: str) -> str:
+    return (
+        f"namespace {namespace!r} has spent its cost budget for this window; "
+        "retry in the next window or raise the limit"
+    )
 
 
 class UnlimitedBudget:
@@ -72,6 +122,12 @@ class UnlimitedBudget:
 
     def check(self, namespace: str) -> BudgetCheck:
         return BudgetCheck(BudgetDecision.NORMAL, None)
+
+    async def reserve(self, namespace: str, usd: float) -> Hold:
+        return Hold(namespace, 0.0)
+
+    def settle(self, hold: Hold, usd: float) -> None:
+        return None
 
 
 class InMemoryBudgetGuard:
@@ -94,9 +150,22 @@ class InMemoryBudgetGuard:
         self._on_exhausted = on_exhausted
         self._clock = clock
         self._spent: dict[str, tuple[int, float]] = {}  # namespace → (window index, USD)
+        self._reserved: dict[str, tuple[int, float]] = {}  # in-flight estimates, the same way
 
     def _limit(self, namespace: str) -> BudgetLimit | None:
         return self._limits.get(namespace, self._default)
+
+    # The policy, for a guard that keeps the same budgets elsewhere (fleet/budget.py).
+    def limit_for(self, namespace: str) -> BudgetLimit | None:
+        return self._limit(namespace)
+
+    @property
+    def soft_fraction(self) -> float:
+        return self._soft
+
+    @property
+    def on_exhausted(self) -> ExhaustedAction:
+        return self._on_exhausted
 
     def _window(self, limit: BudgetLimit) -> int:
         return math.floor(self._clock() / limit.window_s)
@@ -108,11 +177,41 @@ class InMemoryBudgetGuard:
         window, usd = self._spent.get(namespace, (self._window(limit), 0.0))
         return usd if window == self._window(limit) else 0.0
 
+    def reserved(self, namespace: str) -> float:
+        limit = self._limit(namespace)
+        if limit is None:
+            return 0.0
+        window, usd = self._reserved.get(namespace, (self._window(limit), 0.0))
+        return usd if window == self._window(limit) else 0.0
+
+    def _committed(self, namespace: str) -> float:
+        return self.spent(namespace) + self.reserved(namespace)
+
     def remaining(self, namespace: str) -> float | None:
         limit = self._limit(namespace)
         if limit is None:
             return None
-        return max(limit.usd - self.spent(namespace), 0.0)
+        return max(limit.usd - self._committed(namespace), 0.0)
+
+    async def reserve(self, namespace: str, usd: float) -> Hold:
+        limit = self._limit(namespace)
+        if limit is None:
+            return Hold(namespace, 0.0)
+        window = self._window(limit)
+        at_limit = self._committed(namespace) >= limit.usd
+        if at_limit and self._on_exhausted is ExhaustedAction.REJECT:
+            return Hold(namespace, 0.0, granted=False, window=window,
+                        reason=exhausted_message(namespace))  # fmt: skip
+        usd = max(usd, 0.0)
+        self._reserved[namespace] = (window, self.reserved(namespace) + usd)
+        return Hold(namespace, usd, window=window)
+
+    def settle(self, hold: Hold, usd: float) -> None:
+        if hold.usd > 0:
+            window, reserved = self._reserved.get(hold.namespace, (hold.window, 0.0))
+            if window == hold.window:  # else the window is over and its reservations with it
+                self._reserved[hold.namespace] = (window, max(reserved - hold.usd, 0.0))
+        self.charge(hold.namespace, usd)
 
     def charge(self, namespace: str, usd: float) -> None:
         if usd <= 0:
@@ -125,15 +224,9 @@ class InMemoryBudgetGuard:
         limit = self._limit(namespace)
         if limit is None:
             return BudgetCheck(BudgetDecision.NORMAL, None, self._on_exhausted)
-        spent = self.spent(namespace)
-        remaining = max(limit.usd - spent, 0.0)
-        if spent >= limit.usd:
-            decision = BudgetDecision.EXHAUSTED
-        elif spent >= self._soft * limit.usd:
-            decision = BudgetDecision.SHIFT_CHEAPER
-        else:
-            decision = BudgetDecision.NORMAL
-        return BudgetCheck(decision, remaining, self._on_exhausted)
+        committed = self._committed(namespace)
+        remaining = max(limit.usd - committed, 0.0)
+        return BudgetCheck(decide(committed, limit.usd, self._soft), remaining, self._on_exhausted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +256,7 @@ def shape_tiers(
         return ShapedTiers(routed)
     if check.decision is BudgetDecision.EXHAUSTED:
         if check.on_exhausted is ExhaustedAction.REJECT:
-            raise ResourceExhausted(
-                f"namespace {namespace!r} has spent its cost budget for this window; "
-                "retry in the next window or raise the limit"
-            )
+            raise ResourceExhausted(exhausted_message(namespace))
         chosen, why = 0, "budget exhausted: cheapest tier only"
     else:
         remaining = check.remaining_usd if check.remaining_usd is not None else math.inf

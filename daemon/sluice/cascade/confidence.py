@@ -7,7 +7,7 @@
     └── CombinedScorer     format gate × logprob probability (or the min of the two)
 
 The default logprob coefficients are a sensible guess, not a calibration: fit
-them on `../shared/data/routing/` before trusting a threshold.
+them on the routing replay sets (docs/data.md) before trusting a threshold.
 """
 
 from __future__ import annotations

@@ -4,6 +4,13 @@ Everything that decides lives in `machine.py`; this module only calls
 providers (under a timeout), asks the breakers, sleeps, reads the clock,
 draws the jitter, scores, prices and charges.
 
+Before each provider call: the breaker, then the provider's rate limits (a call
+held back becomes a 429 that was never sent), then the namespace budget
+(`reserve` the call's estimate: the prompt and its output cap at the
+deployment's price; a refused reservation is `Denied`). After it the
+reservation is settled with the real cost, 0 when the call failed, and a 429's
+Retry-After holds that model off (for the fleet, through the rate gate).
+
 Provider calls are awaited in the caller's task (no background tasks), so
 cancelling the caller cancels the call in flight, and a timeout cancels it too.
 A call cut off that way is still paid for (the provider billed what it had
@@ -33,13 +40,14 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from sluice.cascade.budget import BudgetGuard, shape_tiers
+from sluice.cascade.budget import BudgetGuard, Hold, shape_tiers
 from sluice.cascade.confidence import Scorer
 from sluice.cascade.machine import (
     Answered,
     Call,
+    Denied,
     Event,
     Fail,
     Failed,
@@ -62,9 +70,10 @@ from sluice.cascade.types import (
     ServedBy,
     Tier,
 )
-from sluice.errors import ProviderError, ProviderErrorKind, ProviderTimeout
+from sluice.errors import ProviderError, ProviderErrorKind, ProviderTimeout, RateLimited
 from sluice.providers.base import Provider
-from sluice.resilience.breaker import BreakerRegistry, CircuitBreaker
+from sluice.resilience.breaker import BreakerRegistry
+from sluice.resilience.ratelimit import NoRateLimits, RateGate
 from sluice.resilience.retry import RetryPolicy
 from sluice.types import ChatMessage, Completion, GenParams, ProviderRequest, StreamEvent, Usage
 
@@ -78,6 +87,14 @@ CancelListener = Callable[[tuple[Attempt, ...]], None]
 def estimate_input_tokens(messages: Sequence[ChatMessage]) -> int:
     """A rough prompt size (≈ 4 characters a token) for cost estimates before a call."""
     return sum(len(m.content) for m in messages) // 4 + 4 * len(messages)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ticket:
+    """A call let through by the rate limits and the budget: what to settle afterwards."""
+
+    hold: Hold
+    tokens: int  # taken from the provider's token bucket
 
 
 class _Run:
@@ -100,8 +117,10 @@ class _Run:
         prices: PriceTable,
         min_call_s: float,
         on_cancel: CancelListener | None = None,
+        limits: RateGate | None = None,
     ) -> None:
         self.plan, self.params = plan, params
+        self.limits: RateGate = limits or NoRateLimits()
         self.messages = tuple(messages)
         self.providers, self.breakers = providers, breakers
         self.scorer, self.budget, self.clock, self.rng = scorer, budget, clock, rng
@@ -170,9 +189,81 @@ class _Run:
             )
         return provider
 
+    def estimate(self, call: Call) -> tuple[int, float]:
+        """The most a call may cost, in tokens and USD: its prompt and its output cap."""
+        output = self.request(call).params.max_tokens or 0
+        usd = self.prices.cost(Usage(self.input_tokens, output), call.deployment)
+        return self.input_tokens + output, usd
+
+    async def admit(self, call: Call) -> tuple[Provider, _Ticket] | Event:
+        """Breaker, provider, rate limits, budget: what the call needs to start, or the event.
+
+        A `Refused` or `Denied` call (or one cancelled here) hands its breaker slot back;
+        a `Failed` one is reported to the breaker by the machine.
+        """
+        breaker = self.breakers.get(call.deployment.provider)
+        if not self.breakers.admit(call.deployment.provider, panic=call.panic):
+            return Refused(self.clock(), breaker.failure_rate)
+        provider = self.provider(call)
+        if isinstance(provider, ProviderError):
+            return self.failed(provider, self.clock())
+        try:
+            cleared = await self.clear(call)
+        except BaseException:  # cancelled while Redis answered: hand the slot back
+            breaker.release(panic=call.panic)
+            raise
+        if isinstance(cleared, Denied):
+            breaker.release(panic=call.panic)
+        return (provider, cleared) if isinstance(cleared, _Ticket) else cleared
+
+    async def clear(self, call: Call) -> _Ticket | Event:
+        """The provider's rate limits, then the budget: the call's ticket, or the event instead.
+
+        A call held back by a rate limit comes back as a 429 that was never sent (the
+        machine retries after the wait when it fits, else moves on); a call the budget
+        refuses as `Denied`.
+        """
+        dep = call.deployment
+        tokens, usd = self.estimate(call)
+        wait = await self.limits.acquire(dep.provider, dep.model, tokens)
+        if wait > 0:
+            error = RateLimited(
+                f"skipped: {dep.provider}/{dep.model} is held back {wait:.3g} s by its rate "
+                "limit or a recent 429 (not sent)",
+                provider=dep.provider, retry_after=wait,
+            )  # fmt: skip
+            return self.failed(error, self.clock())
+        hold = await self.budget.reserve(self.plan.namespace, usd)
+        if not hold.granted:
+            self.limits.settle(dep.provider, dep.model, tokens, 0)
+            return Denied(self.clock(), hold.reason)
+        return _Ticket(hold, tokens)
+
+    def settle(self, call: Call, ticket: _Ticket, usage: Usage, cost: float) -> None:
+        dep = call.deployment
+        self.budget.settle(ticket.hold, cost)
+        used = usage.input_tokens + usage.output_tokens
+        self.limits.settle(dep.provider, dep.model, ticket.tokens, used)
+
+    def provider_failed(
+        self,
+        call: Call,
+        ticket: _Ticket,
+        error: ProviderError,
+        started: float,
+        *,
+        committed: bool = False,
+    ) -> Failed:
+        """A provider's error: the call costs nothing, and a 429's Retry-After holds it off."""
+        self.settle(call, ticket, Usage(), 0.0)
+        if error.status == 429 and error.retry_after is not None:
+            self.limits.hold(call.deployment.provider, call.deployment.model, error.retry_after)
+        return self.failed(error, started, committed=committed)
+
     def answered(
         self,
         call: Call,
+        ticket: _Ticket,
         request: ProviderRequest,
         completion: Completion,
         started: float,
@@ -181,11 +272,13 @@ class _Run:
     ) -> Answered:
         confidence = min(max(self.scorer.score(completion, request), 0.0), 1.0)
         cost = self.prices.cost(completion.usage, call.deployment)
-        self.budget.charge(self.plan.namespace, cost)
+        self.settle(call, ticket, completion.usage, cost)
         now = self.clock()
         return Answered(now, completion, confidence, now - started, cost, committed=committed)
 
-    def abandoned(self, call: Call, received: _Collector | None, started: float) -> None:
+    def abandoned(
+        self, call: Call, ticket: _Ticket, received: _Collector | None, started: float
+    ) -> None:
         """A call the caller cut off: charge what the provider billed, keep it as an attempt.
 
         A stream is charged the tokens it had sent (its reported usage, else about 4
@@ -199,7 +292,7 @@ class _Run:
         else:
             usage = Usage(self.input_tokens, self.request(call).params.max_tokens or 0)
         cost = self.prices.cost(usage, call.deployment)
-        self.budget.charge(self.plan.namespace, cost)
+        self.settle(call, ticket, usage, cost)
         dep = call.deployment
         self.cancelled.append(
             Attempt(
@@ -211,13 +304,20 @@ class _Run:
 
     @contextlib.contextmanager
     def billed_if_cut(
-        self, call: Call, received: _Collector | None, started: float
+        self, call: Call, ticket: _Ticket, received: _Collector | None, started: float
     ) -> Iterator[None]:
         """Charge the call (`abandoned`) if the caller cuts it off inside the block."""
         try:
             yield
         except (asyncio.CancelledError, GeneratorExit):
-            self.abandoned(call, received, started)
+            self.abandoned(call, ticket, received, started)
+            raise
+        except (ProviderError, TimeoutError):
+            raise  # the caller settles it (provider_failed)
+        except Exception:
+            # A bug below: the call's outcome is unknown; hand its reservation back rather
+            # than hold it (and the budget) until the window ends.
+            self.settle(call, ticket, Usage(), 0.0)
             raise
 
     def report_cancel(self) -> None:
@@ -229,64 +329,60 @@ class _Run:
         return Failed(now, error, now - started, jitter=self.rng.random(), committed=committed)
 
     async def complete(self, call: Call) -> Event:
+        admitted = await self.admit(call)
+        if not isinstance(admitted, tuple):
+            return admitted
+        provider, ticket = admitted
         breaker = self.breakers.get(call.deployment.provider)
-        if not _admit(breaker, call):
-            return Refused(self.clock(), breaker.failure_rate)
         started = self.clock()
         settled = False
         try:
-            provider = self.provider(call)
-            if isinstance(provider, ProviderError):
-                settled = True
-                return self.failed(provider, started)
             request = self.request(call)
             try:
-                with self.billed_if_cut(call, None, started):
+                with self.billed_if_cut(call, ticket, None, started):
                     async with asyncio.timeout(call.timeout_s):
                         completion = await provider.complete(request)
             except TimeoutError:
                 settled = True
-                return self.failed(_timeout(call), started)
+                return self.provider_failed(call, ticket, _timeout(call), started)
             except ProviderError as exc:
                 settled = True
-                return self.failed(exc, started)
+                return self.provider_failed(call, ticket, exc, started)
             settled = True
-            return self.answered(call, request, completion, started)
+            return self.answered(call, ticket, request, completion, started)
         finally:
             if not settled:  # cancelled, or a provider bug: hand back a half-open probe slot
                 breaker.release(panic=call.panic)
 
     async def buffered(self, call: Call) -> Event:
         """A streamed call collected whole before anything is released."""
+        admitted = await self.admit(call)
+        if not isinstance(admitted, tuple):
+            return admitted
+        provider, ticket = admitted
         breaker = self.breakers.get(call.deployment.provider)
-        if not _admit(breaker, call):
-            return Refused(self.clock(), breaker.failure_rate)
         started = self.clock()
         settled = False
         collector = _Collector(call.deployment.model)
         try:
-            provider = self.provider(call)
-            if isinstance(provider, ProviderError):
-                settled = True
-                return self.failed(provider, started)
             request = self.request(call)
             stream = provider.stream(request)
             try:
-                with self.billed_if_cut(call, collector, started):
+                with self.billed_if_cut(call, ticket, collector, started):
                     async with asyncio.timeout(call.timeout_s):
                         async for event in stream:
                             if collector.add(event):
                                 break
             except TimeoutError:
                 settled = True
-                return self.failed(_timeout(call), started)
+                return self.provider_failed(call, ticket, _timeout(call), started)
             except ProviderError as exc:
                 settled = True
-                return self.failed(exc, started)
+                return self.provider_failed(call, ticket, exc, started)
             finally:
                 await _aclose(stream)
             settled = True
-            return self.answered(call, request, collector.completion(), started)
+            return self.answered(call, ticket, request, collector.completion(), started)
         finally:
             if not settled:
                 breaker.release(panic=call.panic)
@@ -306,11 +402,6 @@ class _Run:
             degraded=serve.degraded,
             degraded_reason=serve.degraded_reason,
         )
-
-
-def _admit(breaker: CircuitBreaker, call: Call) -> bool:
-    """Ask the breaker; a panic call (every breaker refused) asks for its bounded exception."""
-    return breaker.allow_panic() if call.panic else breaker.allow()
 
 
 def _timeout(call: Call) -> ProviderTimeout:
@@ -372,6 +463,7 @@ async def run_cascade(
     prices: PriceTable = DEFAULT_PRICE_TABLE,
     min_call_s: float = 0.05,
     on_cancel: CancelListener | None = None,
+    limits: RateGate | None = None,
 ) -> CascadeResult:
     """Serve one request through the cascade; `deadline` is absolute on `clock`.
 
@@ -393,6 +485,7 @@ async def run_cascade(
         prices=prices,
         min_call_s=min_call_s,
         on_cancel=on_cancel,
+        limits=limits,
     )
     action = run.step(Start(clock()))
     try:
@@ -477,15 +570,13 @@ class CascadeStream:
 
 async def _pass_through(run: _Run, call: Call) -> AsyncGenerator[str | Event]:
     """Stream one call to the client: its deltas, then exactly one event for the machine."""
+    admitted = await run.admit(call)
+    if not isinstance(admitted, tuple):
+        yield admitted
+        return
+    provider, ticket = admitted
     breaker = run.breakers.get(call.deployment.provider)
-    if not _admit(breaker, call):
-        yield Refused(run.clock(), breaker.failure_rate)
-        return
     started = run.clock()
-    provider = run.provider(call)
-    if isinstance(provider, ProviderError):
-        yield run.failed(provider, started)
-        return
     request = run.request(call)
     collector = _Collector(call.deployment.model)
     released = False
@@ -494,7 +585,7 @@ async def _pass_through(run: _Run, call: Call) -> AsyncGenerator[str | Event]:
     stream = provider.stream(request)
     iterator = aiter(stream)
     try:
-        with run.billed_if_cut(call, collector, started):
+        with run.billed_if_cut(call, ticket, collector, started):
             while True:
                 try:
                     left = max(started + call.timeout_s - run.clock(), 0.0)
@@ -520,9 +611,11 @@ async def _pass_through(run: _Run, call: Call) -> AsyncGenerator[str | Event]:
             breaker.release(panic=call.panic)
         await _aclose(stream)
     if error is not None:
-        yield run.failed(error, started, committed=released)
+        yield run.provider_failed(call, ticket, error, started, committed=released)
     else:
-        yield run.answered(call, request, collector.completion(), started, committed=released)
+        yield run.answered(
+            call, ticket, request, collector.completion(), started, committed=released
+        )
 
 
 def run_cascade_stream(
@@ -542,6 +635,7 @@ def run_cascade_stream(
     prices: PriceTable = DEFAULT_PRICE_TABLE,
     min_call_s: float = 0.05,
     on_cancel: CancelListener | None = None,
+    limits: RateGate | None = None,
 ) -> CascadeStream:
     """Like `run_cascade`, streamed. Budget errors raise here, before any byte."""
     run = _Run(
@@ -559,5 +653,6 @@ def run_cascade_stream(
         prices=prices,
         min_call_s=min_call_s,
         on_cancel=on_cancel,
+        limits=limits,
     )
     return CascadeStream(run, sleep)

@@ -39,6 +39,14 @@ jitter draw into each event and performs the actions. The rules:
   push the whole load onto the other providers' quotas), and a timeout cut
   short by the request's own deadline (the provider never had its full tier
   timeout).
+* Budget: each call reserves its estimate first (budget.py); a refused
+  reservation (`Denied`: the namespace's budget was spent by other requests
+  meanwhile) ends the request: the best answer so far (degraded), or
+  ResourceExhausted.
+* Rate limits: a call the provider's RPM/TPM bucket or a 429's Retry-After
+  holds back (resilience/ratelimit.py) comes back as a 429 that was never sent,
+  and is handled as one (retried after the wait when it fits, else the next
+  deployment).
 * Panic: when nothing is left to try, no answer is in hand, and some
   deployments were skipped only because their breaker refused, those are
   tried anyway, least bad first (lowest failure rate by its breaker), with
@@ -64,6 +72,7 @@ from sluice.errors import (
     ProviderError,
     ProviderErrorKind,
     ProviderTimeout,
+    ResourceExhausted,
     SluiceError,
     Unavailable,
 )
@@ -130,11 +139,19 @@ class Refused:
 
 
 @dataclass(frozen=True, slots=True)
+class Denied:
+    """The namespace budget refused the call's reservation: spent while this request ran."""
+
+    now: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Slept:
     now: float
 
 
-Event = Start | Answered | Failed | Refused | Slept
+Event = Start | Answered | Failed | Refused | Denied | Slept
 
 
 # ---- actions (machine → driver)
@@ -247,6 +264,8 @@ def transition(state: State, event: Event) -> Step:
             return _failed(state, event)
         case Refused() if state.phase == "calling":
             return _refused(state, event)
+        case Denied() if state.phase == "calling":
+            return _denied(state, event)
         case Slept() if state.phase == "sleeping":
             return _call(state, event.now, state.tier, state.index, retry=state.retry + 1, pre=())
     raise ValueError(f"event {type(event).__name__} is not expected in phase {state.phase!r}")
@@ -369,6 +388,21 @@ def _refused(state: State, event: Refused) -> Step:
         refused=(*state.refused, (state.tier, state.index, event.failure_rate)),
     )
     return _seek(state, event.now, state.tier, state.index + 1, ())
+
+
+def _denied(state: State, event: Denied) -> Step:
+    """The budget ran out mid-request (other requests spent it): stop calling.
+
+    Nothing else is tried: every call of the namespace is refused alike, and the
+    driver already handed the breaker's slot back.
+    """
+    error = f"skipped: {event.reason}"
+    state = replace(
+        state, attempts=(*state.attempts, _attempt(state, AttemptOutcome.OVER_BUDGET, error=error))
+    )
+    if state.best is not None:
+        return _serve(state, state.best, "budget exhausted during the request", ())
+    return _finish(state, Fail(ResourceExhausted(event.reason)), ())
 
 
 def _panic(state: State, now: float, pre: tuple[Action, ...]) -> Step | None:

@@ -36,6 +36,10 @@ cut off that way (20 failures in a row: 0.3²⁰).
 
 Single-threaded by design (one asyncio loop); the clock is injectable so tests
 drive the window and the cooldown without sleeping.
+
+A fleet shares "open" (never "closed") through a `HealthBoard`
+(resilience/health.py): the registry publishes each opening with its cooldown,
+and `admit` refuses a provider another pod holds open, until that expires.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+from sluice.resilience.health import HealthBoard, LocalHealth
 
 # Buckets per window: a 30 s window slides in 3 s steps.
 _BUCKETS = 10
@@ -286,11 +292,13 @@ class BreakerRegistry:
         overrides: Mapping[str, BreakerConfig] | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_change: TransitionListener | None = None,
+        board: HealthBoard | None = None,
     ) -> None:
         self._config = config or BreakerConfig()
         self._overrides = dict(overrides or {})
         self._clock = clock
         self._on_change = on_change
+        self.board: HealthBoard = board or LocalHealth()
         self._breakers: dict[str, CircuitBreaker] = {}
 
     def get(self, provider: str) -> CircuitBreaker:
@@ -300,10 +308,28 @@ class BreakerRegistry:
                 provider,
                 self._overrides.get(provider, self._config),
                 clock=self._clock,
-                on_change=self._on_change,
+                on_change=self._changed,
             )
             self._breakers[provider] = breaker
         return breaker
+
+    def admit(self, provider: str, *, panic: bool = False) -> bool:
+        """May a call to `provider` start? Report its result to `get(provider)`.
+
+        Refused while this pod's breaker or the fleet's board holds it open. A panic
+        call (every deployment was refused) asks only the local breaker's bounded
+        exception: the fleet's view must not turn a partial fault into an outage either.
+        """
+        breaker = self.get(provider)
+        if panic:
+            return breaker.allow_panic()
+        return self.board.open_for(provider) <= 0 and breaker.allow()
+
+    def _changed(self, provider: str, old: BreakerState, new: BreakerState) -> None:
+        if new is BreakerState.OPEN:
+            self.board.publish_open(provider, self.get(provider).cooldown_s)
+        if self._on_change is not None:
+            self._on_change(provider, old, new)
 
     def states(self) -> dict[str, BreakerState]:
         """Every known provider's state, for the circuit-state gauge."""
