@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.recall [--n 20000] [--queries 1000]
 
-Embeds distinct sentences from ../shared/data/cache (PAWS, CANNOT, GPTCache) with the
+Embeds distinct sentences from $SLUICE_DATA_DIR/cache (PAWS, CANNOT, GPTCache) with the
 shipped model, indexes all but the queries with the cache's own VectorGroup (M 16,
 ef_construction 200), and compares each query's nearest neighbour with brute force at
 several ef. The queries are paraphrases and near-duplicates of indexed sentences, the case

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,9 @@ from sluice.v1 import sluice_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_MODEL = ROOT / ".venv/real-model"
-GSM8K = ROOT.parent / "shared/data/routing/gsm8k/gsm8k_responses.csv"
+# RouteLLM's GSM8K answers (docs/data.md): $SLUICE_DATA_DIR, else data/ in the repository.
+DATA = Path(os.environ.get("SLUICE_DATA_DIR") or ROOT / "data")
+GSM8K = DATA / "routing/gsm8k/gsm8k_responses.csv"
 MODEL = "gemma-3-270m"
 # The base model needs to see what an answer looks like: a few worked turns. Three, found by
 # trying: with two, even "banana" came out with a stray token after it. Requests stop at "\n".

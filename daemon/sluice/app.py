@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import signal
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,8 @@ from sluice.cache.store import SemanticCache
 from sluice.config import Settings, is_loopback
 from sluice.embedding.batcher import MicroBatcher
 from sluice.embedding.model import OnnxEmbedder
+from sluice.fleet.runtime import Fleet, start_fleet
+from sluice.fleet.shared import FleetShared
 from sluice.http import HttpListener, build_front_app, build_metrics_app
 from sluice.models_path import build_model_path, build_providers
 from sluice.pipeline import Pipeline
@@ -40,6 +42,10 @@ from sluice.telemetry.metrics import Metrics
 from sluice.verifier.model import OnnxVerifier, Verifier
 
 log = get_logger("sluice.app")
+# Settings, the provider keys by variable name, the shared session → providers by name.
+ProviderBuilder = Callable[
+    [Settings, Mapping[str, str], aiohttp.ClientSession], dict[str, Provider]
+]
 
 
 @dataclass
@@ -55,6 +61,9 @@ class App:
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     # The verifier model (None: semantic hits on cosine alone); the CLI resolves it.
     verifier_dir: Path | None = None
+    # Builds the providers from the settings (at start and on reload); `--demo` passes
+    # in-process fakes here (sluice.demo), everything else the real wire protocols.
+    provider_builder: ProviderBuilder = build_providers
 
     def __post_init__(self) -> None:
         self.metrics = Metrics()
@@ -80,6 +89,10 @@ class App:
         self._stop = asyncio.Event()
         self._batcher: MicroBatcher | None = None
         self._cache: SemanticCache | None = None
+        # Fleet mode (settings.fleet.enabled): the Redis link and what runs over it.
+        self._fleet: Fleet | None = None
+        # Budgets, rate limits and provider health shared over the same link (fleet/shared.py).
+        self._shared: FleetShared | None = None
         self._verifier: Verifier | None = None
         self._snapshotter: Snapshotter | None = None
         self._router: Router | None = None
@@ -187,7 +200,7 @@ class App:
         await asyncio.to_thread(embedder.embed, ["warm-up"] * 8)
         self._batcher = await start_batcher(embedder, self.metrics, self.settings)
         cache_settings = self.settings.cache
-        self._verifier = await load_verifier(self.verifier_dir, cache_settings.verifier.threads)
+        self._verifier = await load_verifier(self.verifier_dir)
         self._cache = SemanticCache(
             cache_settings, embedder.dimensions, self.metrics, verifier=self._verifier
         )
@@ -199,24 +212,33 @@ class App:
             await asyncio.to_thread(self._snapshotter.restore)
             self._tasks.append(asyncio.create_task(self._snapshot_loop(), name="snapshots"))
         self._tasks.append(asyncio.create_task(self._reap_loop(), name="reaper"))
+        if self.settings.fleet.enabled:
+            # After the snapshot, before SERVING: the fleet's newest entries are here too.
+            self._fleet = await start_fleet(
+                self.settings.fleet, self.metrics, self._cache, model_id=embedder.model_id
+            )
         # One connection pool for every provider; keys stay inside the providers.
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=None),
             connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=30),
         )
-        providers = build_providers(self.settings, self.secrets, self._session)
-        models = build_model_path(self.settings, providers, self.metrics)
+        providers = self.provider_builder(self.settings, self.secrets, self._session)
+        if self._fleet is not None:
+            self._shared = FleetShared(self._fleet.link, self.settings)
+            self._shared.start()
+        models = build_model_path(self.settings, providers, self.metrics, shared=self._shared)
         self._router = build_router(
             self.settings.routing, models.catalogue, dimensions=embedder.dimensions,
             model_id=embedder.model_id,
         )  # fmt: skip
         if cache_settings.snapshot_dir is not None:  # learned bandit state lives beside the cache
             self._router.restore(cache_settings.snapshot_dir)
-        self.service.attach(
-            Pipeline(
-                self.settings, self._batcher, self._cache, models, self.metrics, router=self._router
-            )
-        )
+        replica = self._fleet.cache if self._fleet is not None else None
+        pipeline = Pipeline(
+            self.settings, self._batcher, self._cache, models, self.metrics,
+            router=self._router, replica=replica,
+        )  # fmt: skip
+        self.service.attach(pipeline)
         if self._watcher is not None:
             self._tasks.append(asyncio.create_task(self._watcher.run(), name="config-watch"))
 
@@ -227,8 +249,9 @@ class App:
         models = pipeline.models
         if any(getattr(new, k) != getattr(old, k) for k in MODEL_PATH_KEYS):
             assert self._session is not None
-            providers = build_providers(new, self.secrets, self._session)
-            models = build_model_path(new, providers, self.metrics)
+            providers = self.provider_builder(new, self.secrets, self._session)
+            shared = self._shared.bind(new) if self._shared is not None else None
+            models = build_model_path(new, providers, self.metrics, shared=shared)
         router = self._router
         if new.routing != old.routing or models is not pipeline.models:
             assert models is not None
@@ -265,6 +288,12 @@ class App:
             await asyncio.sleep(interval)
             self._cache.reap_expired()
 
+    async def _close_fleet(self) -> None:
+        if self._shared is not None:  # the settles of the last calls, then the link closes
+            await self._shared.aclose()
+        if self._fleet is not None:  # after the drain: the last Stores reach the fleet
+            await self._fleet.close()
+
     async def _shutdown(self) -> None:
         self.serving = False
         self.metrics.ready.set(0)
@@ -287,10 +316,9 @@ class App:
                 self._save_router()
             except OSError as exc:
                 log.warning("snapshot_failed", reason=str(exc))
+        await self._close_fleet()
         if self._cache is not None:
             self._cache.close()
-        if self._verifier is not None:
-            self._verifier.close()
         if self._session is not None:
             await self._session.close()
         if self._batcher is not None:
@@ -315,11 +343,11 @@ async def start_batcher(
     return batcher
 
 
-async def load_verifier(model_dir: Path | None, threads: int) -> Verifier | None:
+async def load_verifier(model_dir: Path | None) -> Verifier | None:
     """The verifier, loaded and warmed up off the loop (None stays None)."""
     if model_dir is None:
         return None
-    model = await asyncio.to_thread(OnnxVerifier, model_dir, threads=threads)
+    model = await asyncio.to_thread(OnnxVerifier, model_dir)
     await asyncio.to_thread(model.score, "warm-up", ["warm-up"])
     log.info("verifier_loaded", version=model.version,
              min_probability=model.card.default_min_probability)  # fmt: skip
@@ -347,7 +375,7 @@ async def offline_pipeline(
         )
     metrics = Metrics()
     batcher = await start_batcher(embedder, metrics, settings)
-    verifier = await load_verifier(verifier_dir, settings.cache.verifier.threads)
+    verifier = await load_verifier(verifier_dir)
     cache = SemanticCache(settings.cache, embedder.dimensions, metrics, verifier=verifier)
     models = router = None
     if providers is not None:
@@ -360,6 +388,4 @@ async def offline_pipeline(
         yield Pipeline(settings, batcher, cache, models, metrics, router=router)
     finally:
         cache.close()
-        if verifier is not None:
-            verifier.close()
         await batcher.stop()

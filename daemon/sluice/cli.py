@@ -9,14 +9,15 @@ import argparse
 import asyncio
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from sluice import __version__
-from sluice.config import Settings, load_settings, with_overrides
+from sluice.config import ServerSettings, Settings, load_settings, with_overrides
 from sluice.errors import ConfigError
-from sluice.telemetry.logging import configure_logging
+from sluice.telemetry.logging import configure_logging, get_logger
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_VERIFIER = "sluice-verifier"
@@ -33,8 +34,9 @@ def default_verifier_dir() -> Path:
 
 
 def default_data_dir() -> Path:
-    """../shared/data beside the repository (see its PROVENANCE.md)."""
-    return Path(__file__).resolve().parents[3] / "shared" / "data"
+    """$SLUICE_DATA_DIR, else data/ in the source tree (docs/data.md: its layout and sources)."""
+    env = os.environ.get("SLUICE_DATA_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "data"
 
 
 def _resolve_model_dir(settings: Settings, flag: Path | None = None) -> Path:
@@ -51,23 +53,108 @@ def _resolve_verifier_dir(settings: Settings, enabled: bool | None = None) -> Pa
     return verifier.model_dir or (Path(env) if env else default_verifier_dir())
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sluice", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"sluice {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+DESCRIPTION = """\
+Sluice: a sidecar that cuts the cost and latency of your app's LLM calls. Your app calls it
+over gRPC (or the OpenAI-compatible HTTP front) instead of calling providers; it answers
+from a semantic cache when it can, starts at the cheapest tier that will do, escalates
+when an answer is unsure, falls back when a provider fails, and reports what each call
+cost and what always-premium would have cost."""
 
-    serve = sub.add_parser("serve", help="run the daemon")
-    serve.add_argument("--config", type=Path, help="YAML settings (default: embedded defaults)")
+ENVIRONMENT = {
+    "SLUICE_MODEL_DIR": "the embedding model when neither --model-dir nor "
+    "embedding.model_dir names one (default: models/all-MiniLM-L6-v2, shipped)",
+    "SLUICE_VERIFIER_DIR": "the cache verifier when cache.verifier.model_dir is not set "
+    "(default: models/sluice-verifier, shipped)",
+    "SLUICE_DATA_DIR": "`sluice eval`: the public evaluation sets (default: data/ in the "
+    "source tree; docs/data.md)",
+}
+
+
+def _environment_help() -> str:
+    lines = [
+        textwrap.fill(text, 88, initial_indent=f"  {name:<20} ", subsequent_indent=" " * 23)
+        for name, text in ENVIRONMENT.items()
+    ]
+    lines.append("  the variable each provider's api_key_env names: its API key")
+    lines.append("  Nothing else is read from the environment.")
+    return "environment:\n" + "\n".join(lines)
+
+
+def _serve_epilog() -> str:
+    return f"""\
+{_environment_help()}
+
+examples:
+  sluice serve --demo                       fake tiers, no keys; then, in another shell,
+  sluice demo --address unix:///tmp/sluice.sock
+  sluice serve --config /etc/sluice/sluice.yaml
+  sluice serve --listen unix:///run/sluice/sluice.sock --openai 127.0.0.1:9091
+
+Every key, its default and whether a reload applies it: docs/configuration.md.
+SIGHUP (or a change of the --config file) reloads; SIGTERM drains and stops."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="sluice", description=DESCRIPTION, formatter_class=raw,
+        epilog="quick start, no keys: `sluice demo` (it starts `sluice serve --demo` itself).\n"
+        "`sluice COMMAND --help` for each command; docs/ for the rest.",
+    )  # fmt: skip
+    parser.add_argument("--version", action="version", version=f"sluice {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve", help="run the daemon", formatter_class=raw, epilog=_serve_epilog(),
+        description="Run the daemon: gRPC on the --listen addresses, Prometheus metrics and\n"
+        "health on --http, the OpenAI-compatible front on --openai. Each flag overrides the\n"
+        "config file's key named in its help.",
+    )  # fmt: skip
+    serve.add_argument(
+        "--config", type=Path, metavar="FILE",
+        help="YAML settings (default: none, every key at its embedded default)",
+    )  # fmt: skip
     _override_flags(serve)
     serve.add_argument(
-        "--ready-file", type=Path, help="write bound addresses as JSON here once SERVING"
-    )
+        "--ready-file", type=Path, metavar="FILE",
+        help="write the bound addresses as JSON here once SERVING (for scripts and tests)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--demo", action="store_true",
+        help="serve fake cheap/medium/premium tiers in process (list prices, made-up "
+        "answers marked [demo]): no keys, no network; refused with a config that names "
+        "providers or tiers, a snapshot folder or fleet mode, so fake answers never mix "
+        "with real ones",
+    )  # fmt: skip
+
+    sub.add_parser(
+        "demo", help="show a miss, an exact hit, a semantic hit, an escalation and the savings",
+        description="Send four questions to `sluice serve --demo` and print what each did and "
+        "cost. Starts that daemon itself (on a private socket) unless --address is given.",
+    ).add_argument("--address", metavar="ADDR", help="a running `sluice serve --demo`")  # fmt: skip
+
+    reference = sub.add_parser(
+        "config-reference", help="print the configuration reference (docs/configuration.md)",
+        description="Write every settings key, its type, default, reload behaviour and "
+        "description as Markdown, generated from the settings model.",
+    )  # fmt: skip
+    reference.add_argument("--out", type=Path, metavar="FILE", help="write here, not stdout")
+    reference.add_argument(
+        "--check", action="store_true",
+        help="exit 1 when --out differs from what would be written (stale) or a key has no "
+        "description",
+    )  # fmt: skip
 
     check = sub.add_parser(
         "check-config",
         help="validate a settings file (with the same flags as serve) and exit",
-        description="Validate FILE as `sluice serve --config FILE [flags]` would run it.",
-    )
+        description="Check FILE as `sluice serve --config FILE [flags]` would start with it, "
+        "without starting: the YAML and every key's type and bounds, the references between "
+        "keys (tiers → providers, routing → tiers), a price for every model, the key files "
+        "and key variables, the token file, the socket group, the embedding model, the "
+        "verifier and the routing policies' files, and fleet mode's Redis. Only binding "
+        "the addresses is left to serve. Prints 'FILE: ok' or the key to fix; exit 0 / 2.",
+    )  # fmt: skip
     check.add_argument("file", type=Path)
     check.add_argument(
         "--content-only",
@@ -86,7 +173,8 @@ def _parser() -> argparse.ArgumentParser:
     cache.add_argument("--config", type=Path)
     cache.add_argument("--model-dir", type=Path)
     cache.add_argument("--data", type=Path, default=default_data_dir() / "cache",
-                       help="the labelled sets (default: ../shared/data/cache)")  # fmt: skip
+                       help="the labelled sets (default: $SLUICE_DATA_DIR/cache, else "
+                       "data/cache; docs/data.md)")  # fmt: skip
     cache.add_argument("--pairs", type=Path, help="evaluate this TSV (text_a, text_b, label) only")
     cache.add_argument("--limit", type=int, help="at most N pairs per set (seeded sample)")
     cache.add_argument("--json", action="store_true", help="print one JSON object")
@@ -96,35 +184,48 @@ def _parser() -> argparse.ArgumentParser:
                        help="cosine alone, with the verifier, or both (default)")  # fmt: skip
     cache.add_argument("--split", choices=("all", "train", "calibration", "test"), default="all",
                        help="only this part of each set (test: unseen in training)")  # fmt: skip
+    cache.add_argument("--sets", help="comma-separated subset of the sets (default: all)")
+    cache.add_argument("--errors", type=Path, metavar="FILE",
+                       help="write every wrong hit and missed paraphrase at the defaults here "
+                       "(JSON lines)")  # fmt: skip
     _routing_parsers(eval_sub, sub)
     return parser
 
 
 def _override_flags(parser: argparse.ArgumentParser) -> None:
     """The flags that override settings: `serve` runs with them, `check-config` checks them."""
+    server = ServerSettings()
     parser.add_argument(
-        "--listen",
-        action="append",
-        metavar="ADDR",
-        help="gRPC address, unix:///path or host:port; repeatable; replaces server.listen",
-    )
+        "--listen", action="append", metavar="ADDR",
+        help="gRPC address, unix:///path or host:port; repeatable; replaces server.listen "
+        f"(default: {' and '.join(server.listen)})",
+    )  # fmt: skip
     parser.add_argument(
-        "--http", metavar="HOST:PORT", help="/metrics and /healthz only (server.http)"
-    )
+        "--http", metavar="HOST:PORT",
+        help="HTTP port for Prometheus /metrics and /healthz only, nothing else "
+        f"(server.http; default: {server.http})",
+    )  # fmt: skip
     parser.add_argument(
-        "--openai",
-        metavar="ADDR",
-        help="the OpenAI-compatible front, host:port or unix:///path (server.openai); "
-        "off loopback it needs --auth-token-file",
-    )
+        "--openai", metavar="ADDR",
+        help="HTTP port of the OpenAI-compatible front (/v1/chat/completions, "
+        "/v1/embeddings, /v1/models), host:port or unix:///path; off loopback it needs "
+        f"--auth-token-file (server.openai; default: {server.openai})",
+    )  # fmt: skip
     parser.add_argument(
-        "--auth-token-file",
-        type=Path,
-        metavar="FILE",
-        help="bearer token for gRPC over TCP and the front (server.auth_token_file)",
-    )
-    parser.add_argument("--snapshot-dir", type=Path, help="cache snapshots (cache.snapshot_dir)")
-    parser.add_argument("--model-dir", type=Path, help="ONNX embedding model directory")
+        "--auth-token-file", type=Path, metavar="FILE",
+        help="bearer token every gRPC-over-TCP and front call must send (server."
+        "auth_token_file; default: none, so every address must be loopback or a unix socket)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--snapshot-dir", type=Path, metavar="DIR",
+        help="where cache snapshots are written and restored from (cache.snapshot_dir; "
+        "default: none, the cache lives in memory only)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--model-dir", type=Path, metavar="DIR",
+        help="ONNX embedding model folder, model.onnx + tokenizer.json (embedding.model_dir; "
+        f"default: $SLUICE_MODEL_DIR, else models/{DEFAULT_MODEL})",
+    )  # fmt: skip
 
 
 def _routing_parsers(eval_sub: Any, sub: Any) -> None:
@@ -197,7 +298,16 @@ def _serve(args: argparse.Namespace) -> int:
 
     overrides = _overrides(args)
     settings = with_overrides(load_settings(args.config), overrides)
+    extra: dict[str, Any] = {"config_path": args.config}
+    if args.demo:
+        from sluice.demo import providers as demo  # noqa: PLC0415 - only the demo needs it
+
+        settings = demo.demo_settings(settings)
+        # No reload: a reload would read the file again, without the demo's fake tiers.
+        extra = {"config_path": None, "provider_builder": demo.build_fake_providers}
     configure_logging(settings.logging.level, settings.logging.log_prompts)
+    if args.demo:
+        get_logger("sluice.demo").warning("demo_mode", banner=demo.BANNER)
     model_dir = _resolve_model_dir(settings)
     secrets = _secrets(settings)
     # The same checks as check-config, before anything binds; the models' checksums are
@@ -208,8 +318,7 @@ def _serve(args: argparse.Namespace) -> int:
         # grpc.aio binds the server to the loop it is created in: build it inside.
         app = App(
             settings, model_dir, ready_file=args.ready_file, secrets=secrets,
-            config_path=args.config, overrides=overrides,
-            verifier_dir=_resolve_verifier_dir(settings),
+            overrides=overrides, verifier_dir=_resolve_verifier_dir(settings), **extra,
         )  # fmt: skip
         await app.run()
 
@@ -218,8 +327,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _eval_cache(args: argparse.Namespace) -> int:
-    import json  # noqa: PLC0415 - the eval's imports stay out of `serve`
-
     from sluice.app import offline_pipeline  # noqa: PLC0415
     from sluice.evaluation import cache_eval, datasets, verifier_data  # noqa: PLC0415
 
@@ -230,7 +337,8 @@ def _eval_cache(args: argparse.Namespace) -> int:
         if args.pairs is not None:
             sets = {args.pairs.stem: datasets.read_pairs_tsv(args.pairs)}
         else:
-            sets = verifier_data.eval_sets(args.data, part)
+            names = args.sets.split(",") if args.sets else None
+            sets = verifier_data.eval_sets(args.data, part, names)
     except (OSError, ValueError) as exc:
         print(f"sluice: {exc}", file=sys.stderr)
         return 2
@@ -239,9 +347,12 @@ def _eval_cache(args: argparse.Namespace) -> int:
     model_dir = _resolve_model_dir(settings, args.model_dir)
     modes = {"off": ("cosine",), "on": ("verifier",), "both": ("cosine", "verifier")}
 
+    wrong: list[dict[str, Any]] = []
+
     async def run(mode: str) -> dict[str, Any]:
         verifier_dir = _resolve_verifier_dir(settings, True) if mode == "verifier" else None
         results = {}
+        seconds = 0.0
         async with offline_pipeline(settings, model_dir, verifier_dir=verifier_dir) as p:
             verifier = p.cache.verifier
             default = p.cache.policy("").min_probability if verifier else settings.cache.threshold
@@ -249,15 +360,44 @@ def _eval_cache(args: argparse.Namespace) -> int:
             grid = tuple(sorted({*grid, default}))
             for name, pairs in sets.items():
                 namespace = name.replace("_", "-")[:48]
-                outcomes = await cache_eval.run_pairs(p, namespace, pairs, protocols[name])
+                outcomes, took = await cache_eval.run_pairs_timed(
+                    p, namespace, pairs, protocols[name]
+                )
+                seconds += took
                 results[name] = cache_eval.rows(outcomes, grid)
+                if args.errors is not None:
+                    found = cache_eval.errors(outcomes, default)
+                    await cache_eval.add_cosines(p, found)
+                    wrong.extend({"mode": mode, "set": name} | row for row in found)
         report = cache_eval.as_json(default, results, protocols)
+        lookups = sum(len(pairs) for pairs in sets.values())
+        # Wall clock of the lookup phase over lookups, embedding included, 64 at a time; with
+        # the verifier every candidate is scored (score_all): an upper bound of the daemon's.
+        report["ms_per_lookup"] = round(1000 * seconds / max(lookups, 1), 3)
         if verifier is not None:
             report |= {"verifier_version": verifier.version,
-                       "recall_threshold": settings.cache.verifier.recall_threshold}  # fmt: skip
+                       "recall_threshold": settings.cache.verifier.recall_threshold,
+                       "order_guard": settings.cache.verifier.order_guard}  # fmt: skip
         return {"default": default, "results": results, "json": report}
 
     out = {mode: asyncio.run(run(mode)) for mode in modes[args.verifier]}
+    _report_eval_cache(args, out, protocols, wrong)
+    return 0
+
+
+def _report_eval_cache(
+    args: argparse.Namespace,
+    out: dict[str, dict[str, Any]],
+    protocols: dict[str, str],
+    wrong: list[dict[str, Any]],
+) -> None:
+    """`sluice eval cache`'s outputs: plots, Markdown, JSON or tables, the --errors file."""
+    import json  # noqa: PLC0415 - the eval's imports stay out of `serve`
+
+    from sluice.evaluation import cache_eval  # noqa: PLC0415
+
+    if args.errors is not None:
+        args.errors.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in wrong))
     column = {"cosine": "threshold", "verifier": "min P"}
     for mode, r in out.items():
         suffix = "" if mode == "cosine" else "-verifier"
@@ -278,7 +418,12 @@ def _eval_cache(args: argparse.Namespace) -> int:
         for mode, r in out.items():
             print(f"\n=== {mode} ===")
             print(cache_eval.format_table(r["results"], r["default"], protocols, column[mode]))
-    return 0
+        for mode, r in out.items():
+            print(f"{mode}: {r['json']['ms_per_lookup']:.2f} ms per lookup (wall clock, "
+                  "embedding included, 64 lookups at a time)")  # fmt: skip
+    if args.errors is not None:
+        print(f"{len(wrong)} wrong hits and missed paraphrases written to {args.errors}",
+              file=sys.stderr)  # fmt: skip
 
 
 def _routing(args: argparse.Namespace) -> int:
@@ -300,6 +445,34 @@ def _routing(args: argparse.Namespace) -> int:
     )  # fmt: skip
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from sluice.demo import client  # noqa: PLC0415 - grpc stubs only for the demo
+
+    return client.run(args.address)
+
+
+def _config_reference(args: argparse.Namespace) -> int:
+    from sluice import config_doc  # noqa: PLC0415 - only this command walks the model
+
+    out, check = args.out, args.check
+
+    text = config_doc.render()
+    missing = config_doc.undocumented()
+    if missing:
+        print(f"sluice: keys without a description (add description= in config.py): "
+              f"{', '.join(missing)}", file=sys.stderr)  # fmt: skip
+    if check:
+        stale = out is None or not out.is_file() or out.read_text(encoding="utf-8") != text
+        if stale:
+            print(f"sluice: {out} is stale: run `make config-doc` and commit it", file=sys.stderr)
+        return 1 if stale or missing else 0
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+    return 1 if missing else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -308,6 +481,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _preflight(settings, environment=not args.content_only)
             print(f"{args.file}: ok")
             return 0
+        if args.command in ("demo", "config-reference"):
+            return _demo(args) if args.command == "demo" else _config_reference(args)
         if args.command == "train" or (args.command == "eval" and args.what == "routing"):
             return _routing(args)
         if args.command == "eval":

@@ -63,18 +63,34 @@ class ServerSettings(_Strict):
     # The OpenAI-compatible front (`/v1/...`): it spends provider money, so it is pod-local
     # unless server.auth_token_file is set. Not 8080: the app in the same pod likely has it.
     openai: str | None = "127.0.0.1:9091"
-    max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
+    max_message_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=64 * 1024,
+        le=256 * 1024 * 1024,
+        description="Largest gRPC message and HTTP request body accepted, in bytes.",
+    )
     # How long in-flight calls may finish after SIGTERM (keep below the pod's
     # terminationGracePeriodSeconds).
     grace_period_s: float = Field(default=10.0, ge=0.0, le=600.0)
     # Unix sockets: owner-only by default; with a group, 0o660 unless socket_mode is set.
     socket_mode: int = Field(default=0o600, ge=0, le=0o777)
-    socket_group: str | None = Field(default=None, min_length=1, max_length=64)
+    socket_group: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Group allowed to use the unix sockets (mode 0o660 unless socket_mode is "
+        "set); null: the daemon's own group only.",
+    )
     # A file holding the bearer token every TCP call must send (`authorization: Bearer …`);
     # required when a gRPC address or the OpenAI front is off loopback. Health checks and
     # /metrics are exempt (docs/RELIABILITY.md).
     auth_token_file: Path | None = None
-    max_concurrent_rpcs: int | None = Field(default=None, ge=1)
+    max_concurrent_rpcs: int | None = Field(
+        default=None,
+        ge=1,
+        description="gRPC calls served at once; past it calls are refused with "
+        "RESOURCE_EXHAUSTED. null: no limit.",
+    )
     # HTTP listeners (metrics and front): a connection that has not sent a complete request
     # head this long after connecting or after its last response is closed (slow or idle).
     http_idle_timeout_s: float = Field(default=15.0, gt=0.0, le=3600.0)
@@ -132,13 +148,19 @@ class ServerSettings(_Strict):
 class EmbeddingSettings(_Strict):
     # None: the model shipped in the repository / image (resolved by the CLI).
     model_dir: Path | None = None
-    # The embedder's CPU budget in cores: question batches run side by side on this many
-    # threads, each onnxruntime call on one thread that never spin-waits (issue #19; was
-    # intra-op threads of one call, which spun). The sidecar usually gets 1–2 cores.
+    # The questions' CPU budget in cores: question batches (embedding, then each lookup's
+    # vector search and verifier) run side by side on this many threads, each onnxruntime
+    # call on one thread that never spin-waits (issue #19; was intra-op threads of one call,
+    # which spun). The sidecar usually gets 1–2 cores.
     threads: int = Field(default=2, ge=1, le=64)
     # Sentence-transformers' limit for MiniLM; longer texts are cut and reported.
     max_tokens: int = Field(default=256, ge=8, le=8192)
-    max_batch: int = Field(default=64, ge=1, le=1024)
+    max_batch: int = Field(
+        default=64,
+        ge=1,
+        le=1024,
+        description="Texts per onnxruntime call at most (max_batch_tokens usually binds first).",
+    )
     # Padded tokens (texts × longest) per onnxruntime call. Attention memory grows with
     # texts × length²: one 64×256 call took the daemon to 1.3 GB. A question waits for at
     # most one such call of a bulk Embed; at 1024 (4 texts of 256 tokens, or 64 short ones)
@@ -146,9 +168,12 @@ class EmbeddingSettings(_Strict):
     max_batch_tokens: int = Field(default=1024, ge=8, le=1_048_576)
     # Concurrent requests share onnxruntime calls (off only for benchmarks' side-by-side).
     micro_batching: bool = True
-    # Texts with more than this share of unknown / single-character word pieces
-    # are "not covered" by the model and only served from the exact layer.
-    coverage_min: Fraction = 0.5
+    # Texts with less than this share of covered words (embedding/model.py `coverage`:
+    # no unknown pieces, no script the vocabulary only spells) are served from the exact
+    # layer only. 0.8: the least-covered English question of the eval sets scores 0.80
+    # (none of 42,908 falls below); Russian with English terms ("Как настроить Kubernetes
+    # ingress?", 0.5) stays out: the model cannot read the words that say what is asked.
+    coverage_min: Fraction = 0.8
 
     @model_validator(mode="after")
     def _check_batch_tokens(self) -> EmbeddingSettings:
@@ -161,10 +186,28 @@ class EmbeddingSettings(_Strict):
 
 
 class LimitSettings(_Strict):
-    max_texts_per_embed: int = Field(default=256, ge=1)
-    max_text_bytes: int = Field(default=64 * 1024, ge=1)
-    max_messages: int = Field(default=256, ge=1)
-    max_prompt_bytes: int = Field(default=1024 * 1024, ge=1)
+    max_texts_per_embed: int = Field(
+        default=256,
+        ge=1,
+        description="Texts per Embed / POST /v1/embeddings call; more is RESOURCE_EXHAUSTED (HTTP"
+        " 413).",
+    )
+    max_text_bytes: int = Field(
+        default=64 * 1024,
+        ge=1,
+        description="UTF-8 bytes per text; longer is RESOURCE_EXHAUSTED (HTTP 413).",
+    )
+    max_messages: int = Field(
+        default=256,
+        ge=1,
+        description="Messages per completion request; more is RESOURCE_EXHAUSTED (HTTP 413).",
+    )
+    max_prompt_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1,
+        description="UTF-8 bytes of a completion request's messages together (and of a Feedback "
+        "answer).",
+    )
     # Texts of Embed / POST /v1/embeddings calls queued at once (a question's vector for
     # Lookup and Complete never waits in this queue); past it a call gets RESOURCE_EXHAUSTED
     # (HTTP 429) with a Retry-After. Two calls at max_texts_per_embed: each queued text is
@@ -182,15 +225,24 @@ class LimitSettings(_Strict):
 
 
 class NamespaceCacheSettings(_Strict):
-    threshold: Fraction | None = None
-    floor: Fraction | None = None
-    ttl_s: float | None = Field(default=None, gt=0, le=MAX_TTL_S)
+    threshold: Fraction | None = Field(
+        default=None, description="This namespace's cache.threshold; null: the global one."
+    )
+    floor: Fraction | None = Field(
+        default=None, description="This namespace's cache.floor; null: the global one."
+    )
+    ttl_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_TTL_S,
+        description="This namespace's cache.ttl_s; null: the global one.",
+    )
     # The verifier's precision setting for this namespace (see VerifierSettings).
     min_probability: Fraction | None = None
 
 
 class VerifierSettings(_Strict):
-    """The cross-encoder between the vector layer and a semantic hit (README, docs/cache-eval.md).
+    """The cross-encoder between the vector layer and a semantic hit (docs/cache.md, cache-eval.md).
 
     With it on, the vector layer proposes up to `candidates` entries whose
     cosine is ≥ `recall_threshold` (or a request's higher threshold), and a
@@ -199,11 +251,24 @@ class VerifierSettings(_Strict):
     namespaces only.
     """
 
-    enabled: bool = True
+    enabled: bool = Field(
+        default=True,
+        description="Serve a semantic hit only when the verifier accepts it; false: cosine ≥ "
+        "cache.threshold alone.",
+    )
     # None: the model shipped in models/ (sluice-verifier).
     model_dir: Path | None = None
-    recall_threshold: Fraction = 0.80
-    candidates: int = Field(default=4, ge=1, le=32)
+    recall_threshold: Fraction = Field(
+        default=0.80,
+        description="Cosine a cached question needs to be proposed to the verifier; a request may"
+        " raise it, not lower it.",
+    )
+    candidates: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="Nearest cached questions proposed to the verifier (the nearest first, alone).",
+    )
     # Model runs (pairs) one lookup may cost: the nearest candidate alone, then, when it is
     # refused, the next ones; a lookup refused after that many is a miss. A candidate with
     # the question's own word pieces needs no run. 2: every `sluice eval cache` figure is the
@@ -211,32 +276,87 @@ class VerifierSettings(_Strict):
     max_pairs: int = Field(default=2, ge=1, le=32)
     # None: the model's calibrated default (its verifier.json).
     min_probability: Fraction | None = None
-    # Pairs scored at once, each on one thread of its own (one shared onnxruntime session;
-    # no thread spin-waits for another). One pair takes ~2 ms: 1 serves ~400 L2 hits/s.
+    order_guard: bool = Field(
+        default=True,
+        description=(
+            "Refuse a candidate whose shared content words trade places with the question's "
+            "('convert dollars to euros' / 'convert euros to dollars'), whatever the model's "
+            "P(same meaning): the model serves many such swaps with P ≥ 0.999 (issue #18). "
+            "Rule and figures: sluice/verifier/order.py, docs/cache-eval.md."
+        ),
+    )
+    # Lookups given a ready vector (`sluice eval cache`) decided at once. The daemon's own
+    # lookups run the verifier on the embedding lane that embedded the question, right
+    # after it (one hop, issue #19): embedding.threads is their CPU budget, not this.
     threads: int = Field(default=1, ge=1, le=64)
 
 
 class CacheSettings(_Strict):
-    enabled: bool = True
+    enabled: bool = Field(
+        default=True, description="false: every request goes to a provider and nothing is stored."
+    )
     # A semantic hit needs cosine ≥ threshold; a request may raise it, never
     # below `floor`. See docs/cache-eval.md for how 0.97 was chosen.
     threshold: Fraction = 0.97
-    floor: Fraction = 0.95
-    ttl_s: float = Field(default=24 * 3600.0, gt=0, le=MAX_TTL_S)
-    ttl_jitter: float = Field(default=0.15, ge=0.0, le=0.5)
-    max_entries: int = Field(default=100_000, ge=1)
-    max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
-    # hnswlib search breadth; recall@1 was measured against brute force (README).
+    floor: Fraction = Field(
+        default=0.95,
+        description="The lowest threshold a request may ask for (verifier-off namespaces).",
+    )
+    ttl_s: float = Field(
+        default=24 * 3600.0,
+        gt=0,
+        le=MAX_TTL_S,
+        description="Seconds an entry lives, before jitter.",
+    )
+    ttl_jitter: float = Field(
+        default=0.15,
+        ge=0.0,
+        le=0.5,
+        description="Expiry = ttl_s × (1 ± ttl_jitter): entries stored together do not expire "
+        "together.",
+    )
+    max_entries: int = Field(
+        default=100_000,
+        ge=1,
+        description="Entries kept; past it the least recently used are evicted (a full cache "
+        "never refuses a Store).",
+    )
+    max_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1024,
+        description="Bytes of answers and vectors kept; past it the least recently used are "
+        "evicted.",
+    )
+    # hnswlib search breadth; recall@1 was measured against brute force (docs/benchmarks.md).
     ef_search: int = Field(default=128, ge=1, le=4096)
-    hnsw_m: int = Field(default=16, ge=2, le=128)
-    ef_construction: int = Field(default=200, ge=8, le=4096)
+    hnsw_m: int = Field(
+        default=16,
+        ge=2,
+        le=128,
+        description="hnswlib graph degree M: higher recalls better and takes more memory.",
+    )
+    ef_construction: int = Field(
+        default=200,
+        ge=8,
+        le=4096,
+        description="hnswlib build breadth: higher builds a better index, inserts more slowly.",
+    )
     # Rebuild the index when this share of its vectors is marked deleted.
     compact_fraction: Fraction = 0.3
-    store_nondeterministic: bool = False
-    namespaces: dict[str, NamespaceCacheSettings] = Field(default_factory=dict)
+    store_nondeterministic: bool = Field(
+        default=False, description="Also store answers to requests with temperature > 0."
+    )
+    namespaces: dict[str, NamespaceCacheSettings] = Field(
+        default_factory=dict,
+        description="Per-namespace threshold, floor, ttl_s and verifier min_probability.",
+    )
     verifier: VerifierSettings = Field(default_factory=VerifierSettings)
-    snapshot_dir: Path | None = None
-    snapshot_interval_s: float = Field(default=60.0, gt=0)
+    snapshot_dir: Path | None = Field(
+        default=None,
+        description="Folder for snapshots (on an interval and at shutdown, restored before "
+        "SERVING); null: memory only.",
+    )
+    snapshot_interval_s: float = Field(default=60.0, gt=0, description="Seconds between snapshots.")
     # A Lookup that misses keeps its question's vector this long for the Store of the same
     # question that follows (a read-through client's model call in between), so the Store
     # does not embed it again; at most handoff_max_entries of them (1.5 KB each). 0: off.
@@ -259,43 +379,90 @@ class CacheSettings(_Strict):
 
 
 class LoggingSettings(_Strict):
-    level: Literal["debug", "info", "warning", "error"] = "info"
+    level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Level of the JSON log lines on stderr."
+    )
     # Prompt and answer bodies never reach logs unless this is turned on.
     log_prompts: bool = False
 
 
 class ProviderSettings(_Strict):
-    kind: Literal["openai", "anthropic", "gemini"]
-    base_url: str
+    kind: Literal["openai", "anthropic", "gemini"] = Field(
+        description="Wire protocol: openai (also vLLM, llama.cpp, Ollama…), anthropic or gemini."
+    )
+    base_url: str = Field(
+        description="The API's base URL, e.g. https://api.openai.com/v1 or http://127.0.0.1:8000/v1."
+    )
     # The key is read from this environment variable (by the CLI) or file.
     api_key_env: str | None = None
     api_key_file: Path | None = None
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra HTTP headers sent with every call (organisation ids, gateway tokens); "
+        "never logged.",
+    )
+    # The provider account's requests and tokens (input + output) per minute; unset: no
+    # limit. Calls past them wait or move to the next deployment, as after a 429, instead
+    # of being sent (resilience/ratelimit.py). In fleet mode the limits are the fleet's,
+    # shared through Redis; each pod keeps to limit / fleet.expected_replicas while Redis
+    # is unreachable.
+    rpm: float | None = Field(default=None, gt=0)
+    tpm: float | None = Field(default=None, gt=0)
 
 
 class DeploymentSettings(_Strict):
-    provider: str
-    model: str
-    context_tokens: int | None = Field(default=None, gt=0)
+    provider: str = Field(description="A key under providers.")
+    model: str = Field(
+        description="The model name sent to the provider; it needs a price (built-in or "
+        "under prices)."
+    )
+    context_tokens: int | None = Field(
+        default=None,
+        gt=0,
+        description="The model's context window; on 'context too long' the cascade moves to a "
+        "deployment with a larger one.",
+    )
 
 
 class TierSettings(_Strict):
-    name: str
-    deployments: tuple[DeploymentSettings, ...] = Field(min_length=1)
-    threshold: Fraction = 0.75
-    timeout_s: float = Field(default=30.0, gt=0)
-    max_output_tokens: int | None = Field(default=None, gt=0)
+    name: str = Field(description="The tier's name, unique; routing rules, hints and logs use it.")
+    deployments: tuple[DeploymentSettings, ...] = Field(
+        min_length=1, description="Tried in order: the next when one fails or its breaker is open."
+    )
+    threshold: Fraction = Field(
+        default=0.75,
+        description="Confidence an answer needs to be served from this tier; below it the cascade"
+        " escalates.",
+    )
+    timeout_s: float = Field(
+        default=30.0, gt=0, description="Seconds per call to a deployment of this tier."
+    )
+    max_output_tokens: int | None = Field(
+        default=None,
+        gt=0,
+        description="Caps the tokens a call of this tier may generate; null: the request's "
+        "max_tokens.",
+    )
 
 
 class PriceSettings(_Strict):
-    input: float = Field(ge=0)
-    output: float = Field(ge=0)
+    input: float = Field(ge=0, description="USD per 1M input tokens.")
+    output: float = Field(ge=0, description="USD per 1M output tokens.")
 
 
 class RetrySettings(_Strict):
-    max_retries: int = Field(default=2, ge=0, le=10)
-    base_s: float = Field(default=0.1, gt=0)
-    cap_s: float = Field(default=2.0, gt=0)
+    max_retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Retries per deployment for retryable errors (timeout, 429, 5xx, reset).",
+    )
+    base_s: float = Field(
+        default=0.1,
+        gt=0,
+        description="Backoff: a random sleep up to base_s × 2^retry (full jitter)...",
+    )
+    cap_s: float = Field(default=2.0, gt=0, description="...and never longer than cap_s.")
     # A Retry-After longer than this falls back to the next deployment at once.
     max_retry_after_s: float = Field(default=30.0, ge=0)
 
@@ -307,7 +474,11 @@ class BreakerSettings(_Strict):
     failure_rate: Fraction = 0.5
     # ...and the window holds at least this many calls (fewer say nothing about a rate).
     minimum_calls: int = Field(default=20, ge=1)
-    window_s: float = Field(default=30.0, gt=0)
+    window_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds of calls the failure rate is measured over (sliding).",
+    )
     # Open this long, doubled on each reopening without a close in between, up to max_cooldown_s.
     cooldown_s: float = Field(default=15.0, ge=0)
     max_cooldown_s: float = Field(default=120.0, ge=0)
@@ -340,32 +511,45 @@ class ConfidenceSettings(_Strict):
 
 
 class BaselineSettings(_Strict):
-    provider: str
-    model: str
+    provider: str = Field(description="A key under providers.")
+    model: str = Field(description="The model whose price makes baseline_cost_usd.")
 
 
 class CascadeSettings(_Strict):
-    max_escalations: int = Field(default=3, ge=0, le=10)
+    max_escalations: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description="Escalations per request at most (cheap → medium → premium is 2).",
+    )
     # What "always premium" means for savings; default: the last tier's first deployment.
     baseline: BaselineSettings | None = None
     # Used when the caller sets no gRPC deadline.
     default_deadline_s: float = Field(default=120.0, gt=0)
-    retry: RetrySettings = Field(default_factory=RetrySettings)
+    retry: RetrySettings = Field(
+        default_factory=RetrySettings,
+        description="Retries of a failed call, with exponential backoff and full jitter.",
+    )
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
-    confidence: ConfidenceSettings = Field(default_factory=ConfidenceSettings)
+    confidence: ConfidenceSettings = Field(
+        default_factory=ConfidenceSettings,
+        description="How an answer is scored against its tier's threshold.",
+    )
     # Share of the input price billed for provider-cached input tokens.
     cached_input_fraction: float = Field(default=0.5, ge=0, le=1)
 
 
 class BudgetLimitSettings(_Strict):
-    limit_usd: float = Field(ge=0)
-    window_s: float = Field(default=86400.0, gt=0)
+    limit_usd: float = Field(ge=0, description="USD the namespace may spend per window.")
+    window_s: float = Field(default=86400.0, gt=0, description="The window's length in seconds.")
 
 
 class BudgetSettings(_Strict):
     # Applies to every namespace without its own entry; None: unlimited.
     default: BudgetLimitSettings | None = None
-    namespaces: dict[str, BudgetLimitSettings] = Field(default_factory=dict)
+    namespaces: dict[str, BudgetLimitSettings] = Field(
+        default_factory=dict, description="Budgets by namespace, instead of default."
+    )
     # Past this share of the limit, traffic shifts to the cheapest affordable tier.
     soft_fraction: Fraction = 0.8
     # At the limit: answer RESOURCE_EXHAUSTED, or keep serving the cheapest tier.
@@ -378,21 +562,120 @@ class BudgetSettings(_Strict):
         return value
 
 
+_FLEET_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+class FleetSettings(_Strict):
+    """Fleet mode (issue #20): every pod's sidecar shares its cache through one Redis.
+
+    Off by default: the single-pod daemon needs no Redis. Redis is never on a lookup's
+    path, and a Redis that is down or slow only makes the daemon `degraded: fleet`.
+    """
+
+    enabled: bool = Field(default=False, description="Share the cache through Redis.")
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="redis://host:port/db, rediss://host:port/db (TLS) or unix:///path; "
+        "no password in it (fleet.password_file).",
+    )
+    password_file: Path | None = Field(
+        default=None, description="A file holding the Redis password (AUTH); None: no AUTH."
+    )
+    tls_ca_file: Path | None = Field(
+        default=None,
+        description="CA bundle that signed the server's certificate (rediss:// only); "
+        "None: the system's CAs.",
+    )
+    key_prefix: str = Field(
+        default="sluice",
+        pattern=r"^[A-Za-z0-9._-]{1,32}$",
+        description="Every key starts with `<key_prefix>:`; two fleets may share one Redis.",
+    )
+    connect_timeout_ms: int = Field(
+        default=500, ge=1, le=60_000, description="Bound on opening one Redis connection."
+    )
+    command_timeout_ms: int = Field(
+        default=50, ge=1, le=10_000,
+        description="Bound on every Redis command; past it the call is given up, local "
+        "state decides, and the daemon is degraded until Redis answers again.",
+    )  # fmt: skip
+    expected_replicas: int = Field(
+        default=1, ge=1, le=10_000,
+        description="Pods in the fleet; a degraded pod's local share of a fleet limit is "
+        "the limit divided by this.",
+    )  # fmt: skip
+    stream_max_len: int = Field(
+        default=10_000, ge=100, le=10_000_000,
+        description="Events the fill stream keeps (XADD MAXLEN ~); a pod further behind "
+        "than this catches up from the index instead.",
+    )  # fmt: skip
+    max_entries: int = Field(
+        default=100_000,
+        ge=1,
+        le=100_000_000,
+        description="Entries Redis holds for the fleet; past it the oldest are deleted.",
+    )
+    catch_up_max_entries: int = Field(
+        default=10_000, ge=0, le=10_000_000,
+        description="Entries a starting pod copies (newest first) before it is SERVING.",
+    )  # fmt: skip
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value.startswith(_FLEET_SCHEMES):
+            raise ValueError(
+                f"{value[:80]!r}: expected redis://host:port/db, rediss://host:port/db (TLS) "
+                "or unix:///path/to/redis.sock"
+            )
+        authority = value.split("://", 1)[1].split("/", 1)[0]
+        if ":" in authority.rpartition("@")[0]:
+            # Never echo the URL here: it holds the password.
+            raise ValueError(
+                "the URL holds a password; put it in a file and set fleet.password_file "
+                "(a config file is read by many, a secret file by the daemon)"
+            )
+        if value.startswith("unix://") and not value.removeprefix("unix://").startswith("/"):
+            raise ValueError(f"{value[:80]!r}: a unix socket path must be absolute")
+        return value
+
+
 class Settings(_Strict):
-    server: ServerSettings = Field(default_factory=ServerSettings)
-    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
-    limits: LimitSettings = Field(default_factory=LimitSettings)
-    cache: CacheSettings = Field(default_factory=CacheSettings)
-    logging: LoggingSettings = Field(default_factory=LoggingSettings)
-    providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    server: ServerSettings = Field(
+        default_factory=ServerSettings, description="Listeners, access and HTTP limits."
+    )
+    embedding: EmbeddingSettings = Field(
+        default_factory=EmbeddingSettings,
+        description="The ONNX embedding model and its CPU budget.",
+    )
+    limits: LimitSettings = Field(default_factory=LimitSettings, description="Request size limits.")
+    cache: CacheSettings = Field(
+        default_factory=CacheSettings,
+        description="The semantic cache: exact and vector layers, verifier, expiry, snapshots.",
+    )
+    logging: LoggingSettings = Field(
+        default_factory=LoggingSettings, description="JSON log lines on stderr."
+    )
+    providers: dict[str, ProviderSettings] = Field(
+        default_factory=dict,
+        description="Provider endpoints by name; keys are read from a file or a variable and "
+        "never logged.",
+    )
     # Cheapest first: the cascade escalates from a tier to the next.
     tiers: tuple[TierSettings, ...] = ()
-    cascade: CascadeSettings = Field(default_factory=CascadeSettings)
-    budgets: BudgetSettings = Field(default_factory=BudgetSettings)
+    cascade: CascadeSettings = Field(
+        default_factory=CascadeSettings,
+        description="Escalation, retries, breakers, confidence scoring and the savings baseline.",
+    )
+    budgets: BudgetSettings = Field(
+        default_factory=BudgetSettings, description="Spending limits by namespace."
+    )
     # USD per 1M tokens, by model name; merged over the built-in table.
     prices: dict[str, PriceSettings] = Field(default_factory=dict)
     # Routing policies (rules, classifier, bandit) and shadow / A-B / rollout per namespace.
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    # Fleet mode: several pods share one cache through Redis (off: standalone).
+    fleet: FleetSettings = Field(default_factory=FleetSettings)
 
     @model_validator(mode="after")
     def _check_references(self) -> Settings:

@@ -6,10 +6,11 @@ Part of the composition root (app.py), split out to keep each file readable.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 import aiohttp
 
-from sluice.cascade.budget import BudgetLimit, ExhaustedAction, InMemoryBudgetGuard
+from sluice.cascade.budget import BudgetGuard, BudgetLimit, ExhaustedAction, InMemoryBudgetGuard
 from sluice.cascade.confidence import CombinedScorer, FormatScorer, LogprobScorer, Scorer
 from sluice.cascade.learned import LearnedScorer
 from sluice.cascade.plan import Catalogue
@@ -19,6 +20,8 @@ from sluice.pipeline import ModelPath
 from sluice.providers.base import Provider
 from sluice.providers.factory import ProviderSpec, Secret, build_provider
 from sluice.resilience.breaker import BreakerConfig, BreakerRegistry, BreakerState
+from sluice.resilience.health import HealthBoard, LocalHealth
+from sluice.resilience.ratelimit import LocalRateLimits, ProviderLimit, RateGate
 from sluice.resilience.retry import RetryPolicy
 from sluice.telemetry.logging import get_logger
 from sluice.telemetry.metrics import Metrics
@@ -76,9 +79,36 @@ def probability_scorer(settings: Settings) -> Scorer:
         ) from None
 
 
+class SharedState(Protocol):
+    """Where budgets, rate limits and provider health live beyond this pod (fleet mode).
+
+    Each takes the pod's own policy object and returns the one the cascade uses.
+    """
+
+    def budget(self, local: InMemoryBudgetGuard) -> BudgetGuard: ...
+
+    def limits(self, limits: Mapping[str, ProviderLimit]) -> RateGate: ...
+
+    def board(self) -> HealthBoard: ...
+
+
+def provider_limits(settings: Settings) -> dict[str, ProviderLimit]:
+    return {
+        name: ProviderLimit(p.rpm, p.tpm)
+        for name, p in settings.providers.items()
+        if p.rpm is not None or p.tpm is not None
+    }
+
+
 def build_model_path(
-    settings: Settings, providers: Mapping[str, Provider], metrics: Metrics
+    settings: Settings,
+    providers: Mapping[str, Provider],
+    metrics: Metrics,
+    *,
+    shared: SharedState | None = None,
 ) -> ModelPath:
+    """The cascade's dependencies; `shared` (fleet mode) keeps budgets, limits and health
+    in Redis, standalone they are this process's own."""
     c = settings.cascade
 
     def on_change(provider: str, old: BreakerState, new: BreakerState) -> None:
@@ -98,16 +128,20 @@ def build_model_path(
             half_open_probes=cb.probes,
         ),
         on_change=on_change,
+        board=shared.board() if shared is not None else LocalHealth(),
     )  # fmt: skip
     for name in providers:
         metrics.circuit_state.labels(name).set(0)
     b = settings.budgets
-    budget = InMemoryBudgetGuard(
+    local = InMemoryBudgetGuard(
         {ns: BudgetLimit(v.limit_usd, v.window_s) for ns, v in b.namespaces.items()},
         default=BudgetLimit(b.default.limit_usd, b.default.window_s) if b.default else None,
         soft_fraction=b.soft_fraction,
         on_exhausted=ExhaustedAction(b.on_exhausted),
     )
+    budget: BudgetGuard = local if shared is None else shared.budget(local)
+    limits = provider_limits(settings)
+    gate: RateGate = LocalRateLimits(limits) if shared is None else shared.limits(limits)
     return ModelPath(
         catalogue=Catalogue.from_settings(settings),
         providers=providers,
@@ -116,4 +150,5 @@ def build_model_path(
                           c.retry.max_retry_after_s),
         scorer=CombinedScorer((FormatScorer(), probability_scorer(settings))),
         budget=budget,
+        limits=gate,
     )  # fmt: skip

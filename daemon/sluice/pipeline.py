@@ -22,7 +22,8 @@ from sluice import accounting
 from sluice.cache.entry import Entry
 from sluice.cache.handoff import VectorHandoff
 from sluice.cache.keys import CacheKey, make_key
-from sluice.cache.store import CacheCounts, LookupResult, SemanticCache
+from sluice.cache.replication import CacheReplica, LocalOnly
+from sluice.cache.store import CacheCounts, LookupResult, SemanticCache, SemanticDecision
 from sluice.cascade.budget import BudgetGuard
 from sluice.cascade.confidence import Scorer
 from sluice.cascade.driver import CancelListener, run_cascade, run_cascade_stream
@@ -34,11 +35,13 @@ from sluice.embedding.batcher import MicroBatcher
 from sluice.embedding.model import Embedded
 from sluice.errors import SluiceError, Unavailable
 from sluice.providers.base import Provider
-from sluice.resilience.breaker import BreakerRegistry
+from sluice.resilience.breaker import BreakerRegistry, BreakerState
+from sluice.resilience.ratelimit import NoRateLimits, RateGate
 from sluice.resilience.retry import RetryPolicy
 from sluice.routing.fixed import RouteDecision, RoutingHints
 from sluice.routing.policy import RouteContext
 from sluice.routing.router import Routed, Router
+from sluice.tally import RequestTally
 from sluice.telemetry.metrics import Metrics
 from sluice.types import ChatMessage, GenParams, Usage
 
@@ -55,6 +58,8 @@ class ModelPath:
     retry: RetryPolicy
     scorer: Scorer
     budget: BudgetGuard
+    # Provider RPM/TPM buckets and 429 holds (shared through Redis in fleet mode).
+    limits: RateGate = field(default_factory=NoRateLimits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +117,13 @@ class Pipeline:
         metrics: Metrics | None = None,
         *,
         router: Router | None = None,
+        replica: CacheReplica | None = None,
     ) -> None:
         self.settings = settings
         self.batcher = batcher
         self.cache = cache
+        # Other pods' view of this cache (fleet mode); told after each write, never on a read.
+        self.replica: CacheReplica = replica or LocalOnly()
         self.models = models
         self.metrics = metrics or batcher.metrics
         if router is None and models is not None:
@@ -128,6 +136,7 @@ class Pipeline:
         self.handoff = VectorHandoff(
             settings.cache.handoff_max_entries, settings.cache.handoff_ttl_s
         )
+        self.tally = RequestTally()  # Stats.requests, per namespace
 
     async def embed(self, texts: Sequence[str], *, bulk: bool = False) -> list[Embedded]:
         """`bulk`: a client's batch (Embed, /v1/embeddings), run on its own lane so it never
@@ -138,6 +147,10 @@ class Pipeline:
     async def question_vector(self, key: CacheKey) -> tuple[npt.NDArray[np.float32] | None, str]:
         """The question's vector, or None and why the vector layer must not be used."""
         (embedded,) = await self.batcher.embed([key.question])
+        return self._usable(embedded)
+
+    def _usable(self, embedded: Embedded) -> tuple[npt.NDArray[np.float32] | None, str]:
+        """The vector, or None and why the vector layer must not be used (any thread)."""
         if embedded.truncated:
             return None, (
                 f"question longer than the model's {self.max_tokens} tokens: "
@@ -174,15 +187,34 @@ class Pipeline:
 
     async def _lookup(self, question: _Question, threshold: float) -> LookupResult:
         key = question.key
-        namespace = key.namespace
         entry = self.cache.lookup_exact(key)
         if entry is not None:
             return LookupResult("exact", entry, 1.0, threshold)
-        vector, reason = await self._vector(question)
+        if question.embedded:
+            decision = None
+            if question.vector is not None:
+                return await self.cache.lookup_semantic(key, question.vector, threshold)
+        else:
+            # The vector search and the verifier run on the embedding lane, right after the
+            # embedding: one hop off the event loop for all of it (issue #19).
+            decide = functools.partial(self._decide, key, threshold)
+            question.vector, question.reason, decision = await self.batcher.embed_then(
+                key.question, decide
+            )
+            question.embedded = True
+        if decision is None:
+            self.cache.record_unsupported(key.namespace)
+            return LookupResult("skipped", None, 0.0, threshold, question.reason)
+        return self.cache.settle(key, decision)
+
+    def _decide(
+        self, key: CacheKey, threshold: float, embedded: Embedded
+    ) -> tuple[npt.NDArray[np.float32] | None, str, SemanticDecision | None]:
+        """On the embedding lane: the question's vector (or why none) and the cache's decision."""
+        vector, reason = self._usable(embedded)
         if vector is None:
-            self.cache.record_unsupported(namespace)
-            return LookupResult("skipped", None, 0.0, threshold, reason)
-        return await self.cache.lookup_semantic(key, vector, threshold)
+            return None, reason, None
+        return vector, "", self.cache.decide(key, vector, threshold)
 
     async def store(
         self,
@@ -217,15 +249,23 @@ class Pipeline:
         ttl_s: float | None,
     ) -> tuple[Entry, bool]:
         vector, _ = await self._vector(question)
-        return await self.cache.store(
+        entry, replaced = await self.cache.store(
             question.key, vector, answer=answer, finish_reason=finish_reason, usage=usage,
             model=model, ttl_s=ttl_s,
         )  # fmt: skip
+        self.replica.stored(entry, vector if entry.slot >= 0 else None)
+        return entry, replaced
 
     def invalidate(self, entry_id: str | None, namespace: str | None) -> int:
         if entry_id is not None:
-            return self.cache.invalidate_id(entry_id)
-        return self.cache.invalidate_namespace(namespace)
+            entry = self.cache.entries.get(entry_id)
+            removed = self.cache.invalidate_id(entry_id)  # NotFound when it is not here
+            if entry is not None:
+                self.replica.invalidated(entry)
+            return removed
+        removed = self.cache.invalidate_namespace(namespace)
+        self.replica.dropped(namespace)
+        return removed
 
     def cache_stats(self, namespace: str | None) -> CacheCounts:
         return self.cache.stats(namespace)
@@ -235,7 +275,7 @@ class Pipeline:
         if self.models is None or not self.models.catalogue.tiers:
             raise Unavailable(
                 "no model tiers are configured: add providers and tiers to the config "
-                "(see README, Configuration)"
+                "(docs/configuration.md), or try `sluice serve --demo` without keys"
             )
         return self.models
 
@@ -301,7 +341,12 @@ class Pipeline:
             request.namespace, question.key.question, hints.task_tags, request.user_id,
             request.request_id, vector,
         )  # fmt: skip
-        return self.router.decide(hints, context), context
+        breakers = models.breakers
+
+        def available(provider: str) -> bool:  # so RouteDecision names whom the cascade tries
+            return breakers.get(provider).state is not BreakerState.OPEN
+
+        return self.router.decide(hints, context, available), context
 
     def feedback(self, request_id: str, quality: float) -> str:
         """The user's judgement (quality in [0, 1]) of a recent answer; the policy that learned."""
@@ -337,7 +382,7 @@ class Pipeline:
             breakers=models.breakers, retry_policy=models.retry,
             scorer=bind_scorer(models.scorer, vector),
             deadline=request.deadline, budget=models.budget, prices=models.catalogue.prices,
-            on_cancel=on_cancel,
+            on_cancel=on_cancel, limits=models.limits,
         )  # fmt: skip
         return routed.decision, bound
 
@@ -433,7 +478,11 @@ class Pipeline:
         source = "cache" if result.served_by is None else "model"
         m.completions.labels(source, str(result.degraded).lower()).inc()
         m.baseline_cost_usd.inc(result.baseline_cost_usd)
-        accounting.record_attempts(m, result.attempts)
+        escalations, fallbacks = accounting.record_attempts(m, result.attempts)
+        self.tally.add(
+            request.namespace, escalations=escalations, fallbacks=fallbacks, failed=False,
+            cost_usd=result.cost_usd, baseline_cost_usd=result.baseline_cost_usd,
+        )  # fmt: skip
         self._report_budget(request.namespace)
         accounting.log_request(
             request_id=request.request_id, namespace=request.namespace,
@@ -501,7 +550,11 @@ class Pipeline:
         message: str,
         started: float,
     ) -> None:
-        accounting.record_attempts(self.metrics, attempts)
+        escalations, fallbacks = accounting.record_attempts(self.metrics, attempts)
+        self.tally.add(
+            request.namespace, escalations=escalations, fallbacks=fallbacks, failed=True,
+            cost_usd=sum(a.cost_usd for a in attempts),
+        )  # fmt: skip
         self._report_budget(request.namespace)
         accounting.log_request(
             request_id=request.request_id, namespace=request.namespace, cache=lookup.outcome,

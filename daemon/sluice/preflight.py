@@ -15,6 +15,7 @@ from sluice.auth import read_token
 from sluice.cascade.plan import Catalogue
 from sluice.config import Settings
 from sluice.embedding.model import MODEL_DIR_KEY, model_id
+from sluice.fleet.check import check_fleet
 from sluice.models_path import api_key, probability_scorer
 from sluice.onnx_session import model_files
 from sluice.routing.router import build_router
@@ -59,3 +60,5 @@ def check(
         read_card(verifier_dir)
     elif verifier_dir is not None:
         model_files(verifier_dir, VERIFIER_KEY)
+    # Connect + AUTH + PING: a wrong password or TLS mismatch fails here, naming its key.
+    check_fleet(settings.fleet)

@@ -24,7 +24,7 @@ from sluice.telemetry.logging import get_logger
 log = get_logger("sluice.reload")
 
 # Only a restart applies these: they shape listeners, the model, or where state lives.
-RESTART_ONLY = ("server", "embedding", "limits")
+RESTART_ONLY = ("server", "embedding", "limits", "fleet")
 MODEL_PATH_KEYS = ("providers", "tiers", "prices", "cascade", "budgets")
 
 

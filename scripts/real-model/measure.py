@@ -7,7 +7,7 @@ Starts `serve.py` (after `make real-model`) and talks to llama.cpp's OpenAI API 
 
 1. Speed: streamed chat completions with logprobs on, as the daemon asks for them; time to
    first token and decode tokens/s, seen by the client and reported by the server.
-2. GSM8K (≤ 100 questions, ../shared/data/routing/gsm8k, contaminated prompts dropped): a
+2. GSM8K (≤ 100 questions, data/routing/gsm8k, contaminated prompts dropped): a
    2-shot prompt, greedy decoding, the answer's final number against the reference. The
    reference is the `#### N` of Mixtral's response where RouteLLM marks Mixtral correct,
    else the last number of GPT-4's response where GPT-4 is marked correct; rows where
@@ -29,6 +29,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import random
 import re
 import statistics
@@ -46,7 +47,7 @@ from sluice.types import ChatMessage, Completion, GenParams, ProviderRequest, Us
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_PYTHON = ROOT / ".venv/real-model/bin/python"
-GSM8K = ROOT.parent / "shared/data/routing/gsm8k"
+GSM8K = Path(os.environ.get("SLUICE_DATA_DIR") or ROOT / "data") / "routing/gsm8k"  # docs/data.md
 MIXTRAL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 GPT4 = "gpt-4-1106-preview"
 

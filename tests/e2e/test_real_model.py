@@ -23,13 +23,14 @@ import pytest
 
 from examples.real_model_demo import EASY_SHOTS, MATH_SHOTS, conversation, stop_for
 from sluice.cascade.confidence import CombinedScorer, FormatScorer, LogprobScorer
+from sluice.cli import default_data_dir
 from sluice.types import ChatMessage, Completion, ProviderRequest, Usage
 from sluice.v1 import sluice_pb2 as pb
 from tests.support.daemon import REPO, Daemon
 from tests.support.fake import FakeProvider
 
 REAL_MODEL = REPO / ".venv/real-model"
-GSM8K = REPO.parent / "shared/data/routing/gsm8k/gsm8k_responses.csv"
+GSM8K = default_data_dir() / "routing/gsm8k/gsm8k_responses.csv"
 MODEL = "gemma-3-270m"
 PRICE = {"input": 0.02, "output": 0.04}  # USD per 1M tokens: a made-up price, to count costs
 THRESHOLD = 0.75
@@ -85,7 +86,7 @@ def request(messages: list[pb.Message], max_tokens: int, **kw: Any) -> pb.Comple
 
 def word_problems(count: int) -> list[str]:
     if not GSM8K.exists():
-        pytest.skip(f"GSM8K prompts not found at {GSM8K} (shared/data)")
+        pytest.skip(f"GSM8K prompts not found at {GSM8K} (docs/data.md)")
     with GSM8K.open(newline="") as f:
         # Rows 2.. (row 1 is in RouteLLM's contaminated list); short ones keep the test quick.
         prompts = [row["prompt"] for row in csv.DictReader(f)][1:40]

@@ -129,3 +129,25 @@ class Metrics:
             "sluice_budget_remaining_usd", "Budget left in the current window.", ["namespace"],
             registry=r,
         )  # fmt: skip
+        # ---- fleet (Redis; issue #20)
+        self.fleet_degraded = Gauge(
+            "sluice_fleet_degraded",
+            "1 while fleet mode is on and Redis is down or slow (local state decides).",
+            registry=r,
+        )
+        self.fleet_call_failures = Counter(
+            "sluice_fleet_call_failures",
+            "Redis calls given up (error, timeout, or skipped while degraded), by purpose.",
+            ["what"], registry=r,
+        )  # fmt: skip
+        self.fleet_cache_published = Counter(
+            "sluice_fleet_cache_published",
+            "Cache events written to Redis by kind (put, delete, drop) and outcome.",
+            ["kind", "outcome"], registry=r,
+        )  # fmt: skip
+        self.fleet_cache_received = Counter(
+            "sluice_fleet_cache_received",
+            "Other pods' cache events applied here, by kind and outcome "
+            "(applied, stale, other_model, expired, bad).",
+            ["kind", "outcome"], registry=r,
+        )  # fmt: skip

@@ -1,0 +1,1 @@
+"""`sluice serve --demo` and `sluice demo`: the daemon on fake tiers, and a tour of it."""
