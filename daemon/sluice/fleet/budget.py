@@ -40,11 +40,10 @@ the fleet then spends less than its limit, never more.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
 from sluice.cascade.budget import (
@@ -58,6 +57,7 @@ from sluice.cascade.budget import (
     exhausted_message,
 )
 from sluice.fleet import lua
+from sluice.fleet.background import Background
 from sluice.fleet.link import FleetLink
 from sluice.telemetry.logging import get_logger
 
@@ -103,7 +103,7 @@ class FleetBudgetGuard:
         self._epoch_script = link.script(lua.source("epoch.lua"))
         self._epoch: bytes | None = None
         self._token = uuid.uuid4().hex
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background()
         self._reconciling = False
         link.on_recovered(self.reconcile)
 
@@ -158,7 +158,7 @@ class FleetBudgetGuard:
         if self._unsynced and not self._link.degraded and not self._reconciling:
             # In the background: a request waits for one command at most. Until it lands,
             # `_estimate` counts the unsynced spending, so the admission stays conservative.
-            self._spawn(self.reconcile())
+            self._background.spawn(self.reconcile())
         redis_key = self._key(namespace, window, limit)
         args = (nano(limit.usd), estimate, self._ttl_ms(window, limit), int(force))
         reply = await self._link.call(
@@ -193,7 +193,7 @@ class FleetBudgetGuard:
             return
         key = (hold.namespace, hold.window)
         if hold.remote:
-            self._spawn(self._push(key, delta, limit))
+            self._background.spawn(self._push(key, delta, limit))
             return
         # Reserved in the local share: its estimate is still to be added to Redis, so its
         # settle goes the same way (reconcile), after it and never without it.
@@ -201,18 +201,9 @@ class FleetBudgetGuard:
             self._outage[key] = max(self._outage[key] + delta, 0)
         self._unsynced[key] = self._unsynced.get(key, 0) + delta
         if not self._link.degraded:
-            self._spawn(self.reconcile())
+            self._background.spawn(self.reconcile())
 
     # ---- Redis in the background
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # a stream finalised after its loop ended: nothing to send on
-            work.close()
-            return
-        task = loop.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _push(self, key: Key, delta: int, limit: BudgetLimit) -> None:
         redis_key = self._key(key[0], key[1], limit)
@@ -300,9 +291,8 @@ class FleetBudgetGuard:
         for key, own in list(self._own.items()):
             self._own[key] = 0  # counted again as the reconcile adds it
             self._unsynced[key] = self._unsynced.get(key, 0) + own
-        self._spawn(self.reconcile())
+        self._background.spawn(self.reconcile())
 
     async def aclose(self) -> None:
         """Wait for the settles in flight (each bounded by the link's command timeout)."""
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._background.wait()

@@ -20,10 +20,11 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from sluice.fleet import lua
+from sluice.fleet.background import Background
 from sluice.fleet.link import FleetLink
 from sluice.telemetry.logging import get_logger
 
@@ -49,7 +50,7 @@ class FleetHealth:
         self._clock = clock
         self._until: dict[str, float] = {}  # provider → open until, on the clock
         self._extend = link.script(lua.source("extend.lua"))
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background()
 
     def watch(self, providers: Iterable[str]) -> None:
         """The providers whose marks the poll reads (a reload may change them)."""
@@ -67,7 +68,7 @@ class FleetHealth:
             return
         key, ms = self._key(provider), math.ceil(cooldown_s * 1000)
         work = self._link.call("health_publish", lambda r: self._extend(keys=[key], args=[ms]))
-        self._spawn(work)
+        self._background.spawn(work)
 
     async def refresh(self) -> None:
         if not self._providers:
@@ -92,22 +93,8 @@ class FleetHealth:
                     log.warning("fleet_provider_open", provider=provider,
                                 open_for_s=round(ttl / 1000, 2))  # fmt: skip
 
-    def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
-        async def run() -> None:
-            await work
-
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no loop left (shutdown): the mark is not published
-            work.close()
-            return
-        task = loop.create_task(run())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def aclose(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._background.wait()
 
 
 async def poll(

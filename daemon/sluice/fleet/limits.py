@@ -17,13 +17,13 @@ read). A provider without rpm or tpm costs no Redis call per request.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sluice.fleet import lua
+from sluice.fleet.background import Background
 from sluice.fleet.link import FleetLink
 from sluice.resilience.ratelimit import LocalRateLimits, ProviderLimit
 
@@ -48,7 +48,7 @@ class FleetRateLimits:
         self._take = link.script(lua.source("bucket_take.lua"))
         self._adjust = link.script(lua.source("bucket_adjust.lua"))
         self._extend = link.script(lua.source("extend.lua"))
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background()
 
     def _hold_key(self, provider: str, model: str) -> str:
         return f"{self._prefix}:hold:{provider}:{model}"
@@ -79,14 +79,16 @@ class FleetRateLimits:
             self._local.settle(provider, model, estimated, actual)
             return
         key, args = self._bucket_key(provider, "tpm"), [limit.tpm, actual - estimated]
-        self._spawn(self._call("rate_limit", lambda r: self._adjust(keys=[key], args=args)))
+        work = self._call("rate_limit", lambda r: self._adjust(keys=[key], args=args))
+        self._background.spawn(work)
 
     def hold(self, provider: str, model: str, seconds: float) -> None:
         if seconds <= 0:
             return
         self._local.hold(provider, model, seconds)
         key, ms = self._hold_key(provider, model), math.ceil(seconds * 1000)
-        self._spawn(self._call("rate_hold", lambda r: self._extend(keys=[key], args=[ms])))
+        work = self._call("rate_hold", lambda r: self._extend(keys=[key], args=[ms]))
+        self._background.spawn(work)
 
     async def refresh(self) -> None:
         """Read every watched model's hold (other pods' 429s) into the local view."""
@@ -108,16 +110,5 @@ class FleetRateLimits:
     async def _call(self, what: str, op: Callable[[Any], Any]) -> None:
         await self._link.call(what, op)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # a stream finalised after its loop ended: nothing to send on
-            work.close()
-            return
-        task = loop.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def aclose(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._background.wait()

@@ -75,6 +75,42 @@ def _complete_request(
     )
 
 
+def _store_request(
+    messages: Iterable[MessageLike],
+    answer: str | sluice_pb2.Message,
+    namespace: str,
+    params: sluice_pb2.Params | None,
+    finish_reason: str,
+    usage: sluice_pb2.Usage | None,
+    model: str,
+    ttl: datetime.timedelta | None,
+) -> sluice_pb2.StoreRequest:
+    """The Store request of both clients (a plain-string answer is the assistant's)."""
+    if isinstance(answer, str):
+        answer = message("assistant", answer)
+    return sluice_pb2.StoreRequest(
+        messages=_messages(messages),
+        namespace=namespace,
+        params=params,
+        answer=answer,
+        finish_reason=finish_reason,
+        usage=usage,
+        model=model,
+        ttl=_duration(ttl),
+    )
+
+
+def _invalidate_request(
+    entry_id: str | None, namespace: str | None, all: bool
+) -> sluice_pb2.InvalidateRequest:
+    """The Invalidate request of both clients: the first target given wins."""
+    if entry_id is not None:
+        return sluice_pb2.InvalidateRequest(entry_id=entry_id)
+    if namespace is not None:
+        return sluice_pb2.InvalidateRequest(namespace=namespace)
+    return sluice_pb2.InvalidateRequest(all=all)
+
+
 class Client:
     """Connection to one Sluice daemon. Thread-safe; use as a context manager or call close().
 
@@ -214,17 +250,8 @@ class Client:
         timeout: float | None = None,
     ) -> sluice_pb2.StoreResponse:
         """Put an answer into the cache for this conversation."""
-        if isinstance(answer, str):
-            answer = message("assistant", answer)
-        req = sluice_pb2.StoreRequest(
-            messages=_messages(messages),
-            namespace=namespace,
-            params=params,
-            answer=answer,
-            finish_reason=finish_reason,
-            usage=usage,
-            model=model,
-            ttl=_duration(ttl),
+        req = _store_request(
+            messages, answer, namespace, params, finish_reason, usage, model, ttl
         )
         return self._call(self._stub.Store, req, timeout)
 
@@ -237,12 +264,7 @@ class Client:
         timeout: float | None = None,
     ) -> int:
         """Remove cache entries (exactly one target); returns how many were removed."""
-        if entry_id is not None:
-            req = sluice_pb2.InvalidateRequest(entry_id=entry_id)
-        elif namespace is not None:
-            req = sluice_pb2.InvalidateRequest(namespace=namespace)
-        else:
-            req = sluice_pb2.InvalidateRequest(all=all)
+        req = _invalidate_request(entry_id, namespace, all)
         return self._call(self._stub.Invalidate, req, timeout).removed
 
     def feedback(

@@ -23,9 +23,9 @@ from sluice_client._client import (
     SERVICE_NAME,
     MessageLike,
     _complete_request,
-    _duration,
+    _invalidate_request,
     _messages,
-    message,
+    _store_request,
     normalize_target,
 )
 from sluice_client._errors import from_rpc_error
@@ -171,12 +171,9 @@ class Client:
         timeout: float | None = None,
     ) -> sluice_pb2.StoreResponse:
         """Put an answer into the cache for this conversation."""
-        if isinstance(answer, str):
-            answer = message("assistant", answer)
-        req = sluice_pb2.StoreRequest(
-            messages=_messages(messages), namespace=namespace, params=params, answer=answer,
-            finish_reason=finish_reason, usage=usage, model=model, ttl=_duration(ttl),
-        )  # fmt: skip
+        req = _store_request(
+            messages, answer, namespace, params, finish_reason, usage, model, ttl
+        )
         return await self._call(self._stub.Store, req, timeout)
 
     async def invalidate(
@@ -188,12 +185,7 @@ class Client:
         timeout: float | None = None,
     ) -> int:
         """Remove cache entries (exactly one target); returns how many were removed."""
-        if entry_id is not None:
-            req = sluice_pb2.InvalidateRequest(entry_id=entry_id)
-        elif namespace is not None:
-            req = sluice_pb2.InvalidateRequest(namespace=namespace)
-        else:
-            req = sluice_pb2.InvalidateRequest(all=all)
+        req = _invalidate_request(entry_id, namespace, all)
         return (await self._call(self._stub.Invalidate, req, timeout)).removed
 
     async def feedback(
