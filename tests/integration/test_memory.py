@@ -63,6 +63,9 @@ async def _scenario(daemon: Daemon) -> None:
         assert peak < LIMIT_MB, f"peak RSS {peak:.0f} MiB: the pod would be OOM-killed"
 
 
+# Several 64-text worst-case batches, embedded for real: ~60 s on an idle 2-core machine,
+# over the suite's 120 s default when the machine is shared. The figure asserted is memory.
+@pytest.mark.timeout(360)
 def test_worst_case_embeddings_are_answered_within_the_memory_limit(
     shared_daemon: Daemon,
 ) -> None:
