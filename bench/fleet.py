@@ -216,7 +216,7 @@ async def replay(server: RedisServer, pods_n: int, fleet_on: bool, stream: list[
         for i, (text, origin) in enumerate(stream):
             pod = pods[i % pods_n]
             key = make_key("bench", (ChatMessage("user", text),), GenParams())
-            entry = pod.cache.lookup_exact(key)
+            entry = await pod.cache.lookup_exact(key)
             kind = "exact"
             if entry is None:
                 result = await pod.cache.lookup_semantic(key, vectors[text], threshold)

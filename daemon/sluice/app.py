@@ -23,14 +23,15 @@ from aiohttp import web
 from sluice.auth import BearerToken, BearerTokenInterceptor, read_token
 from sluice.cache.snapshot import Snapshotter
 from sluice.cache.store import SemanticCache
-from sluice.config import Settings, is_loopback
+from sluice.cache.tier import CacheTier
+from sluice.config import CacheSettings, Settings, is_loopback
 from sluice.embedding.batcher import MicroBatcher
 from sluice.embedding.model import OnnxEmbedder
 from sluice.fleet.runtime import Fleet, start_fleet
 from sluice.fleet.shared import FleetShared
 from sluice.http import HttpListener, build_front_app, build_metrics_app
 from sluice.models_path import build_model_path, build_providers
-from sluice.pipeline import Pipeline
+from sluice.pipeline import Pipeline, Runtime
 from sluice.providers.base import Provider
 from sluice.reload import MODEL_PATH_KEYS, ConfigWatcher
 from sluice.routing.router import Router, build_router
@@ -88,7 +89,7 @@ class App:
         self.serving = False
         self._stop = asyncio.Event()
         self._batcher: MicroBatcher | None = None
-        self._cache: SemanticCache | None = None
+        self._cache: CacheTier | None = None
         # Fleet mode (settings.fleet.enabled): the Redis link and what runs over it.
         self._fleet: Fleet | None = None
         # Budgets, rate limits and provider health shared over the same link (fleet/shared.py).
@@ -201,12 +202,12 @@ class App:
         self._batcher = await start_batcher(embedder, self.metrics, self.settings)
         cache_settings = self.settings.cache
         self._verifier = await load_verifier(self.verifier_dir)
-        self._cache = SemanticCache(
+        self._cache = build_cache(
             cache_settings, embedder.dimensions, self.metrics, verifier=self._verifier
         )
         if cache_settings.snapshot_dir is not None:
             self._snapshotter = Snapshotter(
-                self._cache, cache_settings.snapshot_dir, embedder.model_id
+                self._cache, cache_settings.snapshot_dir, embedder.model_id, self.metrics
             )
             # Restored before SERVING: a restarted sidecar serves yesterday's hits at once.
             await asyncio.to_thread(self._snapshotter.restore)
@@ -246,24 +247,26 @@ class App:
         """Swap in a validated config (ConfigWatcher); raises ConfigError and changes nothing."""
         pipeline = self.service.pipeline
         old = self.settings
-        models = pipeline.models
+        running = pipeline.runtime
+        models = running.models
         if any(getattr(new, k) != getattr(old, k) for k in MODEL_PATH_KEYS):
             assert self._session is not None
             providers = self.provider_builder(new, self.secrets, self._session)
             shared = self._shared.bind(new) if self._shared is not None else None
             models = build_model_path(new, providers, self.metrics, shared=shared)
-        router = self._router
-        if new.routing != old.routing or models is not pipeline.models:
+        router = running.router
+        if new.routing != old.routing or models is not running.models:
             assert models is not None
             router = build_router(
                 new.routing, models.catalogue, dimensions=pipeline.dimensions,
                 model_id=pipeline.model_id,
             )  # fmt: skip
-        # Nothing above raised: swap everything between two awaits, so no request sees a mix.
+        # Nothing above raised: swap between two awaits. A request in flight keeps the
+        # Runtime it read at its start (pipeline.py); the next one reads this one.
         self.settings = new
         assert self._cache is not None
-        self._cache.settings = new.cache
-        pipeline.settings, pipeline.models, pipeline.router = new, models, router
+        self._cache.configure(new.cache)
+        pipeline.runtime = Runtime(new, models, router)
         self._router = router
 
     async def _snapshot_loop(self) -> None:
@@ -330,6 +333,13 @@ class App:
         log.info("stopped")
 
 
+def build_cache(
+    settings: CacheSettings, dims: int, metrics: Metrics, *, verifier: Verifier | None
+) -> CacheTier:
+    """The daemon's cache tier: the one place it is chosen (docs/architecture.md)."""
+    return SemanticCache(settings, dims, metrics, verifier=verifier)
+
+
 async def start_batcher(
     embedder: OnnxEmbedder, metrics: Metrics, settings: Settings
 ) -> MicroBatcher:
@@ -362,7 +372,7 @@ async def offline_pipeline(
     providers: Mapping[str, Provider] | None = None,
     embedder: OnnxEmbedder | None = None,
     verifier_dir: Path | None = None,
-) -> AsyncIterator[Pipeline]:
+) -> AsyncIterator[Pipeline[SemanticCache]]:
     """The serving pipeline without servers, for evaluations and benchmarks.
 
     With `providers` (e.g. a replay provider) the model path and the routing

@@ -3,6 +3,11 @@
     key → exact lookup → embed → semantic lookup → route → cascade → store → account
 
 Every step's outcome lands in the result, so the caller is told what happened.
+
+What a config reload replaces (settings, the model path, the router) is one frozen `Runtime`;
+a request reads `Pipeline.runtime` once, at its start, and uses that object to its end
+(streaming and the router's record for feedback included), so a reload never mixes old and
+new within one request. The cache is a `CacheTier` (cache/tier.py).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +28,8 @@ from sluice.cache.entry import Entry
 from sluice.cache.handoff import VectorHandoff
 from sluice.cache.keys import CacheKey, make_key
 from sluice.cache.replication import CacheReplica, LocalOnly
-from sluice.cache.store import CacheCounts, LookupResult, SemanticCache, SemanticDecision
+from sluice.cache.store import CacheCounts, LookupResult, SemanticDecision
+from sluice.cache.tier import CacheTier
 from sluice.cascade.budget import BudgetGuard
 from sluice.cascade.confidence import Scorer
 from sluice.cascade.driver import CancelListener, run_cascade, run_cascade_stream
@@ -46,6 +52,8 @@ from sluice.telemetry.metrics import Metrics
 from sluice.types import ChatMessage, GenParams, Usage
 
 T = TypeVar("T")
+# The pipeline's cache: any CacheTier; evaluations keep the concrete type (SemanticCache).
+CacheT_co = TypeVar("CacheT_co", bound=CacheTier, covariant=True)
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,16 @@ class ModelPath:
     budget: BudgetGuard
     # Provider RPM/TPM buckets and 429 holds (shared through Redis in fleet mode).
     limits: RateGate = field(default_factory=NoRateLimits)
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What a config reload replaces, as one value: swapped whole, never field by field."""
+
+    settings: Settings
+    # None: no model tiers (the cache and embedding RPCs still serve).
+    models: ModelPath | None = None
+    router: Router | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,28 +125,27 @@ class _Question:
     embedded: bool = False
 
 
-class Pipeline:
+class Pipeline(Generic[CacheT_co]):
     def __init__(
         self,
         settings: Settings,
         batcher: MicroBatcher,
-        cache: SemanticCache,
+        cache: CacheT_co,
         models: ModelPath | None = None,
         metrics: Metrics | None = None,
         *,
         router: Router | None = None,
         replica: CacheReplica | None = None,
     ) -> None:
-        self.settings = settings
         self.batcher = batcher
-        self.cache = cache
+        self.cache: CacheT_co = cache
         # Other pods' view of this cache (fleet mode); told after each write, never on a read.
         self.replica: CacheReplica = replica or LocalOnly()
-        self.models = models
         self.metrics = metrics or batcher.metrics
         if router is None and models is not None:
             router = Router(models.catalogue)
-        self.router = router
+        # A reload assigns a new Runtime here, in one assignment; requests read it once.
+        self.runtime = Runtime(settings, models, router)
         embedder = batcher.embedder
         self.model_id = embedder.model_id
         self.dimensions = embedder.dimensions
@@ -146,17 +163,20 @@ class Pipeline:
 
     async def question_vector(self, key: CacheKey) -> tuple[npt.NDArray[np.float32] | None, str]:
         """The question's vector, or None and why the vector layer must not be used."""
+        settings = self.runtime.settings
         (embedded,) = await self.batcher.embed([key.question])
-        return self._usable(embedded)
+        return self._usable(embedded, settings)
 
-    def _usable(self, embedded: Embedded) -> tuple[npt.NDArray[np.float32] | None, str]:
+    def _usable(
+        self, embedded: Embedded, settings: Settings
+    ) -> tuple[npt.NDArray[np.float32] | None, str]:
         """The vector, or None and why the vector layer must not be used (any thread)."""
         if embedded.truncated:
             return None, (
                 f"question longer than the model's {self.max_tokens} tokens: "
                 "exact layer only (the cut-off part would not count)"
             )
-        if embedded.coverage < self.settings.embedding.coverage_min:
+        if embedded.coverage < settings.embedding.coverage_min:
             return None, (
                 f"text not covered by the embedding model ({embedded.coverage:.0%} of words "
                 "known): exact layer only"
@@ -171,23 +191,29 @@ class Pipeline:
         threshold: float | None = None,
         field: str = "threshold",
     ) -> LookupResult:
+        settings = self.runtime.settings
         threshold = self.cache.threshold_for(namespace, threshold, field)
         question = _Question(make_key(namespace, messages, params))
-        result = await self._lookup(question, threshold)
+        result = await self._lookup(question, threshold, settings)
         if result.entry is None and question.embedded:
             # A read-through client Stores this question next: spare it a second embedding.
             self.handoff.put(question.key, question.vector, question.reason)
         return result
 
-    async def _vector(self, question: _Question) -> tuple[npt.NDArray[np.float32] | None, str]:
+    async def _vector(
+        self, question: _Question, settings: Settings
+    ) -> tuple[npt.NDArray[np.float32] | None, str]:
         if not question.embedded:
-            question.vector, question.reason = await self.question_vector(question.key)
+            (embedded,) = await self.batcher.embed([question.key.question])
+            question.vector, question.reason = self._usable(embedded, settings)
             question.embedded = True
         return question.vector, question.reason
 
-    async def _lookup(self, question: _Question, threshold: float) -> LookupResult:
+    async def _lookup(
+        self, question: _Question, threshold: float, settings: Settings
+    ) -> LookupResult:
         key = question.key
-        entry = self.cache.lookup_exact(key)
+        entry = await self.cache.lookup_exact(key)
         if entry is not None:
             return LookupResult("exact", entry, 1.0, threshold)
         if question.embedded:
@@ -197,7 +223,7 @@ class Pipeline:
         else:
             # The vector search and the verifier run on the embedding lane, right after the
             # embedding: one hop off the event loop for all of it (issue #19).
-            decide = functools.partial(self._decide, key, threshold)
+            decide = functools.partial(self._decide, key, threshold, settings)
             question.vector, question.reason, decision = await self.batcher.embed_then(
                 key.question, decide
             )
@@ -208,10 +234,10 @@ class Pipeline:
         return self.cache.settle(key, decision)
 
     def _decide(
-        self, key: CacheKey, threshold: float, embedded: Embedded
+        self, key: CacheKey, threshold: float, settings: Settings, embedded: Embedded
     ) -> tuple[npt.NDArray[np.float32] | None, str, SemanticDecision | None]:
         """On the embedding lane: the question's vector (or why none) and the cache's decision."""
-        vector, reason = self._usable(embedded)
+        vector, reason = self._usable(embedded, settings)
         if vector is None:
             return None, reason, None
         return vector, "", self.cache.decide(key, vector, threshold)
@@ -228,19 +254,21 @@ class Pipeline:
         model: str,
         ttl_s: float | None,
     ) -> tuple[Entry, bool]:
+        settings = self.runtime.settings
         question = _Question(make_key(namespace, messages, params))
         handed = self.handoff.take(question.key)
         if handed is not None:
             question.vector, question.reason = handed
             question.embedded = True
         return await self._store(
-            question, answer=answer, finish_reason=finish_reason, usage=usage, model=model,
-            ttl_s=ttl_s,
+            question, settings, answer=answer, finish_reason=finish_reason, usage=usage,
+            model=model, ttl_s=ttl_s,
         )  # fmt: skip
 
     async def _store(
         self,
         question: _Question,
+        settings: Settings,
         *,
         answer: str,
         finish_reason: str,
@@ -248,7 +276,7 @@ class Pipeline:
         model: str,
         ttl_s: float | None,
     ) -> tuple[Entry, bool]:
-        vector, _ = await self._vector(question)
+        vector, _ = await self._vector(question, settings)
         entry, replaced = await self.cache.store(
             question.key, vector, answer=answer, finish_reason=finish_reason, usage=usage,
             model=model, ttl_s=ttl_s,
@@ -256,14 +284,14 @@ class Pipeline:
         self.replica.stored(entry, vector if entry.slot >= 0 else None)
         return entry, replaced
 
-    def invalidate(self, entry_id: str | None, namespace: str | None) -> int:
+    async def invalidate(self, entry_id: str | None, namespace: str | None) -> int:
         if entry_id is not None:
-            entry = self.cache.entries.get(entry_id)
-            removed = self.cache.invalidate_id(entry_id)  # NotFound when it is not here
+            entry = self.cache.entry(entry_id)
+            removed = await self.cache.invalidate_id(entry_id)  # NotFound when it is not here
             if entry is not None:
                 self.replica.invalidated(entry)
             return removed
-        removed = self.cache.invalidate_namespace(namespace)
+        removed = await self.cache.invalidate_namespace(namespace)
         self.replica.dropped(namespace)
         return removed
 
@@ -271,30 +299,32 @@ class Pipeline:
         return self.cache.stats(namespace)
 
     # ---- completions
-    def _models(self) -> ModelPath:
-        if self.models is None or not self.models.catalogue.tiers:
+    @staticmethod
+    def _models(rt: Runtime) -> ModelPath:
+        if rt.models is None or not rt.models.catalogue.tiers:
             raise Unavailable(
                 "no model tiers are configured: add providers and tiers to the config "
                 "(docs/configuration.md), or try `sluice serve --demo` without keys"
             )
-        return self.models
+        return rt.models
 
     async def _cached(
-        self, request: CompletionRequest, question: _Question
+        self, request: CompletionRequest, question: _Question, rt: Runtime
     ) -> tuple[CompletionResult | None, LookupResult]:
         threshold = self.cache.threshold_for(
             request.namespace, request.threshold, "cache.threshold"
         )
-        if request.skip_read or not self.settings.cache.enabled:
+        if request.skip_read or not rt.settings.cache.enabled:
             return None, LookupResult("skipped", None, 0.0, threshold, "cache read skipped")
-        lookup = await self._lookup(question, threshold)
+        lookup = await self._lookup(question, threshold, rt.settings)
         if lookup.entry is None:
             return None, lookup
         entry = lookup.entry
-        baseline = self.models.catalogue.baseline if self.models is not None else None
+        models = rt.models
+        baseline = models.catalogue.baseline if models is not None else None
         baseline_cost = (
-            self.models.catalogue.prices.cost(entry.usage, baseline)
-            if self.models is not None and baseline is not None
+            models.catalogue.prices.cost(entry.usage, baseline)
+            if models is not None and baseline is not None
             else 0.0
         )
         result = CompletionResult(
@@ -303,14 +333,17 @@ class Pipeline:
         )  # fmt: skip
         return result, lookup
 
-    def _should_store(self, request: CompletionRequest, result: CascadeResult) -> bool:
-        if request.skip_write or not self.settings.cache.enabled or result.degraded:
+    @staticmethod
+    def _should_store(
+        request: CompletionRequest, result: CascadeResult, settings: Settings
+    ) -> bool:
+        if request.skip_write or not settings.cache.enabled or result.degraded:
             return False
         if result.completion.finish_reason != "stop" or not result.completion.text.strip():
             return False
         temperature = request.params.temperature
         nondeterministic = temperature is not None and temperature > 0
-        allowed = request.store_nondeterministic or self.settings.cache.store_nondeterministic
+        allowed = request.store_nondeterministic or settings.cache.store_nondeterministic
         return not nondeterministic or allowed
 
     def _with_id(self, request: CompletionRequest) -> CompletionRequest:
@@ -320,21 +353,23 @@ class Pipeline:
 
     async def route(self, request: CompletionRequest) -> RouteDecision:
         """The routing decision alone (the Route RPC): nothing is called or cached."""
+        rt = self.runtime
         question = _Question(make_key(request.namespace, request.messages, request.params))
-        return (await self._route(request, question))[0].decision
+        return (await self._route(request, question, rt))[0].decision
 
     async def _route(
-        self, request: CompletionRequest, question: _Question
+        self, request: CompletionRequest, question: _Question, rt: Runtime
     ) -> tuple[Routed, RouteContext]:
-        models = self._models()
-        assert self.router is not None
+        models = self._models(rt)
+        router = rt.router
+        assert router is not None
         hints = request.routing
         vector = None
         routed_by_policy = not (hints.pinned_model or hints.start_tier)
-        if (routed_by_policy and self.router.needs_vector(request.namespace)) or needs_vector(
+        if (routed_by_policy and router.needs_vector(request.namespace)) or needs_vector(
             models.scorer
         ):
-            vector, _ = await self._vector(question)
+            vector, _ = await self._vector(question, rt.settings)
             if vector is None:  # too long or too foreign for the cache; still a routing signal
                 vector = (await self.batcher.embed([question.key.question]))[0].vector
         context = RouteContext(
@@ -346,20 +381,24 @@ class Pipeline:
         def available(provider: str) -> bool:  # so RouteDecision names whom the cascade tries
             return breakers.get(provider).state is not BreakerState.OPEN
 
-        return self.router.decide(hints, context, available), context
+        return router.decide(hints, context, available), context
 
     def feedback(self, request_id: str, quality: float) -> str:
         """The user's judgement (quality in [0, 1]) of a recent answer; the policy that learned."""
-        self._models()
-        assert self.router is not None
-        return self.router.feedback(request_id, quality)
+        rt = self.runtime
+        self._models(rt)
+        assert rt.router is not None
+        return rt.router.feedback(request_id, quality)
 
+    @staticmethod
     def _remember(
-        self, request: CompletionRequest, context: RouteContext, routed: Routed,
-        result: CompletionResult,
+        request: CompletionRequest, context: RouteContext, routed: Routed,
+        result: CompletionResult, rt: Runtime,
     ) -> None:  # fmt: skip
-        if self.router is not None:
-            self.router.record(
+        # The router that routed this request learns from it, even when a reload has
+        # replaced it meanwhile (the new one never saw this request's route).
+        if rt.router is not None:
+            rt.router.record(
                 request.request_id, context, routed, result.cost_usd, result.baseline_cost_usd
             )
 
@@ -370,9 +409,11 @@ class Pipeline:
         routed: Routed,
         vector: npt.NDArray[np.float32] | None,
         on_cancel: CancelListener,
+        *,
+        rt: Runtime,
     ) -> tuple[RouteDecision, Callable[[], T]]:
         """Bind the driver (run_cascade or run_cascade_stream) to this request and its route."""
-        models = self._models()
+        models = self._models(rt)
         plan = models.catalogue.plan(
             request.namespace, start=routed.start, pinned_model=routed.pinned_model,
             max_cost_usd=request.routing.max_cost_usd,
@@ -386,49 +427,58 @@ class Pipeline:
         )  # fmt: skip
         return routed.decision, bound
 
-    async def complete(self, request: CompletionRequest) -> CompletionResult:
+    async def complete(
+        self, request: CompletionRequest, runtime: Runtime | None = None
+    ) -> CompletionResult:
+        """`runtime`: the snapshot the caller already read (a front checked the request
+        against it); None: the current one, read now."""
+        rt = runtime if runtime is not None else self.runtime
         request = self._with_id(request)
         started = time.perf_counter()
         question = _Question(make_key(request.namespace, request.messages, request.params))
-        cached, lookup = await self._cached(request, question)
+        cached, lookup = await self._cached(request, question, rt)
         if cached is not None:
-            self._account(request, cached, started)
+            self._account(request, cached, started, rt)
             return cached
-        routed, context = await self._route(request, question)
-        cancelled = self._on_cancel(request, lookup, routed.decision, started)
-        route, cascade = self._cascade(request, run_cascade, routed, context.vector, cancelled)
+        routed, context = await self._route(request, question, rt)
+        cancelled = self._on_cancel(request, lookup, routed.decision, started, rt)
+        route, cascade = self._cascade(
+            request, run_cascade, routed, context.vector, cancelled, rt=rt
+        )
         try:
             outcome = await cascade()
         except SluiceError as exc:
-            self._account_error(request, lookup, route, exc, started)
+            self._account_error(request, lookup, route, exc, started, rt=rt)
             raise
-        result = await self._finish(request, question, lookup, route, outcome)
-        self._remember(request, context, routed, result)
-        self._account(request, result, started)
+        result = await self._finish(request, question, lookup, route, outcome, rt=rt)
+        self._remember(request, context, routed, result, rt)
+        self._account(request, result, started, rt)
         return result
 
     async def stream_complete(
-        self, request: CompletionRequest
+        self, request: CompletionRequest, runtime: Runtime | None = None
     ) -> AsyncIterator[str | CompletionResult]:
-        """Text deltas, then the CompletionResult. A hit streams too."""
+        """Text deltas, then the CompletionResult. A hit streams too. `runtime`: as for
+        `complete` (None: the current one, read when the first item is asked for)."""
+        rt = runtime if runtime is not None else self.runtime
         request = self._with_id(request)
         started = time.perf_counter()
         question = _Question(make_key(request.namespace, request.messages, request.params))
-        cached, lookup = await self._cached(request, question)
+        cached, lookup = await self._cached(request, question, rt)
         if cached is not None:
             try:
                 for chunk in _chunks(cached.text):
                     yield chunk
             except (asyncio.CancelledError, GeneratorExit):  # nothing was spent: log it only
-                self._on_cancel(request, lookup, None, started)(())
+                self._on_cancel(request, lookup, None, started, rt)(())
                 raise
-            self._account(request, cached, started)
+            self._account(request, cached, started, rt)
             yield cached
             return
-        routed, context = await self._route(request, question)
-        cancelled = self._on_cancel(request, lookup, routed.decision, started)
+        routed, context = await self._route(request, question, rt)
+        cancelled = self._on_cancel(request, lookup, routed.decision, started, rt)
         route, open_stream = self._cascade(
-            request, run_cascade_stream, routed, context.vector, cancelled
+            request, run_cascade_stream, routed, context.vector, cancelled, rt=rt
         )
         try:
             stream = open_stream()
@@ -438,12 +488,12 @@ class Pipeline:
             finally:
                 await stream.aclose()
         except SluiceError as exc:
-            self._account_error(request, lookup, route, exc, started)
+            self._account_error(request, lookup, route, exc, started, rt=rt)
             raise
         assert stream.result is not None
-        result = await self._finish(request, question, lookup, route, stream.result)
-        self._remember(request, context, routed, result)
-        self._account(request, result, started)
+        result = await self._finish(request, question, lookup, route, stream.result, rt=rt)
+        self._remember(request, context, routed, result, rt)
+        self._account(request, result, started, rt)
         yield result
 
     async def _finish(
@@ -453,13 +503,16 @@ class Pipeline:
         lookup: LookupResult,
         route: RouteDecision,
         outcome: CascadeResult,
+        *,
+        rt: Runtime,
     ) -> CompletionResult:
         completion = outcome.completion
         stored = False
-        if self._should_store(request, outcome):
+        if self._should_store(request, outcome, rt.settings):
             await self._store(
-                question, answer=completion.text, finish_reason=completion.finish_reason,
-                usage=completion.usage, model=completion.model, ttl_s=request.ttl_s,
+                question, rt.settings, answer=completion.text,
+                finish_reason=completion.finish_reason, usage=completion.usage,
+                model=completion.model, ttl_s=request.ttl_s,
             )  # fmt: skip
             stored = True
         return CompletionResult(
@@ -472,7 +525,7 @@ class Pipeline:
         )  # fmt: skip
 
     def _account(
-        self, request: CompletionRequest, result: CompletionResult, started: float
+        self, request: CompletionRequest, result: CompletionResult, started: float, rt: Runtime
     ) -> None:
         m = self.metrics
         source = "cache" if result.served_by is None else "model"
@@ -483,7 +536,7 @@ class Pipeline:
             request.namespace, escalations=escalations, fallbacks=fallbacks, failed=False,
             cost_usd=result.cost_usd, baseline_cost_usd=result.baseline_cost_usd,
         )  # fmt: skip
-        self._report_budget(request.namespace)
+        self._report_budget(request.namespace, rt)
         accounting.log_request(
             request_id=request.request_id, namespace=request.namespace,
             cache=result.lookup.outcome, similarity=round(result.lookup.similarity, 4),
@@ -504,11 +557,13 @@ class Pipeline:
         route: RouteDecision,
         exc: SluiceError,
         started: float,
+        *,
+        rt: Runtime,
     ) -> None:
         attempts = tuple(getattr(exc, "attempts", ()))
         self._account_failure(
             request, lookup, route=route, attempts=attempts, error=type(exc).__name__,
-            message=exc.message, started=started,
+            message=exc.message, started=started, rt=rt,
         )  # fmt: skip
 
     def _on_cancel(
@@ -517,6 +572,7 @@ class Pipeline:
         lookup: LookupResult,
         route: RouteDecision | None,
         started: float,
+        rt: Runtime,
     ) -> CancelListener:
         """What to record when the caller goes away (deadline, disconnect) mid-request.
 
@@ -528,14 +584,14 @@ class Pipeline:
             self._account_failure(
                 request, lookup, route=route, attempts=attempts, error="Cancelled",
                 message="the caller cancelled the request (deadline or disconnect)",
-                started=started,
+                started=started, rt=rt,
             )  # fmt: skip
 
         return report
 
-    def _report_budget(self, namespace: str) -> None:
-        if self.models is not None:
-            remaining = self.models.budget.remaining(namespace)
+    def _report_budget(self, namespace: str, rt: Runtime) -> None:
+        if rt.models is not None:
+            remaining = rt.models.budget.remaining(namespace)
             if remaining is not None:
                 self.metrics.budget_remaining_usd.labels(namespace).set(remaining)
 
@@ -549,13 +605,14 @@ class Pipeline:
         error: str,
         message: str,
         started: float,
+        rt: Runtime,
     ) -> None:
         escalations, fallbacks = accounting.record_attempts(self.metrics, attempts)
         self.tally.add(
             request.namespace, escalations=escalations, fallbacks=fallbacks, failed=True,
             cost_usd=sum(a.cost_usd for a in attempts),
         )  # fmt: skip
-        self._report_budget(request.namespace)
+        self._report_budget(request.namespace, rt)
         accounting.log_request(
             request_id=request.request_id, namespace=request.namespace, cache=lookup.outcome,
             route=None if route is None else f"{route.policy}:{route.tier}", error=error,

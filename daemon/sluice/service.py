@@ -18,10 +18,11 @@ from typing import Any, TypeVar
 import grpc
 
 from sluice import __version__, convert
+from sluice.cache.tier import CacheTier
 from sluice.config import LimitSettings
 from sluice.errors import InvalidArgument, NotReady, SluiceError, TooLarge
 from sluice.grpc_errors import rich_status
-from sluice.pipeline import Pipeline
+from sluice.pipeline import Pipeline, Runtime
 from sluice.telemetry.logging import get_logger, request_line
 from sluice.telemetry.metrics import Metrics
 from sluice.v1 import sluice_pb2 as pb
@@ -55,13 +56,13 @@ class SluiceService:
         self.started = time.monotonic()
         # Set by the app once the model is loaded and the cache restored; the
         # server listens before that so probes can see NOT_SERVING.
-        self._pipeline: Pipeline | None = None
+        self._pipeline: Pipeline[CacheTier] | None = None
 
-    def attach(self, pipeline: Pipeline) -> None:
+    def attach(self, pipeline: Pipeline[CacheTier]) -> None:
         self._pipeline = pipeline
 
     @property
-    def pipeline(self) -> Pipeline:
+    def pipeline(self) -> Pipeline[CacheTier]:
         if self._pipeline is None:
             raise NotReady("the sidecar is starting (loading the model); retry when SERVING")
         return self._pipeline
@@ -123,10 +124,11 @@ class SluiceService:
             return await handler()
         raise AssertionError("unreachable: _guard re-raises or aborts")
 
-    def _deadline(self, context: grpc.aio.ServicerContext[Any, Any]) -> float:
+    @staticmethod
+    def _deadline(context: grpc.aio.ServicerContext[Any, Any], runtime: Runtime) -> float:
         remaining = context.time_remaining()
         if remaining is None:
-            remaining = self.pipeline.settings.cascade.default_deadline_s
+            remaining = runtime.settings.cascade.default_deadline_s
         return time.monotonic() + max(0.0, remaining)
 
     # ---- Embed
@@ -152,23 +154,29 @@ class SluiceService:
         self, request: pb.CompleteRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.CompleteResponse:
         async with self._guard("Complete", request, context) as call:
-            domain = convert.completion_request(request, self.limits, self._deadline(context))
+            pipeline = self.pipeline
+            runtime = pipeline.runtime  # one snapshot for the whole call (a reload may come)
+            deadline = self._deadline(context, runtime)
+            domain = convert.completion_request(request, self.limits, deadline)
             call.request_id = domain.request_id
-            result = await self.pipeline.complete(domain)
-            return convert.completion_response(result, self.pipeline.cache.clock())
+            result = await pipeline.complete(domain, runtime)
+            return convert.completion_response(result, pipeline.cache.clock())
         raise AssertionError("unreachable: _guard re-raises or aborts")
 
     async def StreamComplete(
         self, request: pb.CompleteRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.CompleteChunk]:
         async with self._guard("StreamComplete", request, context) as call:
-            domain = convert.completion_request(request, self.limits, self._deadline(context))
+            pipeline = self.pipeline
+            runtime = pipeline.runtime
+            deadline = self._deadline(context, runtime)
+            domain = convert.completion_request(request, self.limits, deadline)
             call.request_id = domain.request_id
-            async for item in self.pipeline.stream_complete(domain):
+            async for item in pipeline.stream_complete(domain, runtime):
                 if isinstance(item, str):
                     yield pb.CompleteChunk(delta=item)
                 else:
-                    summary = convert.completion_response(item, self.pipeline.cache.clock())
+                    summary = convert.completion_response(item, pipeline.cache.clock())
                     yield pb.CompleteChunk(summary=summary)
 
     async def Route(
@@ -248,11 +256,12 @@ class SluiceService:
             if target == "entry_id":
                 if not request.entry_id:
                     raise InvalidArgument("entry_id", "must not be empty")
-                removed = self.pipeline.invalidate(request.entry_id, None)
+                removed = await self.pipeline.invalidate(request.entry_id, None)
             elif target == "namespace":
-                removed = self.pipeline.invalidate(None, convert.namespace(request.namespace))
+                namespace = convert.namespace(request.namespace)
+                removed = await self.pipeline.invalidate(None, namespace)
             elif target == "all" and request.all:
-                removed = self.pipeline.invalidate(None, None)
+                removed = await self.pipeline.invalidate(None, None)
             else:
                 raise InvalidArgument(
                     "target", "set exactly one of entry_id, namespace, or all=true"

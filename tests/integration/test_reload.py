@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +109,47 @@ def test_restart_only_settings_are_named_and_kept(daemon: Daemon, tmp_path: Path
     assert partial[0]["restart_needed"] == ["embedding"]
     with pytest.raises(grpc.RpcError):  # still serving, and still validating as before
         daemon.stub().Lookup(pb.LookupRequest(), timeout=5)
+
+
+def _events(daemon: Daemon) -> list[str]:
+    return [str(line.get("event")) for line in daemon.log_lines()]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_request_in_flight_keeps_the_settings_it_started_with(
+    start_daemon: Any, fake_provider: FakeProvider, stream: bool
+) -> None:
+    # The reload lands while the provider takes its time: the request decides whether to
+    # store its answer with the settings it started with (cache on), not the new ones.
+    config = cascade_config(fake_provider, cache={"enabled": True})
+    for tier in config["tiers"]:
+        tier["timeout_s"] = 20.0
+    daemon: Daemon = start_daemon(config)
+    fake_provider.reset()
+    fake_provider.fault(kind="latency", latency_ms=5000, times=1)
+    request = pb.CompleteRequest(
+        messages=[pb.Message(role=pb.ROLE_USER, content="How do I delete a file in Linux?")]
+    )
+
+    def call() -> None:
+        if stream:
+            list(daemon.stub().StreamComplete(request, timeout=30))
+        else:
+            daemon.stub().Complete(request, timeout=30)
+
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            answered = pool.submit(call)
+            assert wait_for(lambda: bool(fake_provider.calls()))  # the call is in flight
+            rewrite(daemon, lambda c: c["cache"].update(enabled=False))
+            daemon.send_signal(signal.SIGHUP)
+            assert wait_for(lambda: "config_reloaded" in _events(daemon))
+            answered.result()
+    finally:
+        fake_provider.reset()
+    events = _events(daemon)
+    assert events.index("config_reloaded") < events.index("request"), "reloaded mid-request"
+    line = next(x for x in daemon.log_lines() if x.get("event") == "request")
+    assert line["stored"] is True
+    stats = daemon.stub().GetStats(pb.GetStatsRequest(), timeout=5)
+    assert stats.cache.stores == 1

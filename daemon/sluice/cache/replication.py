@@ -4,7 +4,7 @@ The pipeline calls these after each local write; an implementation must return a
 (queue the work) and never raise, so a Store or Invalidate costs the same with replication
 on, and a lookup never reaches it at all. Standalone is `LocalOnly`; fleet mode
 (sluice.fleet.cache_sync) writes the events to Redis and applies other pods' events through
-`SemanticCache.import_entry`, `invalidate_id` and `invalidate_namespace`.
+the tier's `import_entry`, `invalidate_id` and `invalidate_namespace` (`CacheTier`).
 
 It is the pipeline, not the cache, that reports: the cache also removes entries for its
 own reasons (eviction, expiry, a snapshot that failed to load), which must stay local.

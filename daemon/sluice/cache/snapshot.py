@@ -25,10 +25,10 @@ from typing import Any
 
 from sluice.cache.entry import Entry
 from sluice.cache.expiry import trusted_time
-from sluice.cache.store import SemanticCache
-from sluice.cache.vectors import load_group, save_group
+from sluice.cache.tier import CacheTier
 from sluice.config import MAX_TTL_S
 from sluice.telemetry.logging import get_logger
+from sluice.telemetry.metrics import Metrics
 from sluice.types import Usage
 
 FORMAT = "sluice-cache-snapshot"
@@ -88,42 +88,43 @@ def _trusted(entry: Entry, now: float) -> bool:
 
 
 class Snapshotter:
-    def __init__(self, cache: SemanticCache, directory: Path, model_id: str) -> None:
+    """Writes and restores a cache tier through its public export and import."""
+
+    def __init__(
+        self, cache: CacheTier, directory: Path, model_id: str, metrics: Metrics | None = None
+    ) -> None:
         self.cache = cache
         self.directory = directory
         self.model_id = model_id
+        self.metrics = metrics
         self._lock = asyncio.Lock()
 
     async def write(self) -> Path:
         """Write a snapshot of the cache as it is now; returns its folder."""
         async with self._lock:
             started = time.perf_counter()
-            # Entries are copied on the loop (cheap), vectors saved on the vector
-            # thread (ordered after every queued vector change), files in a thread.
-            keep = self.cache.verifier is not None
-            rows = [_entry_row(e, keep) for e in self.cache.entries.values()]
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             name = f"snap-{time.time_ns()}"
             tmp = self.directory / f".{name}.tmp"
             # Owner-only: a snapshot holds answers (and, with the verifier, questions).
             tmp.mkdir(mode=0o700)
-            vectors = self.cache.vectors
-            groups = await vectors.call(self._save_groups, str(tmp))
-            final = await asyncio.to_thread(self._finish, tmp, name, rows, groups)
+            # Entries are encoded on the loop (cheap), vectors saved by the tier (SemanticCache:
+            # on the vector thread, after every queued vector change), files in a thread.
+            keep = self.cache.keeps_questions
+            export = await self.cache.export_snapshot(tmp, lambda e: _entry_row(e, keep))
+            rows = export.rows
+            groups = [dict(g) for g in export.groups]
+            final = await asyncio.to_thread(self._finish, tmp, name, rows, groups, export.dims)
             elapsed = time.perf_counter() - started
-            self.cache.metrics.snapshot_seconds.observe(elapsed)
+            if self.metrics is not None:
+                self.metrics.snapshot_seconds.observe(elapsed)
             log.info("snapshot_written", path=str(final), entries=len(rows),
                      ms=round(elapsed * 1000, 1))  # fmt: skip
             return final
 
-    def _save_groups(self, directory: str) -> list[dict[str, Any]]:
-        out = []
-        for i, ((namespace, scope), group) in enumerate(self.cache.vectors.groups.items()):
-            meta = save_group(group, directory, f"g{i}")
-            out.append({"namespace": namespace, "scope": scope, **meta})
-        return out
-
-    def _finish(self, tmp: Path, name: str, rows: list[str], groups: list[dict[str, Any]]) -> Path:
+    def _finish(
+        self, tmp: Path, name: str, rows: list[str], groups: list[dict[str, Any]], dims: int
+    ) -> Path:
         (tmp / "entries.jsonl").write_text("\n".join(rows), encoding="utf-8")
         files = ["entries.jsonl"] + [f for g in groups for f in g["files"]]
         for f in files:
@@ -131,7 +132,7 @@ class Snapshotter:
                 os.fsync(fh.fileno())
         meta = {
             "format": FORMAT, "version": VERSION, "model_id": self.model_id,
-            "dims": self.cache.vectors.dims, "created": time.time(), "entries": len(rows),
+            "dims": dims, "created": time.time(), "entries": len(rows),
             "groups": groups, "sha256": {f: _sha256(tmp / f) for f in files},
         }  # fmt: skip
         meta_path = tmp / "meta.json"
@@ -163,8 +164,8 @@ class Snapshotter:
         try:
             return self._restore(self.directory / current.read_text(encoding="utf-8").strip())
         except Exception as exc:  # noqa: BLE001 - any damage means: start empty, say why
+            # The tier empties itself when its import fails; before it, nothing was loaded.
             log.warning("snapshot_skipped", path=str(self.directory), reason=str(exc)[:300])
-            self.cache.invalidate_namespace(None)
             return 0
 
     def _restore(self, folder: Path) -> int:
@@ -179,25 +180,15 @@ class Snapshotter:
         for f, digest in meta["sha256"].items():
             if _sha256(folder / f) != digest:
                 raise ValueError(f"{f}: checksum mismatch (truncated or corrupted)")
-        cache = self.cache
-        vectors = cache.vectors
-        for g in meta["groups"]:
-            group = load_group(vectors.dims, vectors.params, str(folder), g)
-            vectors.groups[(g["namespace"], g["scope"])] = group
-        now = cache.clock()
-        restored = untrusted = 0
+        now = self.cache.clock()
+        entries: list[Entry] = []
+        discard: list[Entry] = []
         text = (folder / "entries.jsonl").read_text(encoding="utf-8")
         for line in text.splitlines():
             entry = _entry_from_row(json.loads(line))
-            if not _trusted(entry, now):
-                untrusted += 1
-            elif not entry.expired(now):
-                cache._insert(entry)
-                restored += 1
-                continue
-            if entry.slot >= 0:
-                vectors.remove_sync(entry.namespace, entry.scope, entry.slot)
-        cache._evict()
+            (entries if _trusted(entry, now) else discard).append(entry)
+        restored = self.cache.import_snapshot(folder, meta["groups"], entries, discard=discard)
+        untrusted = len(discard)
         if untrusted:
             log.warning(
                 "snapshot_entries_skipped", path=str(folder), entries=untrusted,

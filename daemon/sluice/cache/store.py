@@ -19,18 +19,20 @@ import random
 import time
 import uuid
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from sluice.cache.entry import Entry
 from sluice.cache.expiry import bounded_ttl
+from sluice.cache.export import CacheExport
 from sluice.cache.keys import CacheKey
-from sluice.cache.vectors import HnswParams, VectorStore
+from sluice.cache.vectors import HnswParams, VectorStore, load_group, save_group
 from sluice.cache.verdict import (
     Decision,
     PairVerifier,
@@ -107,6 +109,8 @@ class CacheCounts:
 
 
 class SemanticCache:
+    """The one cache tier (`CacheTier`, cache/tier.py): exact layer, vectors, verifier."""
+
     def __init__(
         self,
         settings: CacheSettings,
@@ -148,7 +152,20 @@ class SemanticCache:
             max_workers=settings.verifier.threads, thread_name_prefix="lookup"
         )
 
+    @property
+    def dims(self) -> int:
+        return self.vectors.dims
+
+    @property
+    def keeps_questions(self) -> bool:
+        return self.verifier is not None
+
     # ---- policy
+    def configure(self, settings: CacheSettings) -> None:
+        """A reload's settings; those the cache was built with (hnsw_*, verifier threads,
+        snapshot_dir) are restart-only (reload.py) and keep their running values."""
+        self.settings = settings
+
     def policy(self, namespace: str) -> NamespacePolicy:
         s = self.settings
         ns = s.namespaces.get(namespace)
@@ -189,7 +206,10 @@ class SemanticCache:
         self.counts.setdefault(namespace, Counter())[what] += n
 
     # ---- lookups
-    def lookup_exact(self, key: CacheKey) -> Entry | None:
+    def entry(self, entry_id: str) -> Entry | None:
+        return self.entries.get(entry_id)
+
+    async def lookup_exact(self, key: CacheKey) -> Entry | None:
         entry_id = self._exact.get((key.namespace, key.exact))
         entry = self.entries.get(entry_id) if entry_id else None
         if entry is None:
@@ -495,7 +515,7 @@ class SemanticCache:
         return removed
 
     # ---- invalidation
-    def invalidate_id(self, entry_id: str) -> int:
+    async def invalidate_id(self, entry_id: str) -> int:
         entry = self.entries.get(entry_id)
         if entry is None:
             raise NotFound(f"entry_id: no cache entry {entry_id[:64]!r} (expired or removed)")
@@ -503,8 +523,11 @@ class SemanticCache:
         self._count(entry.namespace, "invalidations")
         return 1
 
-    def invalidate_namespace(self, namespace: str | None) -> int:
+    async def invalidate_namespace(self, namespace: str | None) -> int:
         """Every entry of one namespace, or of all (None)."""
+        return self._invalidate_namespace(namespace)
+
+    def _invalidate_namespace(self, namespace: str | None) -> int:
         doomed = [e for e in self.entries.values() if namespace is None or e.namespace == namespace]
         for entry in doomed:
             # Vectors go with the whole group below, not one by one.
@@ -538,6 +561,65 @@ class SemanticCache:
             expirations=total["expirations"], invalidations=total["invalidations"],
             unsupported_text=total["unsupported_text"],
         )  # fmt: skip
+
+    # ---- snapshots (the files and their format: cache/snapshot.py)
+    async def export_snapshot(self, folder: Path, encode: Callable[[Entry], str]) -> CacheExport:
+        """Every entry through `encode` as it is now (on the loop: cheap), then every vector
+        group saved into `folder` on the vector thread (after every queued vector change)."""
+        rows = [encode(e) for e in self.entries.values()]
+        groups = await self.vectors.call(self._save_groups, str(folder))
+        return CacheExport(rows, tuple(groups), self.dims)
+
+    def _save_groups(self, directory: str) -> list[dict[str, Any]]:
+        out = []
+        for i, ((namespace, scope), group) in enumerate(self.vectors.groups.items()):
+            meta = save_group(group, directory, f"g{i}")
+            out.append({"namespace": namespace, "scope": scope, **meta})
+        return out
+
+    def import_snapshot(
+        self,
+        folder: Path,
+        groups: Sequence[Mapping[str, Any]],
+        entries: Iterable[Entry],
+        *,
+        discard: Iterable[Entry] = (),
+    ) -> int:
+        """Load an export into this (empty) cache, off the event loop before serving.
+
+        Expired entries are left out, with their vectors, and so are the vectors of
+        `discard`; on any error the cache is emptied and the error raised. Returns how many
+        entries were restored."""
+        try:
+            return self._import_snapshot(folder, groups, entries, discard)
+        except Exception:
+            self._invalidate_namespace(None)
+            raise
+
+    def _import_snapshot(
+        self,
+        folder: Path,
+        groups: Sequence[Mapping[str, Any]],
+        entries: Iterable[Entry],
+        discard: Iterable[Entry],
+    ) -> int:
+        vectors = self.vectors
+        for g in groups:
+            group = load_group(vectors.dims, vectors.params, str(folder), dict(g))
+            vectors.groups[(g["namespace"], g["scope"])] = group
+        now = self.clock()
+        restored = 0
+        for entry in entries:
+            if not entry.expired(now):
+                self._insert(entry)
+                restored += 1
+            elif entry.slot >= 0:
+                vectors.remove_sync(entry.namespace, entry.scope, entry.slot)
+        for entry in discard:
+            if entry.slot >= 0:
+                vectors.remove_sync(entry.namespace, entry.scope, entry.slot)
+        self._evict()
+        return restored
 
     def close(self) -> None:
         self._deciders.shutdown(wait=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sluice.cache.keys import make_key, normalise
-from sluice.cache.store import served_candidate
+from sluice.cache.store import SemanticCache, served_candidate
 from sluice.evaluation.datasets import Pair
 from sluice.pipeline import Pipeline
 from sluice.types import ChatMessage, GenParams, Usage
@@ -89,7 +89,10 @@ def protocol_for(pairs: Sequence[Pair]) -> str:
 
 
 async def run_pairs(
-    pipeline: Pipeline, namespace: str, pairs: Sequence[Pair], protocol: str = "retrieval"
+    pipeline: Pipeline[SemanticCache],
+    namespace: str,
+    pairs: Sequence[Pair],
+    protocol: str = "retrieval",
 ) -> list[Outcome]:
     """Store every a, query every b; one Outcome per pair."""
     outcomes, _ = await run_pairs_timed(pipeline, namespace, pairs, protocol)
@@ -97,7 +100,10 @@ async def run_pairs(
 
 
 async def run_pairs_timed(
-    pipeline: Pipeline, namespace: str, pairs: Sequence[Pair], protocol: str = "retrieval"
+    pipeline: Pipeline[SemanticCache],
+    namespace: str,
+    pairs: Sequence[Pair],
+    protocol: str = "retrieval",
 ) -> tuple[list[Outcome], float]:
     """`run_pairs`, and the wall-clock seconds of the lookups (embedding included)."""
     params = GenParams()
@@ -124,7 +130,7 @@ async def run_pairs_timed(
 
     async def query(i: int, p: Pair) -> Outcome:
         key = make_key(ns(i), (*p.history_b, ChatMessage("user", p.b)), params)
-        entry = pipeline.cache.lookup_exact(key)
+        entry = await pipeline.cache.lookup_exact(key)
         if entry is not None:
             own_entry = normalise(entry.question) == normalise(p.a)
             return Outcome(p.label, True, 1.0, own_entry, query=p.b, found=(entry.question,),
@@ -199,7 +205,7 @@ def errors(outcomes: Sequence[Outcome], threshold: float) -> list[dict[str, Any]
     return out
 
 
-async def add_cosines(pipeline: Pipeline, rows: list[dict[str, Any]]) -> None:
+async def add_cosines(pipeline: Pipeline[SemanticCache], rows: list[dict[str, Any]]) -> None:
     """Fill each error row's cosine of query and cached question (the store keeps none)."""
     texts = sorted({r[k] for r in rows for k in ("query", "cached") if r[k]})
     vectors = {}

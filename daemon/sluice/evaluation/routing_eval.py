@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
+from sluice.cache.tier import CacheTier
 from sluice.cascade.confidence import FixedScorer, Scorer
 from sluice.cascade.learned import LearnedScorer, answer_features
 from sluice.cascade.plan import Catalogue
@@ -225,10 +226,12 @@ def _models_for(base: ModelPath, setting: Setting) -> ModelPath:
 
 
 async def run_rows(
-    pipeline: Pipeline, base: ModelPath, setting: Setting, rows: Sequence[ReplayRow], tiers: Tiers,
+    pipeline: Pipeline[CacheTier], base: ModelPath, setting: Setting,
+    rows: Sequence[ReplayRow], tiers: Tiers,
 ) -> Point:  # fmt: skip
-    pipeline.models = _models_for(base, setting)
-    pipeline.router = setting.router
+    pipeline.runtime = replace(
+        pipeline.runtime, models=_models_for(base, setting), router=setting.router
+    )
     strong_model = tiers.models[-1]
     quality = cost = 0.0
     strong = 0
@@ -364,7 +367,7 @@ def choose(cal_points: Sequence[Point], strong_quality: float) -> int:
 
 
 async def evaluate(
-    pipeline: Pipeline,
+    pipeline: Pipeline[CacheTier],
     data: ReplaySet,
     tiers: Tiers,
     vectors: Vectors,
@@ -375,7 +378,7 @@ async def evaluate(
     model_id: str = "",
 ) -> tuple[DatasetResult, Models]:
     started = time.perf_counter()
-    base = pipeline.models
+    base = pipeline.runtime.models
     assert base is not None
     s = split(data.rows, seed)
     models = Models(
@@ -396,7 +399,7 @@ async def evaluate(
             test_points.append(await run_rows(pipeline, base, setting, s.test, tiers))
         chosen = test_points[choose(cal_points, strong_cal)]
         results.append(PolicyResult(name, tuple(test_points), chosen))
-    pipeline.models = base
+    pipeline.runtime = replace(pipeline.runtime, models=base)
     return DatasetResult(
         data.name, len(data.rows), data.dropped, (len(s.fit), len(s.cal), len(s.test)),
         tiers.models[-1], tiers.models[0], data.note, tuple(results),

@@ -35,7 +35,7 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 from sluice.cache.entry import Entry
-from sluice.cache.store import SemanticCache
+from sluice.cache.tier import CacheTier
 from sluice.config import FleetSettings
 from sluice.fleet.entry_codec import Keys, decode, encode, member, namespace_digest
 from sluice.fleet.link import FleetLink
@@ -109,7 +109,7 @@ class FleetCache:
     def __init__(
         self,
         link: FleetLink,
-        cache: SemanticCache,
+        cache: CacheTier,
         settings: FleetSettings,
         *,
         model_id: str,
@@ -293,7 +293,7 @@ class FleetCache:
 
     async def _send_once(self, redis: Redis, events: Sequence[_Event], now: float) -> int:
         s, k = self.settings, self.keys
-        keep_question = self.cache.verifier is not None
+        keep_question = self.cache.keeps_questions
         async with redis.pipeline(transaction=False) as pipe:
             for event in events:
                 entry = event.entry
@@ -374,7 +374,7 @@ class FleetCache:
                 else:
                     await self._flush_puts(puts)
                     puts = []
-                    self._apply_removal(kind, fields)
+                    await self._apply_removal(kind, fields)
             self.last_id = event_id
         await self._flush_puts(puts)
 
@@ -382,17 +382,17 @@ class FleetCache:
         if puts:
             await self._fetch_and_import(puts)
 
-    def _apply_removal(self, kind: str, fields: dict[bytes, bytes]) -> None:
+    async def _apply_removal(self, kind: str, fields: dict[bytes, bytes]) -> None:
         if kind == "del":
             entry_id = _text(fields.get(b"m", b"")).rpartition(":")[2]
-            found = entry_id in self.cache.entries
+            found = self.cache.entry(entry_id) is not None
             if found:
-                self.cache.invalidate_id(entry_id)
+                await self.cache.invalidate_id(entry_id)
             self.metrics.fleet_cache_received.labels("del", "applied" if found else "absent").inc()
         elif kind == "drop":
             everything = fields.get(b"all") == b"1"
             namespace = None if everything else _text(fields.get(b"ns", b""))
-            self.cache.invalidate_namespace(namespace)
+            await self.cache.invalidate_namespace(namespace)
             self.metrics.fleet_cache_received.labels("drop", "applied").inc()
 
     async def _fetch_and_import(self, members: list[str]) -> int | None:
@@ -421,7 +421,7 @@ class FleetCache:
             return "bad"
         vector = shared.vector
         same_model = shared.model_id == self.model_id
-        if vector is not None and (not same_model or vector.shape[0] != self.cache.vectors.dims):
+        if vector is not None and (not same_model or vector.shape[0] != self.cache.dims):
             vector = None
         outcome = await self.cache.import_entry(shared.entry, vector)
         if outcome == "applied" and shared.vector is not None and vector is None:

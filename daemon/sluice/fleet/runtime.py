@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sluice.cache.store import SemanticCache
+from sluice.cache.tier import CacheTier
 from sluice.config import FleetSettings
 from sluice.fleet.cache_sync import FleetCache
 from sluice.fleet.link import FleetLink, read_password
@@ -27,7 +27,7 @@ class Fleet:
 
 
 async def start_fleet(
-    settings: FleetSettings, metrics: Metrics, cache: SemanticCache, *, model_id: str
+    settings: FleetSettings, metrics: Metrics, cache: CacheTier, *, model_id: str
 ) -> Fleet:
     """Connect, catch up (before the daemon reports SERVING), then follow the fleet.
 

@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from sluice import jsontext
+from sluice.cache.tier import CacheTier
 from sluice.errors import SluiceError, TooLarge
 from sluice.openai import embeddings, replies
 from sluice.openai.chat import AUTO_MODEL, ChatCall, parse_chat
@@ -27,12 +28,12 @@ from sluice.openai.errors import (
     error_response,
     internal_error_body,
 )
-from sluice.pipeline import CompletionResult, Pipeline
+from sluice.pipeline import CompletionResult, ModelPath, Pipeline, Runtime
 from sluice.telemetry.logging import get_logger, request_line
 
 log = get_logger("sluice.http")
 
-PipelineGetter = Callable[[], Pipeline | None]
+PipelineGetter = Callable[[], Pipeline[CacheTier] | None]
 
 
 class _Call:
@@ -50,7 +51,7 @@ class OpenAIFront:
         self._get_pipeline = pipeline
         self._created = int(time.time())
 
-    def pipeline(self) -> Pipeline:
+    def pipeline(self) -> Pipeline[CacheTier]:
         pipeline = self._get_pipeline()
         if pipeline is None:
             raise NotReady(
@@ -93,14 +94,16 @@ class OpenAIFront:
         async def handle(call: _Call) -> web.StreamResponse:
             pipeline = self.pipeline()
             body = await _json_body(request)
+            # One snapshot from the checks to the answer: a reload may come meanwhile.
+            runtime = pipeline.runtime
             parsed = parse_chat(
-                body, request.headers, pipeline.settings, _known_models(pipeline),
+                body, request.headers, runtime.settings, _known_models(runtime.models),
                 time.monotonic(),
             )  # fmt: skip
             call.request_id = parsed.request.request_id
             if parsed.stream:
-                return await _stream(request, parsed, pipeline)
-            result = await pipeline.complete(parsed.request)
+                return await _stream(request, parsed, pipeline, runtime)
+            result = await pipeline.complete(parsed.request, runtime)
             reply = replies.completion(result, parsed.model, int(time.time()))
             headers = replies.metadata_headers(replies.metadata(result))
             return web.json_response(reply, headers=headers)
@@ -113,7 +116,7 @@ class OpenAIFront:
             pipeline = self.pipeline()
             parsed = embeddings.parse_embed(
                 await _json_body(request), pipeline.model_id, pipeline.dimensions,
-                pipeline.settings.limits,
+                pipeline.runtime.settings.limits,
             )  # fmt: skip
             results = await pipeline.embed(parsed.texts, bulk=True)
             return web.json_response(embeddings.reply(results, pipeline.model_id, parsed.encoding))
@@ -121,8 +124,9 @@ class OpenAIFront:
         return await self._guarded(request, handle)
 
     # ---- GET /v1/models, GET /v1/models/{model}
-    def _cards(self, pipeline: Pipeline) -> list[dict[str, object]]:
-        owners = [(AUTO_MODEL, "sluice"), *_model_owners(pipeline), (pipeline.model_id, "sluice")]
+    def _cards(self, pipeline: Pipeline[CacheTier]) -> list[dict[str, object]]:
+        models = pipeline.runtime.models
+        owners = [(AUTO_MODEL, "sluice"), *_model_owners(models), (pipeline.model_id, "sluice")]
         return [
             {"id": name, "object": "model", "created": self._created, "owned_by": owner}
             for name, owner in owners
@@ -146,7 +150,9 @@ class OpenAIFront:
         return await self._guarded(request, handle)
 
 
-async def _stream(request: web.Request, call: ChatCall, pipeline: Pipeline) -> web.StreamResponse:
+async def _stream(
+    request: web.Request, call: ChatCall, pipeline: Pipeline[CacheTier], runtime: Runtime
+) -> web.StreamResponse:
     """SSE in OpenAI's chunk format. Errors before the first byte get a status and a JSON body."""
     chunks = replies.Chunks(
         call.request.request_id, call.model, int(time.time()), call.include_usage
@@ -158,7 +164,7 @@ async def _stream(request: web.Request, call: ChatCall, pipeline: Pipeline) -> w
             **replies.request_id_headers(call.request.request_id),
         }
     )
-    items = pipeline.stream_complete(call.request)
+    items = pipeline.stream_complete(call.request, runtime)
     try:
         first = await anext(items)
         await response.prepare(request)
@@ -218,19 +224,19 @@ async def _json_body(request: web.Request) -> Any:
     return jsontext.loads(raw, "body")
 
 
-def _model_owners(pipeline: Pipeline) -> list[tuple[str, str]]:
+def _model_owners(models: ModelPath | None) -> list[tuple[str, str]]:
     """Each configured model once, cheapest tier first, with its first provider."""
-    if pipeline.models is None:
+    if models is None:
         return []
     owners: dict[str, str] = {}
-    for tier in pipeline.models.catalogue.tiers:
+    for tier in models.catalogue.tiers:
         for deployment in tier.deployments:
             owners.setdefault(deployment.model, deployment.provider)
     return list(owners.items())
 
 
-def _known_models(pipeline: Pipeline) -> list[str]:
-    return [name for name, _ in _model_owners(pipeline)]
+def _known_models(models: ModelPath | None) -> list[str]:
+    return [name for name, _ in _model_owners(models)]
 
 
 def _error_headers(call: _Call, exc: SluiceError) -> dict[str, str]:

@@ -51,7 +51,7 @@ async def test_ten_thousand_lookups_never_cross_namespaces() -> None:
             k, vector, expect = key(f"prompt {j}", ns=ns), unit(j), f"{ns}:{j}"
             own = (ns, j) in owners
         identical = rng.random() < 0.5
-        entry = c.lookup_exact(k) if identical else None
+        entry = await c.lookup_exact(k) if identical else None
         if not identical:
             result = await c.lookup_semantic(
                 key(f"paraphrase {j}", ns=ns), near(vector, 0.99, seed=j + 77_777), 0.97
@@ -75,7 +75,7 @@ async def test_invalidating_a_namespace_touches_no_other() -> None:
     c, owners = await _filled(rng)
     victim = "tenant-3"
     before = {ns: c.stats(ns).entries for ns in NAMESPACES}
-    removed = c.invalidate_namespace(victim)
+    removed = await c.invalidate_namespace(victim)
     assert removed == before[victim] > 0
     for ns in NAMESPACES:
         assert c.stats(ns).entries == (0 if ns == victim else before[ns])
@@ -83,15 +83,15 @@ async def test_invalidating_a_namespace_touches_no_other() -> None:
         found = await c.lookup_semantic(key("x", ns=ns), unit(j), 0.97)
         if ns == victim:
             assert found.entry is None
-            assert c.lookup_exact(key(f"prompt {j}", ns=ns)) is None
+            assert await c.lookup_exact(key(f"prompt {j}", ns=ns)) is None
         else:
             assert found.entry is not None
             assert found.entry.id == entry_id
     # One entry by id: only that entry goes.
     (ns, j), entry_id = next((k, v) for k, v in owners.items() if k[0] != victim)
     total = len(c.entries)
-    assert c.invalidate_id(entry_id) == 1
+    assert await c.invalidate_id(entry_id) == 1
     assert len(c.entries) == total - 1
-    assert c.invalidate_namespace("big-a") == 1_100
+    assert await c.invalidate_namespace("big-a") == 1_100
     assert (await c.lookup_semantic(key("x", ns="big-b"), unit(10_005), 0.97)).entry is not None
     c.close()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 
 from sluice.cache.snapshot import Snapshotter
 from sluice.cache.store import SemanticCache
+from sluice.cache.tier import CacheTier
 from tests.unit.cache.test_store import Clock, cache, key, put, unit
 from tests.unit.cache.test_verifier_stage import ScriptedVerifier, verified_cache
 
@@ -31,7 +33,7 @@ async def test_round_trip_restores_entries_vectors_and_counters(tmp_path: Path) 
     restored = cache(clock, max_entries=10_000)
     assert Snapshotter(restored, tmp_path, "model@1").restore() == 2200
     assert all(g.index is not None for g in restored.vectors.groups.values())
-    entry = restored.lookup_exact(key("question 7", ns="a"))
+    entry = await restored.lookup_exact(key("question 7", ns="a"))
     assert entry is not None
     assert entry.answer == "answer to question 7"
     hit = await restored.lookup_semantic(key("anything", ns="b"), unit(8), 0.97)
@@ -162,7 +164,37 @@ async def test_with_a_verifier_questions_are_kept_and_snapshots_are_owner_only(
     assert (tmp_path / "snaps").stat().st_mode & 0o077 == 0
     restored = verified_cache(ScriptedVerifier({}))
     assert Snapshotter(restored, tmp_path / "snaps", "m").restore() == 1
-    entry = restored.lookup_exact(key("what is kept"))
+    entry = await restored.lookup_exact(key("what is kept"))
     assert entry is not None
     assert entry.question == "what is kept"
+    restored.close()
+
+
+class _ProtocolOnly:
+    """A tier seen only through `CacheTier`'s names: what a snapshot may use of any tier."""
+
+    NAMES = frozenset(n for n in dir(CacheTier) if not n.startswith("_"))
+
+    def __init__(self, inner: SemanticCache) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in self.NAMES:
+            raise AttributeError(f"{name!r} is not part of CacheTier")
+        return getattr(self._inner, name)
+
+
+async def test_snapshots_use_only_the_tier_protocol(tmp_path: Path) -> None:
+    # Another tier is one class that satisfies CacheTier: the Snapshotter must not reach
+    # into SemanticCache's fields (entries, vectors, _insert) to write or restore it.
+    clock = Clock()
+    c = await filled(clock, 1200)  # 600 per namespace: exact groups; hnswlib is above
+    await Snapshotter(_ProtocolOnly(c), tmp_path, "m").write()  # type: ignore[arg-type]
+    c.close()
+    restored = cache(clock, max_entries=10_000)
+    tier = _ProtocolOnly(restored)
+    assert Snapshotter(tier, tmp_path, "m").restore() == 1200  # type: ignore[arg-type]
+    hit = await restored.lookup_semantic(key("anything", ns="a"), unit(7), 0.97)
+    assert hit.entry is not None
+    assert hit.entry.answer == "answer to question 7"
     restored.close()

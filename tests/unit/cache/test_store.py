@@ -61,7 +61,7 @@ async def test_exact_then_semantic_hit_and_threshold() -> None:
     c = cache(clock)
     v = unit(1)
     stored = await put(c, "delete a file", v)
-    assert c.lookup_exact(key("Delete a FILE")) is stored
+    assert await c.lookup_exact(key("Delete a FILE")) is stored
     hit = await c.lookup_semantic(key("remove a file"), near(v, 0.98), 0.97)
     assert hit.outcome == "semantic"
     assert hit.entry is stored
@@ -80,7 +80,7 @@ async def test_namespaces_and_conversations_never_share_answers() -> None:
     v = unit(2)
     await put(c, "explain more", v, ns="a")
     assert (await c.lookup_semantic(key("explain more", ns="b"), v, 0.97)).entry is None
-    assert c.lookup_exact(key("explain more", ns="b")) is None
+    assert await c.lookup_exact(key("explain more", ns="b")) is None
     other_context = (ChatMessage("user", "What is DNS?"), ChatMessage("assistant", "Names."))
     assert (await c.lookup_semantic(key("explain more", "a", other_context), v, 0.97)).entry is None
     c.close()
@@ -96,7 +96,7 @@ async def test_ttl_with_jitter_and_expired_entries_are_never_served() -> None:
     assert max(expiries) <= 110.0
     assert max(expiries) - min(expiries) > 5.0, "jitter spreads expiries"
     clock.now += 111
-    assert c.lookup_exact(key("q0")) is None
+    assert await c.lookup_exact(key("q0")) is None
     assert (await c.lookup_semantic(key("other"), unit(101), 0.97)).entry is None
     c.reap_expired()
     assert len(c.entries) == 0
@@ -108,10 +108,10 @@ async def test_lru_eviction_at_max_entries_keeps_recently_used() -> None:
     c = cache(Clock(), max_entries=3)
     for i in range(3):
         await put(c, f"q{i}", unit(i))
-    assert c.lookup_exact(key("q0")) is not None  # q0 is now most recent
+    assert await c.lookup_exact(key("q0")) is not None  # q0 is now most recent
     await put(c, "q3", unit(3))
-    assert c.lookup_exact(key("q1")) is None
-    assert c.lookup_exact(key("q0")) is not None
+    assert await c.lookup_exact(key("q1")) is None
+    assert await c.lookup_exact(key("q0")) is not None
     assert len(c.entries) == 3
     assert c.stats().evictions == 1
     c.close()
@@ -134,7 +134,7 @@ async def test_store_replaces_same_exact_key() -> None:
     )
     assert replaced
     assert first.id not in c.entries
-    assert c.lookup_exact(key("same")).answer == "new"  # type: ignore[union-attr]
+    assert (await c.lookup_exact(key("same"))).answer == "new"  # type: ignore[union-attr]
     c.close()
 
 
@@ -143,13 +143,13 @@ async def test_invalidate_by_id_namespace_and_all() -> None:
     a = await put(c, "a", unit(1), ns="one")
     await put(c, "b", unit(2), ns="one")
     await put(c, "c", unit(3), ns="two")
-    assert c.invalidate_id(a.id) == 1
+    assert await c.invalidate_id(a.id) == 1
     with pytest.raises(NotFound):
-        c.invalidate_id(a.id)
-    assert c.invalidate_namespace("one") == 1
-    assert c.lookup_exact(key("c", ns="two")) is not None
+        await c.invalidate_id(a.id)
+    assert await c.invalidate_namespace("one") == 1
+    assert await c.lookup_exact(key("c", ns="two")) is not None
     assert (await c.lookup_semantic(key("zz", ns="two"), unit(3), 0.97)).entry is not None
-    assert c.invalidate_namespace(None) == 1
+    assert await c.invalidate_namespace(None) == 1
     assert len(c.entries) == 0
     assert c.bytes == 0
     c.close()
@@ -180,7 +180,7 @@ async def test_large_group_moves_into_hnsw_and_still_finds_its_vectors() -> None
     assert found == 30
     # Deleting most of the group compacts the index and keeps the rest searchable.
     for i in range(0, 1200):
-        c.invalidate_id(c.lookup_exact(key(f"q{i}")).id)  # type: ignore[union-attr]
+        await c.invalidate_id((await c.lookup_exact(key(f"q{i}"))).id)  # type: ignore[union-attr]
     result = await c.lookup_semantic(key("paraphrase"), vectors[1400], 0.97)
     assert result.entry is not None
     assert result.entry.question == "q1400"

@@ -71,15 +71,15 @@ async def test_import_is_a_hit_keeps_the_id_and_the_newest_answer_wins() -> None
     assert await b.import_entry(replace(new), unit(1)) == "applied"
     assert await b.import_entry(replace(old), unit(1)) == "stale"
     assert await b.import_entry(replace(new), unit(1)) == "present"
-    hit = b.lookup_exact(key("how do i delete a file?"))
+    hit = await b.lookup_exact(key("how do i delete a file?"))
     assert hit is not None
     assert hit.id == new.id
     semantic = await b.lookup_semantic(key("delete a file how"), unit(1), 0.9)
     assert semantic.entry is not None
     assert semantic.entry.id == new.id
     assert b.stats().stores == 0, "an import is not a store of this pod"
-    b.invalidate_id(new.id)
-    assert b.lookup_exact(key("how do i delete a file?")) is None
+    await b.invalidate_id(new.id)
+    assert await b.lookup_exact(key("how do i delete a file?")) is None
 
 
 async def test_an_expired_entry_is_not_imported() -> None:
