@@ -27,6 +27,7 @@ from sluice.cache.tier import CacheTier
 from sluice.config import CacheSettings, Settings, is_loopback
 from sluice.embedding.batcher import MicroBatcher
 from sluice.embedding.model import OnnxEmbedder
+from sluice.fleet.learning import FleetLearning, pod_id
 from sluice.fleet.runtime import Fleet, start_fleet
 from sluice.fleet.shared import FleetShared
 from sluice.http import HttpListener, build_front_app, build_metrics_app
@@ -94,6 +95,8 @@ class App:
         self._fleet: Fleet | None = None
         # Budgets, rate limits and provider health shared over the same link (fleet/shared.py).
         self._shared: FleetShared | None = None
+        # The bandits' learning pooled over the same link (fleet/learning.py).
+        self._learning: FleetLearning | None = None
         self._verifier: Verifier | None = None
         self._snapshotter: Snapshotter | None = None
         self._router: Router | None = None
@@ -234,6 +237,14 @@ class App:
         )  # fmt: skip
         if cache_settings.snapshot_dir is not None:  # learned bandit state lives beside the cache
             self._router.restore(cache_settings.snapshot_dir)
+        if self._fleet is not None:  # after the restore: this pod's own learning is back
+            self._learning = FleetLearning(
+                self._fleet.link, self.metrics, prefix=self.settings.fleet.key_prefix,
+                pod=pod_id(cache_settings.snapshot_dir),
+                interval_s=self.settings.fleet.bandit_sync_interval_s,
+            )  # fmt: skip
+            self._learning.attach(self._router.shared())
+            self._learning.start()
         replica = self._fleet.cache if self._fleet is not None else None
         pipeline = Pipeline(
             self.settings, self._batcher, self._cache, models, self.metrics,
@@ -268,6 +279,8 @@ class App:
         self._cache.configure(new.cache)
         pipeline.runtime = Runtime(new, models, router)
         self._router = router
+        if self._learning is not None and router is not None:  # a rebuilt router re-attaches
+            self._learning.attach(router.shared())
 
     async def _snapshot_loop(self) -> None:
         assert self._snapshotter is not None
@@ -292,6 +305,8 @@ class App:
             self._cache.reap_expired()
 
     async def _close_fleet(self) -> None:
+        if self._learning is not None:  # what the bandits learned since the last round
+            await self._learning.aclose()
         if self._shared is not None:  # the settles of the last calls, then the link closes
             await self._shared.aclose()
         if self._fleet is not None:  # after the drain: the last Stores reach the fleet

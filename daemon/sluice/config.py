@@ -619,6 +619,12 @@ class FleetSettings(_Strict):
         default=10_000, ge=0, le=10_000_000,
         description="Entries a starting pod copies (newest first) before it is SERVING.",
     )  # fmt: skip
+    bandit_sync_interval_s: float = Field(
+        default=5.0, ge=0.2, le=3600.0,
+        description="Seconds between a pod's rounds of shared bandit learning: it writes "
+        "what it learned (when that changed) and merges what the other pods wrote "
+        "(fleet/learning.py). Feedback on one pod reaches the others within about this.",
+    )  # fmt: skip
 
     @field_validator("redis_url")
     @classmethod

@@ -3,6 +3,7 @@
 Policy (protocol)        choose(context) → Choice: a start tier (or a pinned model), why, a score
                          feedback(served, quality): learn from the Feedback RPC
                          snapshot(folder, name) / restore(folder, name): learned state on disk
+                         shared(): the model pods pool in fleet mode (stats.Mergeable) or None
 ├── RulesPolicy          keywords, regex, length, task tags → tier or model (rules.py)
 ├── ClassifierPolicy     embedding → cheapest sufficient tier (classifier.py)
 └── BanditPolicy         LinUCB on the embedding, learns from Feedback (bandit.py)
@@ -19,6 +20,8 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from sluice.routing.stats import Mergeable
 
 Vector = npt.NDArray[np.float32]
 Array = npt.NDArray[np.float64]
@@ -92,6 +95,11 @@ class Policy(Protocol):
         """
         ...
 
+    def shared(self) -> Mergeable | None:
+        """What pods pool of this policy's learning in fleet mode (fleet/learning.py): its
+        model's additive statistics; None when it learns nothing worth pooling."""
+        ...
+
 
 class Stateless:
     """The learning and persistence hooks of a policy that neither learns nor keeps state."""
@@ -105,4 +113,7 @@ class Stateless:
         return None
 
     def restore(self, folder: Path, name: str) -> bool | None:
+        return None
+
+    def shared(self) -> Mergeable | None:
         return None

@@ -34,6 +34,7 @@ from sluice.routing.fixed import (
 )
 from sluice.routing.policy import Choice, Policy, RouteContext, Served
 from sluice.routing.rules import RulesPolicy
+from sluice.routing.stats import Mergeable
 from sluice.routing_config import (
     BanditPolicySettings,
     ClassifierPolicySettings,
@@ -174,6 +175,16 @@ class Router:
         )  # fmt: skip
         return policy.kind
 
+    # ---- shared learning (fleet mode pools these models across pods: fleet/learning.py)
+    def shared(self) -> dict[str, Mergeable]:
+        """The models of the policies that pool their learning, by configured name."""
+        out: dict[str, Mergeable] = {}
+        for name, policy in self.policies.items():
+            model = policy.shared()
+            if model is not None:
+                out[name] = model
+        return out
+
     # ---- persistence (beside the cache snapshot)
     def save(self, folder: Path) -> None:
         for name, policy in self.policies.items():
@@ -220,9 +231,11 @@ class _Build:
 
 
 def _bandit(p: BanditPolicySettings, key: str, build: _Build) -> BanditPolicy:
+    # The tag keeps pods on another embedding model or tier list from pooling with these.
     return BanditPolicy(
         max(len(build.tiers), 1), build.dimensions, alpha=p.alpha, cost_weight=p.cost_weight,
         ridge=p.ridge, feedback_capacity=p.feedback_capacity,
+        tag=f"{build.model_id}|{'/'.join(build.tiers)}",
     )  # fmt: skip
 
 

@@ -151,3 +151,19 @@ class Metrics:
             "(applied, stale, other_model, expired, bad).",
             ["kind", "outcome"], registry=r,
         )  # fmt: skip
+        self.fleet_bandit_pods = Gauge(
+            "sluice_fleet_bandit_pods",
+            "Other pods whose bandit learning this pod's model includes, by policy.",
+            ["policy"], registry=r,
+        )  # fmt: skip
+        self.fleet_bandit_published = Counter(
+            "sluice_fleet_bandit_published",
+            "This pod's bandit statistics written to Redis, by policy.",
+            ["policy"], registry=r,
+        )  # fmt: skip
+        self.fleet_bandit_refused = Counter(
+            "sluice_fleet_bandit_refused",
+            "Other pods' bandit statistics not merged, by policy and reason "
+            "(shape, tag, bad).",
+            ["policy", "reason"], registry=r,
+        )  # fmt: skip

@@ -39,6 +39,9 @@ class Counting:
         self.learned = [float(x) for x in path.read_text().split(",") if x]
         return True
 
+    def shared(self) -> None:
+        return None  # nothing pooled across a fleet
+
 
 class Fixed(Stateless):
     kind = "fixed"
