@@ -11,15 +11,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import grpc
 import pytest
 import redis as redis_sync
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from sluice.v1 import sluice_pb2 as pb
 from tests.support.daemon import Daemon
+from tests.support.fleet import eventually, fleet_config, metric, serving
 from tests.support.redis import RedisServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -47,30 +46,6 @@ def store(daemon: Daemon, question: str, answer: str, ns: str) -> pb.StoreRespon
 def lookup(daemon: Daemon, question: str, ns: str) -> pb.LookupResponse:
     return daemon.stub().Lookup(pb.LookupRequest(messages=[user(question)], namespace=ns),
                                 timeout=10)  # fmt: skip
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "not within the time allowed"
-        time.sleep(0.02)
-
-
-def metric(daemon: Daemon, name: str) -> float:
-    for line in daemon.metrics().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return 0.0
-
-
-def serving(daemon: Daemon) -> bool:
-    stub = health_pb2_grpc.HealthStub(daemon.channel())
-    status = stub.Check(health_pb2.HealthCheckRequest(), timeout=5).status
-    return bool(status == health_pb2.HealthCheckResponse.SERVING)
-
-
-def fleet_config(redis: RedisServer, prefix: str, **fleet: Any) -> dict[str, Any]:
-    return {"fleet": {"enabled": True, "redis_url": redis.url, "key_prefix": prefix, **fleet}}
 
 
 @pytest.fixture(scope="module")

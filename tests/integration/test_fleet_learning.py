@@ -9,9 +9,8 @@ that rebuilds A's router keeps A learning with the fleet.
 from __future__ import annotations
 
 import signal
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from sluice.v1 import sluice_pb2 as pb
 from tests.conftest import cascade_config
 from tests.support.daemon import Daemon
 from tests.support.fake import FakeProvider
+from tests.support.fleet import eventually, metric
 from tests.support.redis import RedisServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -56,20 +56,6 @@ def thumbs_up(daemon: Daemon, question: str) -> None:
         timeout=5,
     )
     assert reply.policy == "bandit"
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "not within the time allowed"
-        time.sleep(0.05)
-
-
-def metric(daemon: Daemon, name: str) -> float:
-    for line in daemon.metrics().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return 0.0
 
 
 def events(daemon: Daemon, name: str) -> list[dict[str, Any]]:
