@@ -74,6 +74,21 @@ def prefix(text: str, chars: int) -> str:
     return text[:chars]
 
 
+def suffix(text: str, chars: int) -> str:
+    """`text`'s last `chars` characters at most, starting between two words when one starts
+    near the cut: the tokens of such a cut are the last tokens of the whole text (see `prefix`).
+    Without white space in the first 256 characters of the cut it falls inside a run of more
+    than 256 characters; only the run's first piece may then differ.
+    """
+    if len(text) <= chars:
+        return text
+    start = len(text) - chars
+    for begin in range(start, min(start + _WORD_WINDOW, len(text))):
+        if text[begin - 1].isspace():
+            return text[begin:]
+    return text[start:]
+
+
 def pad(encodings: Sequence[Encoding]) -> tuple[IdMatrix, IdMatrix, IdMatrix]:
     """input_ids, attention_mask and token_type_ids of a batch, zero-padded to its longest."""
     length = max(len(e.ids) for e in encodings)

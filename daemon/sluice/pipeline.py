@@ -209,6 +209,25 @@ class Pipeline(Generic[CacheT_co]):
             question.embedded = True
         return question.vector, question.reason
 
+    async def _route_vector(
+        self, question: _Question, settings: Settings
+    ) -> npt.NDArray[np.float32]:
+        """The question's routing vector: its last `max_tokens` tokens' (issue #21).
+
+        A question that fits has one vector for the cache and the router (it is its own
+        tail), computed once. A longer one is routed on its tail, where its few-shot prefix
+        or pasted context ends and what it asks is; the cache still sees it as truncated.
+        """
+        if question.embedded and question.vector is not None:
+            return question.vector
+        (tail,) = await self.batcher.embed([question.key.question], tail=True)
+        if not question.embedded:
+            # Not truncated: the whole question, the cache's vector too; truncated: the
+            # cache refuses it as it would its head (`_usable` checks that first).
+            question.vector, question.reason = self._usable(tail, settings)
+            question.embedded = True
+        return tail.vector
+
     async def _lookup(
         self, question: _Question, threshold: float, settings: Settings
     ) -> LookupResult:
@@ -369,9 +388,7 @@ class Pipeline(Generic[CacheT_co]):
         if (routed_by_policy and router.needs_vector(request.namespace)) or needs_vector(
             models.scorer
         ):
-            vector, _ = await self._vector(question, rt.settings)
-            if vector is None:  # too long or too foreign for the cache; still a routing signal
-                vector = (await self.batcher.embed([question.key.question]))[0].vector
+            vector = await self._route_vector(question, rt.settings)
         context = RouteContext(
             request.namespace, question.key.question, hints.task_tags, request.user_id,
             request.request_id, vector,

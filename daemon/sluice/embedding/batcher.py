@@ -1,8 +1,10 @@
 """Micro-batching of embedding requests, with a question's vector ahead of bulk work.
 
 Two lanes. The question lane embeds the question of a Lookup, Complete, Store or
-Route: queued jobs are taken together the moment one of its `embedder.threads` threads
-is free (no timer, so batches grow with load and a lone request pays no waiting time).
+Route (and, for a question longer than the model's tokens, its tail for the router:
+`embed(tail=True)`, issue #21): queued jobs are taken together the moment one of its
+`embedder.threads` threads is free (no timer, so batches grow with load and a lone
+request pays no waiting time).
 The bulk lane serves the Embed RPC and `POST /v1/embeddings` in steps: tokenize a slice
 of texts, or one onnxruntime call of at most `max_batch_tokens` padded tokens; bulk jobs
 take steps in turn, so a one-text Embed is not stuck behind a 256-text one.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import os
 import threading
@@ -78,6 +81,8 @@ class _Job:
     future: asyncio.Future[Any] = field(repr=False)
     # Run on the lane's thread with the texts' results; its return value answers the job.
     then: Callable[[list[Embedded]], Any] | None = field(default=None, repr=False)
+    # Embed each text's last tokens (the routing representation, OnnxEmbedder.embed).
+    tail: bool = False
 
 
 def _answer(job: _Job, part: list[Embedded]) -> tuple[Any, Exception | None]:
@@ -178,16 +183,23 @@ class MicroBatcher:
         self._executor.shutdown(wait=True, cancel_futures=True)
         self._bulk_executor.shutdown(wait=True, cancel_futures=True)
 
-    async def embed(self, texts: Sequence[str], *, bulk: bool = False) -> list[Embedded]:
+    async def embed(
+        self, texts: Sequence[str], *, bulk: bool = False, tail: bool = False
+    ) -> list[Embedded]:
         """Vectors of `texts`, in order. `bulk`: a client's batch, for the bulk lane.
+        `tail`: a question's routing vector (its last tokens when long), on the question lane.
 
         Raises Overloaded when `bulk` and the bulk queue cannot take `texts`.
         """
+        if bulk and tail:
+            raise ValueError("the bulk lane embeds texts' first tokens only")
         if not texts:
             return []
         loop = asyncio.get_running_loop()
         if not self.batching:
-            return await loop.run_in_executor(self._executor, self._embed, list(texts))
+            return await loop.run_in_executor(
+                self._executor, functools.partial(self._embed, list(texts), tail=tail)
+            )
         if not self._workers:
             raise RuntimeError("MicroBatcher.start() was not called")
         future: asyncio.Future[list[Embedded]] = loop.create_future()
@@ -195,7 +207,7 @@ class MicroBatcher:
             self._admit(texts, future)
             self._bulk_ready.set()
         else:
-            self._interactive.append(_Job(texts, future))
+            self._interactive.append(_Job(texts, future, tail=tail))
             self._dispatch()
         return await future
 
@@ -238,22 +250,28 @@ class MicroBatcher:
         self._bulk.append(_BulkJob(texts, future))
 
     def _run_jobs(self, jobs: list[_Job]) -> list[tuple[Any, Exception | None]]:
-        """A question batch on a lane's thread: one embedding run, then each job's `then`."""
-        results = self._embed([t for j in jobs for t in j.texts])
+        """A question batch on a lane's thread: one embedding run (two when routing vectors
+        of long questions are asked too), then each job's `then`."""
+        parts: dict[bool, list[Embedded]] = {}
+        for tail in (False, True):
+            texts = [t for j in jobs if j.tail is tail for t in j.texts]
+            if texts:
+                parts[tail] = self._embed(texts, tail=tail)
+        offsets = dict.fromkeys(parts, 0)
         answers = []
-        offset = 0
         for i, job in enumerate(jobs):
-            answer = _answer(job, results[offset : offset + len(job.texts)])
-            offset += len(job.texts)
+            offset = offsets[job.tail]
+            answer = _answer(job, parts[job.tail][offset : offset + len(job.texts)])
+            offsets[job.tail] = offset + len(job.texts)
             if job.then is not None and i < len(jobs) - 1 and self._loop is not None:
                 # Its caller need not wait for the rest of the batch's verifier runs.
                 self._loop.call_soon_threadsafe(_deliver, job, answer)
             answers.append(answer)
         return answers
 
-    def _embed(self, texts: list[str]) -> list[Embedded]:
+    def _embed(self, texts: list[str], *, tail: bool = False) -> list[Embedded]:
         started = time.perf_counter()
-        results = self.embedder.embed(texts, self.max_batch, self.max_batch_tokens)
+        results = self.embedder.embed(texts, self.max_batch, self.max_batch_tokens, tail=tail)
         self._observe(started, results)
         return results
 

@@ -28,6 +28,7 @@ from sluice.onnx_session import (
     model_files,
     pad,
     prefix,
+    suffix,
 )
 
 Vector = npt.NDArray[np.float32]
@@ -60,7 +61,8 @@ class Embedded:
 @dataclass(frozen=True, slots=True)
 class Tokenized:
     encoding: Encoding
-    # The model sees a prefix only: cut by max_tokens, or before tokenizing (`tokenize`).
+    # The model sees a part only: the first (or, `tail`, the last) max_tokens tokens, or a
+    # cut made before tokenizing (`tokenize`).
     truncated: bool
 
 
@@ -140,6 +142,10 @@ class OnnxEmbedder:
         # tokenizer.json may pad to a fixed length: we pad per batch ourselves.
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=max_tokens)
+        # The same tokenizer keeping a long text's last tokens (`tokenize(tail=True)`):
+        # [CLS] + the final max_tokens − 2 tokens + [SEP], as the model expects.
+        self.tail_tokenizer = Tokenizer.from_str(self.tokenizer.to_str())
+        self.tail_tokenizer.enable_truncation(max_length=max_tokens, direction="left")
         self.max_tokens = max_tokens
         # MicroBatcher runs this many question batches side by side on the one session, each
         # call on one thread of its own: no thread spin-waits for another (issue #19).
@@ -156,22 +162,26 @@ class OnnxEmbedder:
         # that another model brings its own.
         self.scripts = read_scripts(list(self.tokenizer.get_vocab()))
 
-    def tokenize(self, texts: Sequence[str]) -> list[Tokenized]:
+    def tokenize(self, texts: Sequence[str], *, tail: bool = False) -> list[Tokenized]:
         """Encode texts, never more of a text than its first `max_tokens` tokens need.
 
         A text is cut to 8 characters per token before tokenizing (prose averages 4–6);
         one that does not fill `max_tokens` within its cut is tokenized again from a cut 4×
         longer, up to MAX_CHARS_PER_TOKEN. So a 1 MiB question costs ~2,000 characters of
         tokenizing, not a million, and the tokens are those of the whole text (see `prefix`).
+
+        `tail`: its last `max_tokens` tokens instead, from cuts of its end (`suffix`). A text
+        that fits gets the same encoding either way.
         """
         limit = self.max_tokens * MAX_CHARS_PER_TOKEN
         chars = min(self.max_tokens * _FIRST_CHARS_PER_TOKEN, limit)
+        cut_at, tokenizer = (suffix, self.tail_tokenizer) if tail else (prefix, self.tokenizer)
         out: list[Tokenized | None] = [None] * len(texts)
         pending = list(range(len(texts)))
         while pending:
-            cuts = [prefix(texts[i], chars) for i in pending]
+            cuts = [cut_at(texts[i], chars) for i in pending]
             again = []
-            for i, cut, enc in zip(pending, cuts, self.tokenizer.encode_batch(cuts), strict=True):
+            for i, cut, enc in zip(pending, cuts, tokenizer.encode_batch(cuts), strict=True):
                 whole = len(cut) == len(texts[i])
                 if whole or enc.overflowing or chars >= limit:
                     out[i] = Tokenized(enc, truncated=bool(enc.overflowing) or not whole)
@@ -199,9 +209,16 @@ class OnnxEmbedder:
         texts: Sequence[str],
         max_batch: int = 64,
         max_batch_tokens: int = DEFAULT_BATCH_TOKENS,
+        *,
+        tail: bool = False,
     ) -> list[Embedded]:
-        """Embed texts in as few onnxruntime calls as padding and `max_batch_tokens` allow."""
-        tokenized = self.tokenize(texts)
+        """Embed texts in as few onnxruntime calls as padding and `max_batch_tokens` allow.
+
+        `tail`: the routing representation (issue #21): a text longer than `max_tokens` is
+        embedded by its last tokens, not its first; one that fits gets the very vector it
+        gets without `tail`.
+        """
+        tokenized = self.tokenize(texts, tail=tail)
         results: list[Embedded | None] = [None] * len(tokenized)
         for group in plan_batches(tokenized, max_batch, max_batch_tokens):
             for index, result in zip(group, self.embed_group(texts, tokenized, group), strict=True):

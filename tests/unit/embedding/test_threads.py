@@ -48,7 +48,7 @@ class _Probe:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
 
-    def embed(self, texts: Sequence[str], *args: Any) -> list[Embedded]:
+    def embed(self, texts: Sequence[str], *args: Any, **kwargs: Any) -> list[Embedded]:
         with self._lock:
             self.running += 1
             self.most = max(self.most, self.running)
@@ -107,7 +107,7 @@ class _EmbedThreads(_Probe):
         super().__init__(1)
         self.idents: list[int] = []
 
-    def embed(self, texts: Sequence[str], *args: Any) -> list[Embedded]:
+    def embed(self, texts: Sequence[str], *args: Any, **kwargs: Any) -> list[Embedded]:
         self.idents.append(threading.get_ident())
         return self.real.embed(texts, *args)
 

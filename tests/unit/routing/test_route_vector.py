@@ -1,0 +1,142 @@
+"""The pipeline routes a long question on its tail (issue #21), through the real request path.
+
+Two long prompts behind the same few-shot prefix were one vector to the router (the first 256
+tokens: prefix only); they must now reach the policy as their tails' vectors. A question that
+fits is embedded once for the cache and the router alike, and the cache still refuses a
+truncated question's vector.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sluice.cache.store import SemanticCache
+from sluice.embedding.batcher import MicroBatcher
+from sluice.models_path import build_model_path
+from sluice.pipeline import CompletionRequest, Pipeline
+from sluice.routing.policy import Choice, RouteContext, Stateless, Vector
+from sluice.routing.router import Router
+from sluice.routing_config import NamespaceRouting, RoutingSettings
+from sluice.telemetry.metrics import Metrics
+from sluice.types import ChatMessage, Completion, GenParams, Usage
+from tests.unit.cascade.fakes import FakeProvider
+from tests.unit.embedding.test_bounds import embedder
+from tests.unit.embedding.test_tail import words
+from tests.unit.test_pipeline_runtime import settings
+
+# ~300 tokens of shared few-shot prefix, then what each prompt asks.
+PREFIX = words(300, seed=7) + "\n\n"
+LONG_A = PREFIX + "Question: what is the capital of france?"
+LONG_B = PREFIX + "Question: how do i sort a list of numbers in python?"
+SHORT = "How do I delete a file in Linux?"
+
+
+@dataclass
+class Recording(Stateless):
+    """A policy that needs the vector and keeps what it was shown."""
+
+    kind: str = "classifier"
+    needs_vector: bool = True
+    seen: list[Vector | None] = field(default_factory=list)
+
+    def choose(self, context: RouteContext) -> Choice:
+        self.seen.append(context.vector)
+        return Choice(0, "recorded")
+
+
+@pytest.fixture
+async def batcher() -> AsyncIterator[MicroBatcher]:
+    batcher = MicroBatcher(embedder(), Metrics())
+    await batcher.start()
+    yield batcher
+    await batcher.stop()
+
+
+def pipeline_with(
+    batcher: MicroBatcher, policy: Recording, *, cache_enabled: bool
+) -> Pipeline[SemanticCache]:
+    config = settings(cache_enabled=cache_enabled)
+    metrics = batcher.metrics
+    answer = Completion("an answer", "stop", Usage(10, 3), "gpt-4o-mini", (-0.01,) * 3)
+    models = build_model_path(config, {"p": FakeProvider("p", [answer])}, metrics)
+    routing = RoutingSettings.model_construct(
+        policies={}, default=NamespaceRouting(policy="rec"), namespaces={}
+    )
+    router = Router(models.catalogue, {"rec": policy}, routing)
+    cache = SemanticCache(config.cache, batcher.embedder.dimensions, metrics)
+    return Pipeline(config, batcher, cache, models, metrics, router=router)
+
+
+def request(question: str) -> CompletionRequest:
+    return CompletionRequest(
+        "ns", (ChatMessage("user", question),), GenParams(), deadline=time.monotonic() + 30
+    )
+
+
+def embedded_texts(batcher: MicroBatcher) -> float:
+    return float(batcher.metrics.embed_texts._value.get())
+
+
+def seen(policy: Recording) -> list[Any]:
+    assert all(v is not None for v in policy.seen)
+    return policy.seen
+
+
+async def test_long_prompts_with_a_shared_prefix_route_on_their_tails(
+    batcher: MicroBatcher,
+) -> None:
+    policy = Recording()
+    pipeline = pipeline_with(batcher, policy, cache_enabled=True)
+    try:
+        results = [await pipeline.complete(request(q)) for q in (LONG_A, LONG_B)]
+    finally:
+        pipeline.cache.close()
+    a, b = seen(policy)
+    # Before issue #21 both were the vector of the prefix alone: identical.
+    assert float(a @ b) < 0.95
+    emb = embedder()
+    assert np.array_equal(a, emb.embed([LONG_A], tail=True)[0].vector)
+    assert np.array_equal(b, emb.embed([LONG_B], tail=True)[0].vector)
+    # The cache is unchanged: a truncated question is exact-only.
+    for result in results:
+        assert result.lookup.outcome == "skipped"
+        assert "longer than the model's" in result.lookup.reason
+        assert result.stored
+
+
+async def test_a_short_question_is_embedded_once_for_the_cache_and_the_router(
+    batcher: MicroBatcher,
+) -> None:
+    policy = Recording()
+    pipeline = pipeline_with(batcher, policy, cache_enabled=True)
+    before = embedded_texts(batcher)
+    try:
+        result = await pipeline.complete(request(SHORT))
+    finally:
+        pipeline.cache.close()
+    (vector,) = seen(policy)
+    assert np.array_equal(vector, embedder().embed([SHORT])[0].vector)
+    assert result.stored
+    assert embedded_texts(batcher) - before == 1
+
+
+@pytest.mark.parametrize("question", [SHORT, LONG_A])
+async def test_the_route_rpc_without_a_cache_embeds_the_tail_once(
+    batcher: MicroBatcher, question: str
+) -> None:
+    policy = Recording()
+    pipeline = pipeline_with(batcher, policy, cache_enabled=False)
+    before = embedded_texts(batcher)
+    try:
+        await pipeline.route(request(question))
+    finally:
+        pipeline.cache.close()
+    (vector,) = seen(policy)
+    assert np.array_equal(vector, embedder().embed([question], tail=True)[0].vector)
+    assert embedded_texts(batcher) - before == 1
