@@ -56,7 +56,7 @@ def test_the_api_key_is_the_daemons_bearer_token(daemon: Daemon) -> None:
 
 
 def question() -> list[dict[str, str]]:
-    return [{"role": "user", "content": f"python sdk {uuid.uuid4().hex[:8]}"}]
+    return [{"role": "user", "content": f"python sdk {uuid.uuid4().int % 10**8:08d}"}]
 
 
 def test_completion_then_a_cache_hit_seen_in_the_headers(client: OpenAI) -> None:

@@ -36,7 +36,7 @@ def config(fake: FakeProvider) -> dict[str, Any]:
 
 
 def request(namespace: str) -> pb.CompleteRequest:
-    question = f"Tell me about lighthouses, please ({uuid.uuid4().hex[:8]})"
+    question = f"Tell me about lighthouses, please ({uuid.uuid4().int % 10**8:08d})"
     return pb.CompleteRequest(
         namespace=namespace, messages=[pb.Message(role=pb.ROLE_USER, content=question)]
     )

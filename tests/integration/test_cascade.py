@@ -22,7 +22,7 @@ O = pb.AttemptOutcome  # noqa: E741 - reads as a table below
 def ask(
     daemon: Daemon, text: str | None = None, timeout: float = 15, **kw: Any
 ) -> pb.CompleteResponse:
-    question = text or f"question {uuid.uuid4().hex[:8]}"
+    question = text or f"question {uuid.uuid4().int % 10**8:08d}"
     return daemon.stub().Complete(
         pb.CompleteRequest(messages=[pb.Message(role=pb.ROLE_USER, content=question)], **kw),
         timeout=timeout,
@@ -87,7 +87,7 @@ def test_last_tier_low_confidence_is_served_degraded_and_not_cached(
 ) -> None:
     for model in ("gpt-4o-mini", "gemini-1.5-flash", "gpt-4o"):
         fake_provider.model(model, logprob=-3.0)
-    question = f"hard question {uuid.uuid4().hex[:6]}"
+    question = f"hard question {uuid.uuid4().int % 10**6:06d}"
     response = ask(daemon, question)
     assert response.degraded
     assert "confidence" in response.degraded_reason

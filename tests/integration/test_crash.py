@@ -34,7 +34,7 @@ def _config(snaps: Path) -> dict[str, object]:
 def _writer(daemon: Daemon, known: dict[str, str], stop: threading.Event) -> None:
     stub = daemon.stub()
     while not stop.is_set():
-        question = f"crash question {uuid.uuid4().hex}"
+        question = f"crash question {uuid.uuid4().int % 10**12:012d}"
         try:
             response = stub.Store(
                 pb.StoreRequest(

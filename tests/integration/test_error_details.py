@@ -103,7 +103,7 @@ def test_stats_requests_counts_completions_per_namespace(
     daemon: Daemon, fake_provider: FakeProvider
 ) -> None:
     stub = daemon.stub()
-    question = f"capital of France {uuid.uuid4().hex[:6]}"
+    question = f"capital of France {uuid.uuid4().int % 10**6:06d}"
     stub.Complete(pb.CompleteRequest(messages=[_user(question)], namespace="a"), timeout=15)
     hit = stub.Complete(pb.CompleteRequest(messages=[_user(question)], namespace="a"), timeout=15)
     assert hit.cache.outcome == pb.CACHE_OUTCOME_EXACT

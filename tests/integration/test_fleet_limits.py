@@ -65,7 +65,7 @@ def fleet(
 
 
 def ask(namespace: str = "default") -> pb.CompleteRequest:
-    question = f"Tell me about harbours, please ({uuid.uuid4().hex[:8]})"
+    question = f"Tell me about harbours, please ({uuid.uuid4().int % 10**8:08d})"
     return pb.CompleteRequest(
         namespace=namespace, messages=[pb.Message(role=pb.ROLE_USER, content=question)]
     )

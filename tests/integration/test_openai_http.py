@@ -68,7 +68,7 @@ def call(
 
 def chat(daemon: Daemon, text: str | None = None, **fields: Any) -> Reply:
     headers = fields.pop("headers", None)
-    question = text or f"question {uuid.uuid4().hex[:8]}"
+    question = text or f"question {uuid.uuid4().int % 10**8:08d}"
     body = {"model": "sluice-auto", "messages": [{"role": "user", "content": question}], **fields}
     return call(daemon, "/v1/chat/completions", body, headers)
 
@@ -235,7 +235,7 @@ def test_content_parts_and_developer_role_are_read_as_text(daemon: Daemon) -> No
 
 
 def test_stream_in_openai_chunk_format_with_usage_and_done(daemon: Daemon) -> None:
-    question = f"stream me {uuid.uuid4().hex[:6]}"
+    question = f"stream me {uuid.uuid4().int % 10**6:06d}"
     reply = chat(
         daemon, question, stream=True, stream_options={"include_usage": True},
         headers={"x-sluice-request-id": "stream-1"},
@@ -593,7 +593,7 @@ def test_every_failed_request_writes_one_log_line(
 
 def test_a_ten_year_ttl_over_http_is_describable_over_grpc(daemon: Daemon) -> None:
     """`sluice.ttl_s: 1e300` used to be stored, then every Lookup of it was INTERNAL."""
-    question = f"how long do you keep this {uuid.uuid4().hex[:8]}?"
+    question = f"how long do you keep this {uuid.uuid4().int % 10**8:08d}?"
     too_long = chat(daemon, question, sluice={"ttl_s": 1e300})
     assert_error(too_long, 400, "invalid_request_error", "sluice.ttl_s")
     assert chat(daemon, question, sluice={"ttl_s": 10 * 365 * 86400}).status == 200
@@ -610,7 +610,7 @@ def test_a_provider_answering_half_a_surrogate_pair_is_served(
     """`"\\ud800"` in a provider's JSON reply was INTERNAL / 500 (the cache key, gRPC)."""
     for model in MODELS:
         fake.model(model, answer="bad \ud800 half")
-    question = f"surrogate please {uuid.uuid4().hex[:8]}"
+    question = f"surrogate please {uuid.uuid4().int % 10**8:08d}"
     for stream in (False, True):
         reply = chat(daemon, f"{question} {stream}", stream=stream)
         assert reply.status == 200, reply.raw

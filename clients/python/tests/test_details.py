@@ -60,7 +60,7 @@ def test_overload_carries_a_retry_delay(daemon: RunningDaemon) -> None:
 
 def test_aio_client_covers_the_rpcs(daemon: RunningDaemon) -> None:
     async def run() -> None:
-        question = [("user", f"What is a weir? {uuid.uuid4().hex[:6]}")]
+        question = [("user", f"What is a weir? {uuid.uuid4().int % 10**6:06d}")]
         async with sluice_client.aio.Client(daemon.target, timeout=30) as client:
             assert await client.health()
             answer = await client.complete(question, request_id="aio-1")
