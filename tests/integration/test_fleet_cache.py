@@ -18,7 +18,7 @@ import redis as redis_sync
 
 from sluice.v1 import sluice_pb2 as pb
 from tests.support.daemon import Daemon
-from tests.support.fleet import eventually, fleet_config, metric, serving
+from tests.support.fleet import eventually, fleet_config, metric, running, serving
 from tests.support.redis import RedisServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -63,15 +63,8 @@ def prefix() -> str:
 @pytest.fixture(scope="module")
 def pods(redis: RedisServer, prefix: str) -> Iterator[list[Daemon]]:
     daemons = [Daemon(fleet_config(redis, prefix)) for _ in range(3)]
-    try:
-        for d in daemons:
-            d.start(wait=False)
-        for d in daemons:
-            d.wait_ready()
+    with running(daemons):
         yield daemons
-    finally:
-        for d in daemons:
-            d.cleanup()
 
 
 def test_a_store_on_a_is_an_exact_and_semantic_hit_on_b_and_c(pods: list[Daemon]) -> None:

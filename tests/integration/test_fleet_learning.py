@@ -22,7 +22,7 @@ from sluice.v1 import sluice_pb2 as pb
 from tests.conftest import cascade_config
 from tests.support.daemon import Daemon
 from tests.support.fake import FakeProvider
-from tests.support.fleet import eventually, metric
+from tests.support.fleet import eventually, metric, running
 from tests.support.redis import RedisServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -95,15 +95,8 @@ def pods(
 
     # A keeps a snapshot folder (its pod id and its own learning survive a restart).
     daemons = [Daemon(config(tmp_path_factory.mktemp("snap-a"))), Daemon(config(None))]
-    try:
-        for d in daemons:
-            d.start(wait=False)
-        for d in daemons:
-            d.wait_ready()
+    with running(daemons):
         yield daemons
-    finally:
-        for d in daemons:
-            d.cleanup()
 
 
 def test_feedback_on_a_changes_what_b_decides(pods: list[Daemon]) -> None:

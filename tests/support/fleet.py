@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -36,3 +37,17 @@ def serving(daemon: Daemon) -> bool:
 
 def fleet_config(redis: RedisServer, prefix: str, **fleet: Any) -> dict[str, Any]:
     return {"fleet": {"enabled": True, "redis_url": redis.url, "key_prefix": prefix, **fleet}}
+
+
+@contextlib.contextmanager
+def running(daemons: list[Daemon]) -> Iterator[list[Daemon]]:
+    """Start the daemons side by side, wait for all, and clean every one up at the end."""
+    try:
+        for d in daemons:
+            d.start(wait=False)
+        for d in daemons:
+            d.wait_ready()
+        yield daemons
+    finally:
+        for d in daemons:
+            d.cleanup()
