@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from bench.common import REPO
 from bench.embedder_candidates import CANDIDATES, ONE_THREAD, QUESTIONS
 from bench.embedder_sets import PairSet, load
 from sluice.cli import default_data_dir
+from sluice.evaluation.cache_eval import wilson
 
 Floats = npt.NDArray[np.float64]
 REFERENCE = "minilm"
@@ -69,16 +69,6 @@ class Rate:
             return "–"
         lo, hi = self.interval()
         return f"{100 * self.hits / self.total:.1f} ({100 * lo:.1f}–{100 * hi:.1f})"
-
-
-def wilson(hits: int, total: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson score 95 % interval of a proportion."""
-    if total == 0:
-        return 0.0, 1.0
-    p = hits / total
-    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def scores(pair_set: PairSet, vector: Callable[[str], npt.NDArray[np.float32]]) -> Scores:
@@ -192,14 +182,6 @@ def _measured(
     stats, vectors = _run_worker(name, texts, args.site, args.runs, args.onnx_dir)
     saved.write_text(json.dumps(stats))
     return stats, vectors
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _print_operating_point(
@@ -379,7 +361,9 @@ def _print_models(
     for n in names:
         print(f"  {n}: {CANDIDATES[n].source}; {CANDIDATES[n].licence}")
         for f in CANDIDATES[n].files(onnx_dir):
-            print(f"  {n}: {f.name} {f.stat().st_size:,} bytes {_sha256(f)}")
+            with f.open("rb") as weights:
+                digest = hashlib.file_digest(weights, "sha256").hexdigest()
+            print(f"  {n}: {f.name} {f.stat().st_size:,} bytes {digest}")
 
 
 if __name__ == "__main__":
