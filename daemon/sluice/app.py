@@ -24,7 +24,7 @@ from sluice.auth import BearerToken, BearerTokenInterceptor, read_token
 from sluice.cache.snapshot import Snapshotter
 from sluice.cache.store import SemanticCache
 from sluice.cache.tier import CacheTier
-from sluice.config import CacheSettings, Settings, is_loopback
+from sluice.config import CacheSettings, EmbeddingSettings, Settings, is_loopback
 from sluice.embedding.batcher import MicroBatcher
 from sluice.embedding.model import OnnxEmbedder
 from sluice.fleet.learning import FleetLearning, pod_id
@@ -197,9 +197,7 @@ class App:
 
     async def _load(self) -> None:
         emb = self.settings.embedding
-        embedder = await asyncio.to_thread(
-            OnnxEmbedder, self.model_dir, threads=emb.threads, max_tokens=emb.max_tokens
-        )
+        embedder = await asyncio.to_thread(load_embedder, self.model_dir, emb)
         # One warm-up run allocates onnxruntime's buffers before the first caller pays for it.
         await asyncio.to_thread(embedder.embed, ["warm-up"] * 8)
         self._batcher = await start_batcher(embedder, self.metrics, self.settings)
@@ -355,6 +353,13 @@ def build_cache(
     return SemanticCache(settings, dims, metrics, verifier=verifier)
 
 
+def load_embedder(model_dir: Path, emb: EmbeddingSettings) -> OnnxEmbedder:
+    """The embedding model as the settings ask (precision, CPU budget, token limit)."""
+    return OnnxEmbedder(
+        model_dir, threads=emb.threads, max_tokens=emb.max_tokens, precision=emb.precision
+    )
+
+
 async def start_batcher(
     embedder: OnnxEmbedder, metrics: Metrics, settings: Settings
 ) -> MicroBatcher:
@@ -395,9 +400,7 @@ async def offline_pipeline(
     """
     emb = settings.embedding
     if embedder is None:
-        embedder = await asyncio.to_thread(
-            OnnxEmbedder, model_dir, threads=emb.threads, max_tokens=emb.max_tokens
-        )
+        embedder = await asyncio.to_thread(load_embedder, model_dir, emb)
     metrics = Metrics()
     batcher = await start_batcher(embedder, metrics, settings)
     verifier = await load_verifier(verifier_dir)

@@ -354,6 +354,7 @@ def _eval_cache(args: argparse.Namespace) -> int:
         results = {}
         seconds = 0.0
         async with offline_pipeline(settings, model_dir, verifier_dir=verifier_dir) as p:
+            model_id = p.model_id
             verifier = p.cache.verifier
             default = p.cache.policy("").min_probability if verifier else settings.cache.threshold
             grid = cache_eval.PROBABILITIES if verifier else cache_eval.THRESHOLDS
@@ -374,6 +375,7 @@ def _eval_cache(args: argparse.Namespace) -> int:
         # Wall clock of the lookup phase over lookups, embedding included, 64 at a time; with
         # the verifier every candidate is scored (score_all): an upper bound of the daemon's.
         report["ms_per_lookup"] = round(1000 * seconds / max(lookups, 1), 3)
+        report["embedding_model"] = model_id
         if verifier is not None:
             report |= {"verifier_version": verifier.version,
                        "recall_threshold": settings.cache.verifier.recall_threshold,

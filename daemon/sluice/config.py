@@ -153,6 +153,11 @@ class EmbeddingSettings(_Strict):
     # call on one thread that never spin-waits (issue #19; was intra-op threads of one call,
     # which spun). The sidecar usually gets 1–2 cores.
     threads: int = Field(default=2, ge=1, le=64)
+    # Which weights of the folder run (issue #19): "int8" is model.int8.onnx (dynamic int8,
+    # each text run alone), "fp32" is model.onnx, "auto" the int8 file when the folder has
+    # one, else model.onnx. Vectors and trained classifiers are tied to the file that runs
+    # (its sha256 is in the model id); a snapshot of another file restores its exact layer.
+    precision: Literal["auto", "int8", "fp32"] = "auto"
     # Sentence-transformers' limit for MiniLM; longer texts are cut and reported.
     max_tokens: int = Field(default=256, ge=8, le=8192)
     max_batch: int = Field(

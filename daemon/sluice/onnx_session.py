@@ -13,9 +13,9 @@ from tokenizers import Encoding
 from sluice.errors import ConfigError
 
 
-def model_files(model_dir: Path, key: str) -> tuple[Path, Path]:
-    """`model.onnx` and `tokenizer.json` in `model_dir`; a ConfigError names `key` if one lacks."""
-    files = (model_dir / "model.onnx", model_dir / "tokenizer.json")
+def model_files(model_dir: Path, key: str, onnx_name: str = "model.onnx") -> tuple[Path, Path]:
+    """`onnx_name` and `tokenizer.json` in `model_dir`; a ConfigError names `key` if one lacks."""
+    files = (model_dir / onnx_name, model_dir / "tokenizer.json")
     for path in files:
         if not path.is_file():
             raise ConfigError(key, f"{path} does not exist")

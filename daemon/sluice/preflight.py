@@ -14,7 +14,7 @@ from pathlib import Path
 from sluice.auth import read_token
 from sluice.cascade.plan import Catalogue
 from sluice.config import Settings
-from sluice.embedding.model import MODEL_DIR_KEY, model_id
+from sluice.embedding.model import MODEL_DIR_KEY, model_id, weights_file
 from sluice.fleet.check import check_fleet
 from sluice.models_path import api_key, probability_scorer
 from sluice.onnx_session import model_files
@@ -51,10 +51,11 @@ def check(
     for name, provider in settings.providers.items():
         api_key(name, provider, secrets)
     probability_scorer(settings)
-    model_files(model_dir, MODEL_DIR_KEY)
+    precision = settings.embedding.precision
+    model_files(model_dir, MODEL_DIR_KEY, weights_file(model_dir, precision))
     # The classifier's embedding model must be the daemon's ("" skips that check); the bandit's
     # width is not checked here (the model's dimensions, known once the model is loaded).
-    embedding_id = model_id(model_dir) if checksums else ""
+    embedding_id = model_id(model_dir, precision) if checksums else ""
     build_router(settings.routing, catalogue, dimensions=1, model_id=embedding_id)
     if verifier_dir is not None and checksums:
         read_card(verifier_dir)

@@ -57,7 +57,7 @@ log "virtualenv at $PREFIX ($("$PYTHON" --version))"
 
 log "model $MODEL"
 mkdir -p "$PREFIX/models/$MODEL"
-cp "$SRC/models/$MODEL/"{model.onnx,tokenizer.json,config.json,LICENSE,README.md} \
+cp "$SRC/models/$MODEL/"{model.onnx,model.int8.onnx,tokenizer.json,config.json,LICENSE,README.md} \
   "$PREFIX/models/$MODEL/"
 log "verifier $VERIFIER"
 mkdir -p "$PREFIX/models/$VERIFIER"

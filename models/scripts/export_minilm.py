@@ -24,8 +24,11 @@ What it writes:
                                fp32-fused (ORT offline transformer fusions);
                                int8-weight (weight-only int8, fp32 activations);
                                int8-static / int8-static-mixed (static calibrated
-                               int8 QDQ, all / 12 low-sensitivity MatMuls).
-                               Never dynamic quantization (batch-dependent).
+                               int8 QDQ, all / 12 low-sensitivity MatMuls);
+                               int8-dynamic (weights int8 per channel, activations
+                               quantized per call: a text's vector depends on the
+                               rest of its batch, so the file says "one text per
+                               run" in its metadata and the daemon obeys it).
   * ``<out>/tokenizer.json``, ``<out>/config.json`` copied unmodified.
   * ``--reference PATH``       fp32 torch reference vectors (sentence-transformers
                                semantics: truncate at 256 tokens, mean-pool
@@ -247,6 +250,31 @@ def quantize_weight_only(fp32_path: Path, out_path: Path) -> None:
     print(f"weight-only int8: {replaced} tensors quantized")
 
 
+# The ONNX metadata key the daemon reads (sluice.embedding.model.OnnxEmbedder): "1" means
+# rows are not independent (dynamic quantization) and every text must run alone.
+ONE_ROW_PER_RUN = "sluice.one_row_per_run"
+
+
+def quantize_dynamic_int8(fp32_path: Path, out_path: Path, metadata: dict[str, str] | None = None) -> None:
+    """Dynamic int8 of every weight MatMul: weights per output channel with a 7-bit range
+    (exact integer sums on x86 without VNNI too, as onnxruntime's guide recommends),
+    activations quantized at run time with one scale per tensor; the rest stays fp32.
+    `metadata` is written into the model's metadata_props."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pre = Path(tmp) / "pre.onnx"
+        quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
+        quantize_dynamic(str(pre), str(out_path), op_types_to_quantize=["MatMul"],
+                         per_channel=True, reduce_range=True, weight_type=QuantType.QInt8)
+    if metadata:
+        m = onnx.load(str(out_path))
+        onnx.helper.set_model_props(m, metadata)
+        onnx.save(m, str(out_path))
+
+
 def fuse_fp32(fp32_path: Path, out_path: Path) -> None:
     """Offline ORT transformer fusions (Attention, SkipLayerNorm, BiasGelu,
     EmbedLayerNormalization). Still fp32 math; uses com.microsoft contrib ops and
@@ -369,7 +397,8 @@ def main() -> None:
                     f"{PACKAGE}=={PACKAGE_VERSION} (default: the installed package)")
     ap.add_argument("--out", required=True, help="output directory, e.g. models/all-MiniLM-L6-v2")
     ap.add_argument("--variant", default="fp32",
-                    choices=["fp32", "fp32-fused", "int8-weight", "int8-static", "int8-static-mixed"])
+                    choices=["fp32", "fp32-fused", "int8-weight", "int8-static", "int8-static-mixed",
+                             "int8-dynamic"])
     ap.add_argument("--reference", help="also write fp32 torch reference vectors to this JSON")
     ap.add_argument("--texts", default=str(here / "reference_texts.json"),
                     help="JSON list of texts for --reference")
@@ -392,6 +421,8 @@ def main() -> None:
             quantize_weight_only(fp32, target)
         elif args.variant == "fp32-fused":
             fuse_fp32(fp32, target)
+        elif args.variant == "int8-dynamic":
+            quantize_dynamic_int8(fp32, target, {ONE_ROW_PER_RUN: "1"})
         else:
             quantize_static_qdq(fp32, target.resolve(), src / "tokenizer.json",
                                 mixed=args.variant == "int8-static-mixed")

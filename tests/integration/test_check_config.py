@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from sluice.cli import default_model_dir
+
 pytestmark = pytest.mark.integration
 
 PROVIDER = {"kind": "openai", "base_url": "http://127.0.0.1:9/v1"}
@@ -79,3 +81,21 @@ def test_content_only_skips_what_only_the_pod_has(tmp_path: Path) -> None:
     code, err = run("check-config", bad, tmp_path, "--content-only")
     assert code == 2
     assert "tiers[0].deployments[0].provider" in err
+
+
+def test_a_precision_the_model_folder_lacks_is_refused_naming_the_key(tmp_path: Path) -> None:
+    # A folder with fp32 weights only (a user's own export): int8 must name embedding.precision,
+    # and auto must start on model.onnx.
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    for name in ("model.onnx", "tokenizer.json"):
+        (folder / name).symlink_to(default_model_dir() / name)
+    config = {"embedding": {"model_dir": str(folder), "precision": "int8"}}
+    checked, check_err = run("check-config", config, tmp_path)
+    served, serve_err = run("serve", config, tmp_path)
+    assert (checked, served) == (2, 2), (check_err, serve_err)
+    assert "config key 'embedding.precision'" in check_err
+    assert "model.int8.onnx does not exist" in check_err
+    assert check_err.strip().splitlines()[-1] in serve_err
+    config["embedding"]["precision"] = "auto"
+    assert run("check-config", config, tmp_path)[0] == 0, "auto falls back to model.onnx"

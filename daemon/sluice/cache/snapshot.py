@@ -173,10 +173,15 @@ class Snapshotter:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         if meta.get("format") != FORMAT or meta.get("version") != VERSION:
             raise ValueError(f"format {meta.get('format')!r} v{meta.get('version')} not v{VERSION}")
-        if meta.get("model_id") != self.model_id:
-            raise ValueError(
-                f"made with embedding model {meta.get('model_id')!r}, loaded {self.model_id!r}"
-            )
+        # Another embedding model (an upgrade, embedding.precision changed): its vectors mean
+        # nothing to this one, but the answers and their exact keys do. The exact layer is
+        # restored, the semantic layer refills as questions are stored again.
+        same_model = meta.get("model_id") == self.model_id
+        if not same_model:
+            log.warning(
+                "snapshot_vectors_dropped", path=str(folder), made_with=meta.get("model_id"),
+                loaded=self.model_id, reason="another embedding model: exact layer restored only",
+            )  # fmt: skip
         for f, digest in meta["sha256"].items():
             if _sha256(folder / f) != digest:
                 raise ValueError(f"{f}: checksum mismatch (truncated or corrupted)")
@@ -186,8 +191,11 @@ class Snapshotter:
         text = (folder / "entries.jsonl").read_text(encoding="utf-8")
         for line in text.splitlines():
             entry = _entry_from_row(json.loads(line))
+            if not same_model:
+                entry.slot = -1
             (entries if _trusted(entry, now) else discard).append(entry)
-        restored = self.cache.import_snapshot(folder, meta["groups"], entries, discard=discard)
+        groups = meta["groups"] if same_model else []
+        restored = self.cache.import_snapshot(folder, groups, entries, discard=discard)
         untrusted = len(discard)
         if untrusted:
             log.warning(

@@ -1,10 +1,11 @@
 """A sentence-transformers-style ONNX embedder on CPU.
 
 Tokenize (padding and truncation set here, not by tokenizer.json), run
-onnxruntime, mean-pool over the attention mask, L2-normalise. Every step is
-row-independent, so a text gets the same vector alone or inside any batch;
-`tests/unit/embedding` checks that, and the reference vectors of the fp32
-model.
+onnxruntime, mean-pool over the attention mask, L2-normalise. A text gets the
+same vector alone or inside any batch: fp32 graphs are row-independent, and a
+graph whose activations are quantized per call (dynamic int8, whose metadata says
+ONE_ROW_PER_RUN) runs each text alone. `tests/unit/embedding` checks both, and
+the reference vectors of the fp32 model.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from tokenizers import Encoding, Tokenizer
 
+from sluice.errors import ConfigError
 from sluice.onnx_session import (
     MAX_CHARS_PER_TOKEN,
     IdMatrix,
@@ -42,6 +44,12 @@ _GROWTH = 4
 # Padded tokens (rows × longest) per onnxruntime call; EmbeddingSettings.max_batch_tokens.
 DEFAULT_BATCH_TOKENS = 1024
 MODEL_DIR_KEY = "embedding.model_dir"
+PRECISION_KEY = "embedding.precision"
+# The weights file of each precision in a model folder (EmbeddingSettings.precision).
+MODEL_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx"}
+# ONNX metadata (models/scripts/export_minilm.py writes it): "1" when a row's output depends
+# on the other rows of its call (activations quantized with one scale per call).
+ONE_ROW_PER_RUN = "sluice.one_row_per_run"
 # A script the vocabulary holds at least this many word pieces of is one it reads (see
 # `read_scripts`). all-MiniLM-L6-v2's English WordPiece holds 26,461 Latin pieces of two or
 # more letters but 86 Cyrillic, 54 Greek and 488 CJK pieces, nearly all single characters;
@@ -127,17 +135,40 @@ def coverage(encoding: Encoding, text: str, scripts: frozenset[str]) -> float:
     return 1.0 if counted == 0 else covered / counted
 
 
-def model_id(model_dir: Path) -> str:
-    """`<folder>@<sha256 prefix>`: what cached vectors and trained routers are tied to."""
-    digest = hashlib.sha256((model_dir / "model.onnx").read_bytes()).hexdigest()
+def weights_file(model_dir: Path, precision: str = "auto") -> str:
+    """The file of `model_dir` that runs at `precision` ("auto": int8 when the folder has it).
+
+    An explicit precision whose file is missing is a ConfigError naming embedding.precision.
+    """
+    if precision == "auto":
+        return MODEL_FILES["int8"] if (model_dir / MODEL_FILES["int8"]).is_file() else "model.onnx"
+    name = MODEL_FILES[precision]
+    if not (model_dir / name).is_file():
+        others = sorted(p for p, f in MODEL_FILES.items() if (model_dir / f).is_file())
+        raise ConfigError(
+            PRECISION_KEY,
+            f"{precision}: {model_dir / name} does not exist; this folder has "
+            f"{', '.join(others) or 'no model'} (or set auto)",
+        )
+    return name
+
+
+def model_id(model_dir: Path, precision: str = "auto") -> str:
+    """`<folder>@<sha256 prefix>` of the file that runs: what cached vectors and trained
+    routers are tied to."""
+    path = model_dir / weights_file(model_dir, precision)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return f"{model_dir.name}@{digest[:12]}"
 
 
 class OnnxEmbedder:
-    """Loads `model.onnx` and `tokenizer.json` from a directory."""
+    """Loads a model file (`precision`, see weights_file) and `tokenizer.json` from a folder."""
 
-    def __init__(self, model_dir: Path, *, threads: int = 2, max_tokens: int = 256) -> None:
-        onnx_path, tokenizer_path = model_files(model_dir, MODEL_DIR_KEY)
+    def __init__(
+        self, model_dir: Path, *, threads: int = 2, max_tokens: int = 256, precision: str = "auto"
+    ) -> None:
+        self.weights = weights_file(model_dir, precision)
+        onnx_path, tokenizer_path = model_files(model_dir, MODEL_DIR_KEY, self.weights)
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         # tokenizer.json may pad to a fixed length: we pad per batch ourselves.
         self.tokenizer.no_padding()
@@ -157,7 +188,11 @@ class OnnxEmbedder:
         # Token states [batch, sequence, dim] are mean-pooled here; a graph that pools itself
         # returns [batch, dim] (USE-multilingual, docs/embedding-models.md) and is only normalised.
         self._pools_itself = len(self.session.get_outputs()[0].shape) == 2
-        self.model_id = model_id(model_dir)
+        self.model_id = model_id(model_dir, precision)
+        # Activations quantized per call: a row's vector would depend on its batch-mates and
+        # their padding (up to 0.03 of cosine), so every text runs alone (`run`).
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        self.one_row_per_run = metadata.get(ONE_ROW_PER_RUN) == "1"
         # The scripts whose words count as covered (`coverage`), read off the vocabulary so
         # that another model brings its own.
         self.scripts = read_scripts(list(self.tokenizer.get_vocab()))
@@ -192,7 +227,13 @@ class OnnxEmbedder:
         return [t for t in out if t is not None]
 
     def run(self, encodings: Sequence[Encoding]) -> npt.NDArray[np.float32]:
-        """Embed one padded batch; rows are independent of each other."""
+        """Embed one padded batch, or each text alone when the graph's rows are not
+        independent (`one_row_per_run`): a text gets the same vector in any batch."""
+        if self.one_row_per_run and len(encodings) > 1:
+            return np.vstack([self._run(encodings[i : i + 1]) for i in range(len(encodings))])
+        return self._run(encodings)
+
+    def _run(self, encodings: Sequence[Encoding]) -> npt.NDArray[np.float32]:
         ids, mask, types = pad(encodings)
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:

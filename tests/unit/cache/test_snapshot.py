@@ -133,14 +133,28 @@ async def test_damaged_snapshot_is_logged_and_skipped(tmp_path: Path, damage) ->
     fresh.close()
 
 
-async def test_snapshot_of_another_model_is_skipped(tmp_path: Path) -> None:
+async def test_snapshot_of_another_model_keeps_its_exact_layer_only(tmp_path: Path) -> None:
+    # An upgrade that changes the embedding model (embedding.precision auto → int8, issue
+    # #19) used to start with an empty cache: the answers' exact keys do not depend on it.
     clock = Clock()
-    c = await filled(clock)
+    c = await filled(clock, 2200)
     await Snapshotter(c, tmp_path, "model-a@1").write()
-    fresh = cache(clock)
+    fresh = cache(clock, max_entries=10_000)
     with capture_logs() as logs:
-        assert Snapshotter(fresh, tmp_path, "model-b@2").restore() == 0
-    assert "model-a@1" in logs[0]["reason"]
+        assert Snapshotter(fresh, tmp_path, "model-b@2").restore() == 2200
+    (dropped,) = [e for e in logs if e["event"] == "snapshot_vectors_dropped"]
+    assert dropped["made_with"] == "model-a@1"
+    assert dropped["loaded"] == "model-b@2"
+    entry = await fresh.lookup_exact(key("question 7", ns="a"))
+    assert entry is not None
+    assert entry.answer == "answer to question 7"
+    assert not fresh.vectors.groups
+    hit = await fresh.lookup_semantic(key("anything", ns="b"), unit(8), 0.97)
+    assert hit.entry is None
+    # A Store of the same question gives it a vector of the new model again.
+    await put(fresh, "question 8", unit(8), ns="b")
+    hit = await fresh.lookup_semantic(key("anything", ns="b"), unit(8), 0.97)
+    assert hit.entry is not None
     fresh.close()
     c.close()
 
