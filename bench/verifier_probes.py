@@ -3,7 +3,9 @@
     .venv/bin/python -m bench.verifier_probes [--model-dir DIR] [--markdown]
 
 Prints P(same meaning) for each (cached, asked) pair, whether the decision at
-the model's default min_probability is right, and the count per probe set.
+the model's default min_probability is right, and the count per probe set; with
+the daemon's default guards (order and number: a vetoed pair is refused
+whatever its P; `--no-guards` for the model alone).
 Set B was written before the model it judges was trained; it is a small blind
 check, not a benchmark (docs/cache-eval.md quotes it).
 """
@@ -15,7 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sluice.cli import default_verifier_dir
+from sluice.types import Guard
+from sluice.verifier.guards import refusal
 from sluice.verifier.model import OnnxVerifier
+
+GUARDS: frozenset[Guard] = frozenset({"order_guard", "number_guard"})
 
 PROBES = Path(__file__).with_name("verifier_probes.tsv")
 
@@ -48,28 +54,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.verifier_probes", description=__doc__)
     parser.add_argument("--model-dir", type=Path, default=default_verifier_dir())
     parser.add_argument("--markdown", action="store_true", help="a table for docs/")
+    parser.add_argument("--no-guards", action="store_true", help="the model alone")
     args = parser.parse_args()
+    guards = frozenset[Guard]() if args.no_guards else GUARDS
     model = OnnxVerifier(args.model_dir)
     threshold = model.card.default_min_probability
     probes = load()
     right: dict[str, list[int]] = {}
-    print(f"{model.version}, default min_probability {threshold}")
+    print(f"{model.version}, default min_probability {threshold}, guards: "
+          f"{', '.join(sorted(guards)) or 'none'}")  # fmt: skip
     if args.markdown:
         print("\n| set | cached question | asked | P | right? |\n|---|---|---|---:|---|")
     for probe in probes:
         p = model.score(probe.asked, [probe.cached])[0]
-        ok = (p >= threshold) == probe.same
+        vetoed = refusal(probe.asked, probe.cached, guards)
+        accepted = p >= threshold and vetoed is None
+        ok = accepted == probe.same
         counts = right.setdefault(probe.set, [0, 0, 0, 0])  # right, total, wrong hits, misses
         counts[0] += ok
         counts[1] += 1
         counts[2] += (not ok) and not probe.same
         counts[3] += (not ok) and probe.same
         if args.markdown:
-            print(f"| {probe.set} | {probe.cached} | {probe.asked} | {p:.3f} | "
-                  f"{verdict(probe, p >= threshold)} |")  # fmt: skip
+            note = f" ({vetoed[0].replace('_', ' ')})" if vetoed else ""
+            print(f"| {probe.set} | {probe.cached} | {probe.asked} | {p:.3f}{note} | "
+                  f"{verdict(probe, accepted)} |")  # fmt: skip
         else:
             mark = "ok " if ok else "BAD"
-            print(f"{probe.set} {p:6.3f} {mark} {probe.cached!r} / {probe.asked!r}")
+            note = f" [{vetoed[0]}]" if vetoed else ""
+            print(f"{probe.set} {p:6.3f} {mark} {probe.cached!r} / {probe.asked!r}{note}")
     print()
     for name, (ok, total, wrong, missed) in sorted(right.items()):
         print(f"set {name}: {ok} of {total} right ({wrong} wrong answers served, {missed} missed)")

@@ -290,6 +290,16 @@ class VerifierSettings(_Strict):
             "Rule and figures: sluice/verifier/order.py, docs/cache-eval.md."
         ),
     )
+    number_guard: bool = Field(
+        default=True,
+        description=(
+            "Refuse a candidate whose numbers differ from the question's (order 88213 / "
+            "88214, 2 / 3 tickets, version 3.11 / 3.12), whatever the model's P(same "
+            "meaning): the model served such pairs at P 0.97-0.99 (issue #18). Numbers are "
+            "compared as digit strings (1,000 = 1000, 04 = 4); '15th' / 'fifteenth' is "
+            "refused, a miss. Figures: docs/cache-eval.md."
+        ),
+    )
     # Lookups given a ready vector (`sluice eval cache`) decided at once. The daemon's own
     # lookups run the verifier on the embedding lane that embedded the question, right
     # after it (one hop, issue #19): embedding.threads is their CPU budget, not this.

@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent.parent / "daemon"))
 
-from export_minilm import sha256  # noqa: E402
+from export_minilm import quantize_dynamic_int8, sha256  # noqa: E402
 from sluice.evaluation.verifier_data import LabelledPair, load  # noqa: E402
 from sluice.verifier.guards import FEATURES, features  # noqa: E402
 
@@ -62,14 +61,7 @@ def encode(tokenizer, pairs, max_len, swap=None):
 
 
 def quantize(fp32: Path, int8: Path) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    with tempfile.TemporaryDirectory() as tmp:
-        pre = Path(tmp) / "pre.onnx"
-        quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
-        quantize_dynamic(str(pre), str(int8), op_types_to_quantize=["MatMul"],
-                         per_channel=True, reduce_range=True, weight_type=QuantType.QInt8)
+    quantize_dynamic_int8(fp32, int8)
 
 
 def session(path: Path):
@@ -280,6 +272,14 @@ Pairs: train {meta['pairs']['train']}, calibration {meta['pairs']['calibration']
   (positives); from the first sentence of every PAWS and CANNOT pair: changes of form, numbers
   and names; slot-filled templates (routes, conversions, translations, objects, countries).
   A generated pair takes its source's part.
+- Order swaps and look-alikes (daemon/sluice/evaluation/swap_pairs.py, issue #18, source
+  `swaps:<kind>`): app-style English and Russian questions from templates — from/to,
+  conversions, order-sensitive comparisons, subject/object, before/after, two entities
+  exchanged (negatives: the two slots exchanged; positives: a reworded template, same slots
+  in the same roles) — and Russian "capital of <country>" look-alikes. A question, its swap
+  and its rewordings stay in one part; the look-alikes are split by country, so no held-out
+  country's sentence is trained on. (The daemon keeps Russian to the exact layer with this
+  English vocabulary; the Russian pairs are trained on all the same.)
 
 Training used CC BY-SA 4.0 data (CANNOT); whether that licence reaches the weights is not
 settled here: check before redistributing the model outside this project.
@@ -307,8 +307,21 @@ _", "is _ heavier than _"), and two slots joined by "and", "or", "vs" or a comma
 rule runs before the model (tens of microseconds), so a refused candidate costs no model run;
 it only ever refuses, never serves. Its rule was chosen on the calibration part; what it
 refuses and keeps on the held-out part is in docs/cache-eval.md ("The order guard").
-It is not part of this model and not trained: a model trained on the swap generators
-(daemon/sluice/evaluation/swap_pairs.py) may make it unnecessary.
+It is not part of this model and not trained. Since the model learned from the swap
+generators it refuses their held-out exchanges itself (table above, `swaps:*`); the guard stays
+on for the exchanges the generators do not write (PAWS-style, docs/cache-eval.md).
+
+## The number guard: a second veto
+
+With `cache.verifier.number_guard: true` (the default) the daemon also refuses a candidate
+whose numbers differ from the question's (daemon/sluice/verifier/guards.py `numbers_differ`:
+digit strings, thousands separators and leading zeros dropped), whatever its P: this model
+served "Order #88213 …" for "Order #88214 …" at P 0.972 and two ticket numbers at 0.975
+(bench/verifier_probes.tsv). On the calibration part, where it was chosen, the rule alone
+refuses 191 of 677 `generated` negatives and 7 of 382 PAWS negatives, and 1 of 99 GPTCache,
+3 of 280 PAWS and 2 of 64 PAWS-X German paraphrases ("15th" / "fifteenth", "6th" / "Sixth",
+list markers): misses, never wrong answers. It is not the model's `numbers_differ` feature,
+which stays as trained.
 
 ## Known failures
 

@@ -87,6 +87,32 @@ def test_the_verifier_refuses_look_alikes_that_cosine_would_serve(
     assert "verifier: P(same meaning)" in result.cache.reason
 
 
+@pytest.mark.parametrize(
+    ("stored", "asked"),
+    [  # bench/verifier_probes.tsv: the retrained model served these at P 0.972 / 0.975
+        ("Order #88213 has not arrived yet", "Order #88214 has not arrived yet"),
+        (
+            "Ticket 4521: the login page returns error 500",
+            "Ticket 4522: the login page returns error 500",
+        ),
+    ],
+)
+def test_the_number_guard_refuses_another_order_or_ticket_number(
+    shared_daemon: Daemon, stored: str, asked: str
+) -> None:
+    ns = f"num-{stored[:5].lower()}"
+    store(shared_daemon, stored, "the answer to the stored question", ns=ns)
+    result = lookup(shared_daemon, asked, ns=ns)
+    assert not result.hit
+    assert result.cache.reason.startswith("number guard: the two questions carry different numbers")
+    assert not result.cache.HasField("verifier_score")  # refused before the model ran
+    assert "882" not in result.cache.reason
+    assert "452" not in result.cache.reason
+    # The same numbers in other words: the guard lets the model decide.
+    same = lookup(shared_daemon, stored.replace("has not arrived yet", "hasn't arrived"), ns=ns)
+    assert not same.cache.reason.startswith("number guard")
+
+
 # The look-alikes that exchange two words, and what the order guard reports.
 ORDER_SWAPS = {
     "Flight from Paris to London": "'paris' and 'london' exchanged",

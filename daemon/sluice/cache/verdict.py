@@ -8,16 +8,18 @@ nothing; `SemanticCache.settle` applies the verdict on the event loop.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from sluice.cache.entry import Entry
+from sluice.types import Guard
 
 # What decided a semantic lookup: the cosine alone (no verifier), the verifier's model, the
-# question's own word pieces (the same question to the models: no model run), or the order
+# question's own word pieces (the same question to the models: no model run), or a rule
 # guard's veto.
-Decision = Literal["", "cosine", "verifier", "word_pieces", "order_guard"]
+Decision = Literal["", "cosine", "verifier", "word_pieces", "order_guard", "number_guard"]
+
 # The same word pieces give the same vector (the embedder is row-independent), so only a
 # candidate this close can be the question itself: only those are tokenized to check.
 SAME_VECTOR = 0.999
@@ -48,11 +50,14 @@ class PairVerifier(Protocol):
         """
         ...
 
-    def refusal(self, query: str, cached: str) -> str:
-        """Why a rule refuses the pair whatever the model would say; "" when none does.
+    def refusal(
+        self, query: str, cached: str, guards: Collection[Guard]
+    ) -> tuple[Guard, str] | None:
+        """The first of `guards` that refuses the pair whatever the model would say, and why;
+        None when none does.
 
-        The order guard (`cache.verifier.order_guard`): two entities or roles exchanged.
-        Pure Python, microseconds: it runs before the model.
+        order_guard: two entities or roles exchanged; number_guard: the two carry different
+        numbers. Pure Python, microseconds: they run before the model.
         """
         ...
 
@@ -74,8 +79,8 @@ class Verdict:
     # What the model ran: every score it gave, and its seconds (metrics).
     scores: tuple[float, ...] = ()
     seconds: float = 0.0
-    # Candidates the order guard vetoed.
-    order_refused: int = 0
+    # The guard that vetoed each vetoed candidate.
+    refused_by: tuple[Guard, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +89,7 @@ class VerifyPolicy:
     wanted: float
     # Model runs one lookup may cost (cache.verifier.max_pairs).
     max_pairs: int
-    order_guard: bool
+    guards: frozenset[Guard]
     # Score every candidate up to max_pairs in one call, even when the nearest passes
     # (evaluations, which apply their own min_probability grid to `scored`).
     score_all: bool = False
@@ -110,7 +115,7 @@ def verify(
     """Decide the candidates (nearest first, not empty) as cheaply as the decision allows.
 
     A candidate with the question's own word pieces is served without a model run. The
-    order guard's veto comes next (it spares the model's run). Otherwise the model scores
+    guards' vetoes come next (they spare the model's run). Otherwise the model scores
     the nearest alone (a typical hit costs one pair), then, when it is refused, the next
     ones in one call, at most `max_pairs` runs in all (what a refused lookup may cost),
     and `served_candidate` picks.
@@ -119,15 +124,17 @@ def verify(
     if same is not None:
         return Verdict(same, "word_pieces", SAME_PIECES_REASON, similarity=same[1],
                        scored=((same[0], 1.0),))  # fmt: skip
-    refused = 0
-    if policy.order_guard:
-        refusals = [verifier.refusal(query, e.question) for e, _ in proposals]
-        refused = sum(map(bool, refusals))
-        if all(refusals):
-            reason = f"order guard: {refusals[0]} (cosine {proposals[0][1]:.4f})"
-            return Verdict(None, "order_guard", reason, similarity=proposals[0][1],
-                           order_refused=refused)  # fmt: skip
-        proposals = [c for c, why in zip(proposals, refusals, strict=True) if not why]
+    refused: tuple[Guard, ...] = ()
+    if policy.guards:
+        refusals = [verifier.refusal(query, e.question, policy.guards) for e, _ in proposals]
+        refused = tuple(r[0] for r in refusals if r is not None)
+        nearest = refusals[0]
+        if nearest is not None and len(refused) == len(proposals):
+            guard, why = nearest
+            reason = f"{guard.replace('_', ' ')}: {why} (cosine {proposals[0][1]:.4f})"
+            return Verdict(None, guard, reason, similarity=proposals[0][1],
+                           refused_by=refused)  # fmt: skip
+        proposals = [c for c, r in zip(proposals, refusals, strict=True) if r is None]
     questions = [e.question for e, _ in proposals[: policy.max_pairs]]
     first = questions if policy.score_all else questions[:1]
     scores, seconds = verifier.score(query, first)

@@ -70,7 +70,8 @@ class Metrics:
         )  # fmt: skip
         self.verifier_decisions = Counter(
             "sluice_cache_verifier_decisions",
-            "Verifier decisions on semantic candidates: accept (served), reject.",
+            "Verifier decisions on semantic candidates: accept (served), reject, same_pieces "
+            "(served without a model run), order_guard / number_guard (vetoed by the rule).",
             ["decision"], registry=r,
         )  # fmt: skip
         self.verifier_score = Histogram(

@@ -19,6 +19,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Collection
+
+from sluice.types import Guard
+from sluice.verifier.order import exchanged
 
 FEATURES = ("numbers_differ", "negation_differs", "reordered", "same_words")
 
@@ -40,6 +44,35 @@ def words(text: str) -> list[str]:
 
 def _numbers(text: str) -> Counter[str]:
     return Counter(n.replace(",", "") for n in _NUMBER.findall(_fold(text)))
+
+
+def numbers_differ(query: str, cached: str) -> bool:
+    """The number guard's rule (cache.verifier.number_guard, a veto, not a feature): the two
+    texts carry different numbers, compared as digit strings without thousands separators
+    or leading zeros ("1,000" = "1000", "04" = "4"). "15th" / "fifteenth" differ: a miss.
+
+    Not `features`' numbers_differ, which the trained model reads and must not change.
+    """
+    return _plain_numbers(query) != _plain_numbers(cached)
+
+
+def refusal(query: str, cached: str, guards: Collection[Guard]) -> tuple[Guard, str] | None:
+    """The first of `guards` that vetoes the pair whatever the model says, and why; or None.
+
+    order_guard: shared content words trade places (order.py); number_guard: the numbers
+    differ (numbers_differ). The reason names no word of a number: it reaches responses.
+    """
+    if "order_guard" in guards:
+        found = exchanged(query, cached)
+        if found is not None:
+            return "order_guard", found.describe()
+    if "number_guard" in guards and numbers_differ(query, cached):
+        return "number_guard", "the two questions carry different numbers"
+    return None
+
+
+def _plain_numbers(text: str) -> Counter[str]:
+    return Counter(n.lstrip("0") or "0" for n in _numbers(text).elements())
 
 
 def _negations(tokens: list[str]) -> int:

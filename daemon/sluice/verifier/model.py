@@ -22,7 +22,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,8 @@ from tokenizers import Tokenizer
 
 from sluice.errors import ConfigError
 from sluice.onnx_session import MAX_CHARS_PER_TOKEN, cpu_session, model_files, prefix
-from sluice.verifier.guards import FEATURES, features
-from sluice.verifier.order import exchanged
+from sluice.types import Guard
+from sluice.verifier.guards import FEATURES, features, refusal
 
 VERIFIER_KEY = "cache.verifier.model_dir"
 
@@ -171,7 +171,8 @@ class Verifier:
     def same_pieces(self, query: str, cached: Sequence[str]) -> list[bool]:
         return self.model.same_pieces(query, cached)
 
-    def refusal(self, query: str, cached: str) -> str:
-        """The order guard's refusal (order.py), or "" when it lets the model decide."""
-        found = exchanged(query, cached)
-        return "" if found is None else found.describe()
+    def refusal(
+        self, query: str, cached: str, guards: Collection[Guard]
+    ) -> tuple[Guard, str] | None:
+        """The guards' veto (guards.refusal), or None: the model decides."""
+        return refusal(query, cached, guards)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import pytest
 
@@ -11,7 +11,8 @@ from sluice.cache.store import SemanticCache, served_candidate
 from sluice.config import CacheSettings, NamespaceCacheSettings, VerifierSettings
 from sluice.errors import InvalidArgument
 from sluice.telemetry.metrics import Metrics
-from sluice.verifier.order import exchanged
+from sluice.types import Guard
+from sluice.verifier.guards import refusal
 from tests.unit.cache.test_store import DIMS, Clock, key, near, put, unit
 
 
@@ -38,10 +39,11 @@ class ScriptedVerifier:
         self.piece_calls.append((query, list(cached)))
         return [(query, c) in self.same for c in cached]
 
-    def refusal(self, query: str, cached: str) -> str:
-        # The real rule (pure Python): the cache decides when to ask it.
-        found = exchanged(query, cached)
-        return "" if found is None else found.describe()
+    def refusal(
+        self, query: str, cached: str, guards: Collection[Guard]
+    ) -> tuple[Guard, str] | None:
+        # The real rules (pure Python): the cache decides when to ask them.
+        return refusal(query, cached, guards)
 
 
 def verified_cache(scorer: ScriptedVerifier, **overrides: object) -> SemanticCache:
@@ -259,37 +261,49 @@ async def test_a_refused_lookup_costs_at_most_max_pairs_model_runs() -> None:
     base = unit(1)
     v = ScriptedVerifier({})  # every pair refused
     c = verified_cache(v, verifier=VerifierSettings(candidates=4, max_pairs=2))
-    for i, cos in enumerate((0.99, 0.95, 0.9, 0.85)):
-        await put(c, f"s{i}", near(base, cos, seed=10 + i))
+    for i, cos in enumerate((0.99, 0.95, 0.9, 0.85)):  # no digits: the number guard passes
+        await put(c, f"s{'abcd'[i]}", near(base, cos, seed=10 + i))
     result = await c.lookup_semantic(key("q"), base, 0.8)
-    assert v.calls == [("q", ["s0"]), ("q", ["s1"])]
+    assert v.calls == [("q", ["sa"]), ("q", ["sb"])]
     assert result.outcome == "miss"
     assert "2 more not scored (cache.verifier.max_pairs 2)" in result.reason
     assert len(result.scored) == 2
     # score_all (evaluations) keeps to the same cap, so their figures are the daemon's.
     v.calls.clear()
     await c.lookup_semantic(key("q"), base, 0.8, score_all=True)
-    assert v.calls == [("q", ["s0", "s1"])]
+    assert v.calls == [("q", ["sa", "sb"])]
 
 
-async def test_the_order_guard_refuses_a_swap_the_model_would_serve_without_running_it() -> None:
+# (guard, asked, stored, the model's P, the reason): issue #18 — the model served the swap with
+# P ≥ 0.999 and, retrained, another order number at 0.972 (bench/verifier_probes.tsv).
+GUARDED = [
+    ("order_guard", "Convert 100 euros to dollars", "Convert 100 dollars to euros", 0.9995,
+     "order guard: 'euros' and 'dollars' exchanged"),
+    ("number_guard", "Order #88214 has not arrived yet", "Order #88213 has not arrived yet", 0.972,
+     "number guard: the two questions carry different numbers"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("guard", "asked", "stored", "p", "reason"), GUARDED)
+async def test_a_guard_refuses_what_the_model_would_serve_without_running_it(
+    guard: str, asked: str, stored: str, p: float, reason: str
+) -> None:
     base = unit(1)
-    asked, stored = "Convert 100 euros to dollars", "Convert 100 dollars to euros"
-    v = ScriptedVerifier({(asked, stored): 0.9995})  # issue #18: served with P ≥ 0.999
+    v = ScriptedVerifier({(asked, stored): p})
     c = verified_cache(v)
     await put(c, stored, near(base, 0.96))
     result = await c.lookup_semantic(key(asked), base, 0.80)
     assert result.outcome == "miss"
-    assert result.decided_by == "order_guard"
-    assert "order guard: 'euros' and 'dollars' exchanged" in result.reason
+    assert result.decided_by == guard
+    assert reason in result.reason
     assert v.calls == []  # refused whatever the model says: it never ran
     assert c.stats("ns").misses == 1
     guarded = c.metrics.registry.get_sample_value(
-        "sluice_cache_verifier_decisions_total", {"decision": "order_guard"}
+        "sluice_cache_verifier_decisions_total", {"decision": guard}
     )
     assert guarded == 1.0
     # Switched off, the model decides (and serves it).
-    off = verified_cache(v, verifier=VerifierSettings(order_guard=False))
+    off = verified_cache(v, verifier=VerifierSettings(**{guard: False}))  # type: ignore[arg-type]
     await put(off, stored, near(base, 0.96))
     served = await off.lookup_semantic(key(asked), base, 0.80)
     assert served.outcome == "semantic"

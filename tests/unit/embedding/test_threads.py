@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sluice.cache.store import SemanticCache
@@ -15,7 +15,7 @@ from sluice.embedding.batcher import MicroBatcher
 from sluice.embedding.model import Embedded, OnnxEmbedder
 from sluice.pipeline import Pipeline
 from sluice.telemetry.metrics import Metrics
-from sluice.types import ChatMessage, GenParams, Usage
+from sluice.types import ChatMessage, GenParams, Guard, Usage
 from sluice.verifier.model import OnnxVerifier
 from tests.unit.embedding.test_model import embedder
 
@@ -96,8 +96,10 @@ class _ThreadProbe:
     def same_pieces(self, query: str, cached: Sequence[str]) -> list[bool]:
         return [False] * len(cached)
 
-    def refusal(self, query: str, cached: str) -> str:
-        return ""
+    def refusal(
+        self, query: str, cached: str, guards: Collection[Guard]
+    ) -> tuple[Guard, str] | None:
+        return None
 
 
 class _EmbedThreads(_Probe):

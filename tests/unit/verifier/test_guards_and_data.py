@@ -8,7 +8,7 @@ import pytest
 
 from sluice.evaluation import generated_pairs as g
 from sluice.evaluation.splits import part_of_text, split
-from sluice.verifier.guards import FEATURES, features, words
+from sluice.verifier.guards import FEATURES, features, numbers_differ, refusal, words
 
 
 @pytest.mark.parametrize(
@@ -140,3 +140,28 @@ def test_templated_pairs_are_deterministic_and_labelled_by_what_changed() -> Non
             swapped = sorted(a) == sorted(b)
             one_slot_changed = len(a) == len(b) and sum(map(str.__ne__, a, b)) == 1
             assert swapped or one_slot_changed, (p.a, p.b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "differ"),
+    [
+        ("Order #88213 has not arrived", "Order #88214 has not arrived", True),
+        ("Ticket 4521: error 500", "Ticket 4521: error 500 again", False),
+        ("Is Python 3.12 faster than 3.11?", "Is Python 3.11 faster than 3.12?", False),  # order
+        ("Transfer 1,000 dollars", "Transfer 1000 dollars", False),
+        ("Am 04. April 1892", "Am 4. April 1892", False),
+        ("Book 2 tickets", "Book 3 tickets", True),
+        ("Book 2 tickets", "Book 2 2 tickets", True),
+        ("the 15th century", "the fifteenth century", True),  # a miss, never a wrong answer
+        ("How do I reset my password?", "How can I reset my password?", False),
+    ],
+)
+def test_the_number_guard_compares_digit_strings(a: str, b: str, differ: bool) -> None:
+    assert numbers_differ(a, b) is differ
+    assert (refusal(a, b, {"number_guard"}) is not None) is differ
+    assert refusal(a, b, set()) is None
+
+
+def test_the_order_guard_speaks_first() -> None:
+    assert refusal("Convert 5 euros to dollars", "Convert 5 dollars to euros",
+                   {"order_guard", "number_guard"})[0] == "order_guard"  # fmt: skip
