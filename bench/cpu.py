@@ -14,8 +14,11 @@ on a shared machine than a latency.
      L2 hit, same word pieces  "…?" → "… ?": the uncased WordPiece sees the same question
      L2 hit, verifier served   "…?" → "…": other word pieces, the verifier accepts it
      L2 refused by verifier    another item number: near neighbours, every one refused
+                               (by the number guard unless --set cache.verifier.number_guard=false)
+     L2 refused by the number guard   the same queries, when the guard is on: no model run
      miss + Store (far)        a Lookup that misses with no neighbour, then Store of it
-     miss + Store (near)       the same with near neighbours (the verifier runs and refuses)
+     miss + Store (near)       the same with near neighbours (the verifier runs and refuses;
+                               the number guard, when on, vetoes them first)
    The L2 and refused queries are first looked up once and only those with the expected
    outcome are measured (the table says how many); model pairs per call come from the
    daemon's own sluice_cache_verifier_score counter.
@@ -156,6 +159,10 @@ def refused(r: pb.LookupResponse) -> bool:
     return r.cache.outcome == pb.CACHE_OUTCOME_MISS and r.cache.reason.startswith("verifier:")
 
 
+def guarded(r: pb.LookupResponse) -> bool:
+    return r.cache.outcome == pb.CACHE_OUTCOME_MISS and r.cache.reason.startswith("number guard")
+
+
 async def sequential(b: Bench, entries: int, n: int) -> dict[str, Measured]:
     rng = random.Random(1)
     picks = [rng.randrange(entries) for _ in range(n)]
@@ -163,6 +170,7 @@ async def sequential(b: Bench, entries: int, n: int) -> dict[str, Measured]:
     same, same_kept = await b.keep([question(i)[:-1] + " ?" for i in picks], semantic)
     verified, verified_kept = await b.keep([question(i)[:-1] for i in picks], semantic)
     no, no_kept = await b.keep([other_item(i) for i in picks], refused)
+    vetoed, vetoed_kept = await b.keep([other_item(i) for i in picks], guarded)
 
     async def miss_store(text: str) -> None:
         await b.lookup(text)
@@ -178,6 +186,7 @@ async def sequential(b: Bench, entries: int, n: int) -> dict[str, Measured]:
         "L2 hit, same word pieces": await b.measure(same, b.lookup, same_kept),
         "L2 hit, verifier served": await b.measure(verified, b.lookup, verified_kept),
         "L2 refused by the verifier": await b.measure(no, b.lookup, no_kept),
+        "L2 refused by the number guard": await b.measure(vetoed, b.lookup, vetoed_kept),
         "miss + Store (no neighbour)": await b.measure([far(i) for i in range(n)], miss_store),
         "miss + Store (near neighbours)": await b.measure(
             [question(entries + i) for i in range(n)], miss_store
