@@ -78,7 +78,7 @@ def main() -> None:
     off = run(False, args.seconds)
     table(
         f"Embed over gRPC (unix socket), real daemon, {os.cpu_count()} cores, "
-        "onnxruntime 2 intra-op threads",
+        "shipped defaults (embedding.precision auto, one onnxruntime thread per call)",
         [
             ("one short text (12 tokens), p50 / p99",
              f"{on['one_p50']:.2f} ms / {on['one_p99']:.2f} ms"),
