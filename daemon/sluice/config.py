@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sluice.errors import ConfigError
 from sluice.namespaces import check_names
 from sluice.routing_config import RoutingSettings
+from sluice.types import Guard
 
 # The longest time to live, for the config and for requests alike (cache.expiry): an
 # expiry must stay a valid protobuf Timestamp (year ≤ 9999). Ten years is far from it.
@@ -300,6 +301,13 @@ class VerifierSettings(_Strict):
             "refused, a miss. Figures: docs/cache-eval.md."
         ),
     )
+
+    @property
+    def guards(self) -> frozenset[Guard]:
+        """The rule guards switched on (cache/verdict.py runs them before the model)."""
+        on: dict[Guard, bool] = {"order_guard": self.order_guard, "number_guard": self.number_guard}
+        return frozenset(guard for guard, enabled in on.items() if enabled)
+
     # Lookups given a ready vector (`sluice eval cache`) decided at once. The daemon's own
     # lookups run the verifier on the embedding lane that embedded the question, right
     # after it (one hop, issue #19): embedding.threads is their CPU budget, not this.

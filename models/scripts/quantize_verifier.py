@@ -60,10 +60,6 @@ def encode(tokenizer, pairs, max_len, swap=None):
     return out
 
 
-def quantize(fp32: Path, int8: Path) -> None:
-    quantize_dynamic_int8(fp32, int8)
-
-
 def session(path: Path):
     """As the daemon opens it (sluice.onnx_session.cpu_session): CPU, one thread, all fusions."""
     import onnxruntime as ort
@@ -167,7 +163,7 @@ def finish(out: Path, fp32: Path, tokenizer, calibration: list[LabelledPair],
     train_seconds, torch); the rest is filled in here. Returns the written verifier.json.
     """
     onnx_path = out / "model.onnx"
-    quantize(fp32, onnx_path)
+    quantize_dynamic_int8(fp32, onnx_path)
     int8, full = session(onnx_path), session(fp32)
     max_len = meta["max_tokens"]
     cal_encoded = encode(tokenizer, calibration, max_len)

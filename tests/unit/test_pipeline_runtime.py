@@ -8,7 +8,6 @@ started with, and record its route (what Feedback learns from) on the router tha
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -24,7 +23,6 @@ from sluice.routing.router import Router
 from sluice.telemetry.metrics import Metrics
 from sluice.types import ChatMessage, Completion, GenParams, Usage
 from tests.unit.cascade.fakes import FakeProvider
-from tests.unit.embedding.test_model import embedder
 
 QUESTION = "How do I delete a file in Linux?"
 
@@ -36,14 +34,6 @@ def settings(*, cache_enabled: bool) -> Settings:
                    "deployments": [{"provider": "p", "model": "gpt-4o-mini"}]}],
         "cache": {"enabled": cache_enabled},
     })  # fmt: skip
-
-
-@pytest.fixture
-async def batcher() -> AsyncIterator[MicroBatcher]:
-    batcher = MicroBatcher(embedder(), Metrics())
-    await batcher.start()
-    yield batcher
-    await batcher.stop()
 
 
 async def ask(pipeline: Pipeline[Any], *, stream: bool) -> CompletionResult:

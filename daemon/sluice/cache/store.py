@@ -44,7 +44,7 @@ from sluice.cache.verdict import (
 from sluice.config import CacheSettings
 from sluice.errors import InvalidArgument, NotFound
 from sluice.telemetry.metrics import Metrics
-from sluice.types import Guard, Usage
+from sluice.types import Usage
 
 Outcome = Literal["exact", "semantic", "miss", "skipped"]
 # What became of an entry another pod made (import_entry).
@@ -316,12 +316,7 @@ class SemanticCache:
             if min_probability is not None
             else self.policy(key.namespace).min_probability
         )
-        guards: set[Guard] = set()
-        if s.order_guard:
-            guards.add("order_guard")
-        if s.number_guard:
-            guards.add("number_guard")
-        policy = VerifyPolicy(wanted, s.max_pairs, frozenset(guards), score_all)
+        policy = VerifyPolicy(wanted, s.max_pairs, s.guards, score_all)
         v = verify(verifier, key.question, proposals, policy)
         version = verifier.version if v.decided_by == "verifier" else ""
         entry = None if v.served is None else v.served[0]

@@ -141,7 +141,8 @@ def weights_file(model_dir: Path, precision: str = "auto") -> str:
     An explicit precision whose file is missing is a ConfigError naming embedding.precision.
     """
     if precision == "auto":
-        return MODEL_FILES["int8"] if (model_dir / MODEL_FILES["int8"]).is_file() else "model.onnx"
+        int8 = MODEL_FILES["int8"]
+        return int8 if (model_dir / int8).is_file() else MODEL_FILES["fp32"]
     name = MODEL_FILES[precision]
     if not (model_dir / name).is_file():
         others = sorted(p for p, f in MODEL_FILES.items() if (model_dir / f).is_file())
@@ -156,8 +157,11 @@ def weights_file(model_dir: Path, precision: str = "auto") -> str:
 def model_id(model_dir: Path, precision: str = "auto") -> str:
     """`<folder>@<sha256 prefix>` of the file that runs: what cached vectors and trained
     routers are tied to."""
-    path = model_dir / weights_file(model_dir, precision)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return _file_id(model_dir, weights_file(model_dir, precision))
+
+
+def _file_id(model_dir: Path, weights: str) -> str:
+    digest = hashlib.sha256((model_dir / weights).read_bytes()).hexdigest()
     return f"{model_dir.name}@{digest[:12]}"
 
 
@@ -188,7 +192,7 @@ class OnnxEmbedder:
         # Token states [batch, sequence, dim] are mean-pooled here; a graph that pools itself
         # returns [batch, dim] (USE-multilingual, docs/embedding-models.md) and is only normalised.
         self._pools_itself = len(self.session.get_outputs()[0].shape) == 2
-        self.model_id = model_id(model_dir, precision)
+        self.model_id = _file_id(model_dir, self.weights)
         # Activations quantized per call: a row's vector would depend on its batch-mates and
         # their padding (up to 0.03 of cosine), so every text runs alone (`run`).
         metadata = self.session.get_modelmeta().custom_metadata_map

@@ -9,7 +9,7 @@ truncated question's vector.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,6 @@ from sluice.pipeline import CompletionRequest, Pipeline
 from sluice.routing.policy import Choice, RouteContext, Stateless, Vector
 from sluice.routing.router import Router
 from sluice.routing_config import NamespaceRouting, RoutingSettings
-from sluice.telemetry.metrics import Metrics
 from sluice.types import ChatMessage, Completion, GenParams, Usage
 from tests.unit.cascade.fakes import FakeProvider
 from tests.unit.embedding.test_bounds import embedder
@@ -48,14 +47,6 @@ class Recording(Stateless):
     def choose(self, context: RouteContext) -> Choice:
         self.seen.append(context.vector)
         return Choice(0, "recorded")
-
-
-@pytest.fixture
-async def batcher() -> AsyncIterator[MicroBatcher]:
-    batcher = MicroBatcher(embedder(), Metrics())
-    await batcher.start()
-    yield batcher
-    await batcher.stop()
 
 
 def pipeline_with(
@@ -88,16 +79,28 @@ def seen(policy: Recording) -> list[Any]:
     return policy.seen
 
 
+async def routed(
+    batcher: MicroBatcher, call: Callable[[Pipeline[Any]], Awaitable[Any]], *, cache: bool
+) -> tuple[list[Any], Any, float]:
+    """`call` on a pipeline routed by a Recording policy: the vectors the policy saw, what
+    `call` returned, and how many texts the batcher embedded meanwhile."""
+    policy = Recording()
+    pipeline = pipeline_with(batcher, policy, cache_enabled=cache)
+    before = embedded_texts(batcher)
+    try:
+        result = await call(pipeline)
+    finally:
+        pipeline.cache.close()
+    return seen(policy), result, embedded_texts(batcher) - before
+
+
 async def test_long_prompts_with_a_shared_prefix_route_on_their_tails(
     batcher: MicroBatcher,
 ) -> None:
-    policy = Recording()
-    pipeline = pipeline_with(batcher, policy, cache_enabled=True)
-    try:
-        results = [await pipeline.complete(request(q)) for q in (LONG_A, LONG_B)]
-    finally:
-        pipeline.cache.close()
-    a, b = seen(policy)
+    async def both(pipeline: Pipeline[Any]) -> list[Any]:
+        return [await pipeline.complete(request(q)) for q in (LONG_A, LONG_B)]
+
+    (a, b), results, _ = await routed(batcher, both, cache=True)
     # Before issue #21 both were the vector of the prefix alone: identical.
     assert float(a @ b) < 0.95
     emb = embedder()
@@ -113,30 +116,20 @@ async def test_long_prompts_with_a_shared_prefix_route_on_their_tails(
 async def test_a_short_question_is_embedded_once_for_the_cache_and_the_router(
     batcher: MicroBatcher,
 ) -> None:
-    policy = Recording()
-    pipeline = pipeline_with(batcher, policy, cache_enabled=True)
-    before = embedded_texts(batcher)
-    try:
-        result = await pipeline.complete(request(SHORT))
-    finally:
-        pipeline.cache.close()
-    (vector,) = seen(policy)
+    (vector,), result, embedded = await routed(
+        batcher, lambda p: p.complete(request(SHORT)), cache=True
+    )
     assert np.array_equal(vector, embedder().embed([SHORT])[0].vector)
     assert result.stored
-    assert embedded_texts(batcher) - before == 1
+    assert embedded == 1
 
 
 @pytest.mark.parametrize("question", [SHORT, LONG_A])
 async def test_the_route_rpc_without_a_cache_embeds_the_tail_once(
     batcher: MicroBatcher, question: str
 ) -> None:
-    policy = Recording()
-    pipeline = pipeline_with(batcher, policy, cache_enabled=False)
-    before = embedded_texts(batcher)
-    try:
-        await pipeline.route(request(question))
-    finally:
-        pipeline.cache.close()
-    (vector,) = seen(policy)
+    (vector,), _, embedded = await routed(
+        batcher, lambda p: p.route(request(question)), cache=False
+    )
     assert np.array_equal(vector, embedder().embed([question], tail=True)[0].vector)
-    assert embedded_texts(batcher) - before == 1
+    assert embedded == 1
