@@ -11,9 +11,11 @@ The generic format is CSV or JSONL with one row per prompt:
 
 A directory is read as one dataset: every `*.csv` / `*.jsonl` in it or in its
 `responses/` folder (RouteLLM's MMLU), or RouteLLM's MT-Bench layout
-(`question.jsonl` + `judgements.jsonl`). A `contaminated_prompts.jsonl` in the
-directory (or beside the file) lists prompts to drop (`eval_prompt`), as
-RouteLLM does.
+(`question.jsonl` + `judgements.jsonl`). MESS+'s lm-evaluation-harness layout
+(`input_text`, then per tier `acc_<tier>` or `acc_norm_<tier>`) is read as the
+three Llama models it ran (`MESS_MODELS`); it has no answer texts. A
+`contaminated_prompts.jsonl` in the directory (or beside the file) lists prompts
+to drop (`eval_prompt`), as RouteLLM does.
 """
 
 from __future__ import annotations
@@ -36,6 +38,13 @@ _ANSWER = re.compile(
     r"\[The Start of Assistant's Answer\]\n(.*?)\n\[The End of Assistant's Answer\]", re.DOTALL
 )
 _FALSE = {"false", "0", "no"}
+# MESS+ (ryanzhangofficial/RouterDC, data/inference_outputs.tar.gz): its tier names → the
+# models it ran with lm-evaluation-harness (docs/data.md).
+MESS_MODELS = {
+    "small": "Llama-3.2-1B-Instruct",
+    "medium": "Llama-3.1-8B-Instruct",
+    "large": "Llama-3.3-70B-Instruct",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +119,29 @@ def detect_models(records: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def mess_records(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]] | None:
+    """MESS+'s columns in the generic format, or None when `records` are not in its layout.
+
+    Its `label_<tier>` columns are the correctness of the tier's choice, not the choice:
+    serving them as answer text would hand the confidence scorer the label, so they are
+    not read. Only the accuracy (`acc_norm_` where present, as ARC reports it) is.
+    """
+    if not records or "input_text" not in records[0]:
+        return None
+    columns = records[0].keys()
+    quality = {}
+    for tier, model in MESS_MODELS.items():
+        column = next((c for c in (f"acc_norm_{tier}", f"acc_{tier}") if c in columns), None)
+        if column is None:
+            return None
+        quality[model] = column
+    return [{"prompt": r["input_text"], **{m: r[c] for m, c in quality.items()}} for r in records]
+
+
 def parse_records(
     records: Sequence[Mapping[str, Any]], models: Sequence[str] | None, source: str
 ) -> tuple[tuple[str, ...], list[ReplayRow]]:
+    records = mess_records(records) or records
     if records and "prompt" not in records[0]:
         raise ValueError(f"{source}: no `prompt` column")
     names = tuple(models) if models else detect_models(records)

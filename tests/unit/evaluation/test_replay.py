@@ -85,3 +85,27 @@ def test_mt_bench_layout(tmp_path: Path) -> None:
     assert row.prompt == "Write a poem"
     assert row.quality == {"a": 0.7, "b": 1.0}
     assert row.response == {"a": "Roses", "b": "Roses"}
+
+
+def test_mess_layout_reads_the_three_llama_tiers_and_not_their_labels(tmp_path: Path) -> None:
+    path = tmp_path / "arc_easy.csv"
+    head = "doc_id,input_text,benchmark_name"
+    per_tier = ("label", "acc", "acc_norm", "energy_consumption", "inference_time")
+    cols = [f"{c}_{t}" for t in ("small", "medium", "large") for c in per_tier]
+    # acc and acc_norm disagree on purpose: ARC's accuracy is acc_norm.
+    small, medium, large = ("1.0,0.0,1.0,139.5,1.0", "0.0,1.0,0.0,643.0,4.3",
+                            "1.0,1.0,1.0,2590.6,10.5")  # fmt: skip
+    path.write_text(
+        ",".join([head, *cols]) + "\n"
+        + f"0,Which gas do plants take in?,arc_easy,{small},{medium},{large}\n"
+    )  # fmt: skip
+    data = load_replay(path)
+    assert data.models == (
+        "Llama-3.2-1B-Instruct", "Llama-3.1-8B-Instruct", "Llama-3.3-70B-Instruct",
+    )  # fmt: skip
+    (row,) = data.rows
+    assert row.prompt == "Which gas do plants take in?"
+    assert row.quality == {
+        "Llama-3.2-1B-Instruct": 1.0, "Llama-3.1-8B-Instruct": 0.0, "Llama-3.3-70B-Instruct": 1.0,
+    }  # fmt: skip
+    assert row.response == {}, "label_<tier> is correctness: never an answer text"
