@@ -50,7 +50,7 @@ from sluice.evaluation.routing_eval import (
     Split,
     Tiers,
     Vectors,
-    cheap_answers,
+    answers,
     fit_classifier,
     fit_confidence,
     matrix,
@@ -187,14 +187,14 @@ def evaluate(name: str, data: ReplaySet, tiers: Tiers, vectors: Vectors, econ: E
              index: dict[str, int], seed: int, boot: int, model_id: str) -> list[str]:  # fmt: skip
     s: Split = split(data.rows, seed)
     clf = fit_classifier(s, tiers, vectors, 0.05, model_id)
-    conf = fit_confidence(s, tiers, vectors, 0.05, model_id)
     cheap = tiers.models[0]
+    conf = fit_confidence(s, tiers, vectors, 0.05, model_id).scorers[cheap]
 
     def need(rows: Sequence[ReplayRow]) -> Array:
         return clf.need_more(features(matrix(rows, vectors), [len(r.prompt) for r in rows]))[:, 0]
 
     def confidence(rows: Sequence[ReplayRow]) -> Array:
-        return conf.probability(matrix(rows, vectors), cheap_answers(rows, cheap))
+        return conf.probability(matrix(rows, vectors), answers(rows, cheap))
 
     idx_cal = np.array([index[r.prompt] for r in s.cal])
     idx_test = np.array([index[r.prompt] for r in s.test])

@@ -241,13 +241,17 @@ def _routing_parsers(eval_sub: Any, sub: Any) -> None:
     routing.add_argument("--json-out", type=Path, help="also write the JSON object to this file")
     routing.add_argument("--plot", type=Path, help="write a PNG plot here (+ -calibration.png)")
     routing.add_argument("--policies", help="comma-separated subset of the policies")
-    routing.add_argument("--seed", type=int, default=0)
+    routing.add_argument("--seed", type=int, action="append", dest="seeds",
+                         help="split seed; repeat for several splits (default: 0)")  # fmt: skip
     routing.add_argument("--margin", type=float, default=0.05,
                          help="a tier suffices within this of the best tier's quality")  # fmt: skip
     routing.add_argument("--limit", type=int, help="at most N prompts per data set (seeded)")
     routing.add_argument("--cache-dir", type=Path, help="keep prompt embeddings here")
-    routing.add_argument("--save-confidence", type=Path,
-                         help="write the first data set's learned confidence (.npz)")  # fmt: skip
+    routing.add_argument(
+        "--save-confidence", type=Path,
+        help="write the first data set's learned confidence: FILE.npz the cheapest tier's, "
+             "a folder one .npz per tier below the top",
+    )  # fmt: skip
     train = sub.add_parser("train", help="train a routing model from replay data")
     train_sub = train.add_subparsers(dest="what", required=True)
     clf = train_sub.add_parser("classifier", help="the complexity classifier (.npz)")
@@ -441,7 +445,7 @@ def _routing(args: argparse.Namespace) -> int:
         )  # fmt: skip
     return routing_run.eval_routing(
         settings, model_dir, replay=args.replay, json_out=args.json, plot_path=args.plot,
-        cache_dir=args.cache_dir, seed=args.seed, margin=args.margin,
+        cache_dir=args.cache_dir, seeds=args.seeds or [0], margin=args.margin,
         policies=args.policies.split(",") if args.policies else None, limit=args.limit,
         save_confidence=args.save_confidence, markdown=args.markdown, json_file=args.json_out,
     )  # fmt: skip

@@ -531,6 +531,10 @@ class ConfidenceSettings(_Strict):
     prior: Fraction = 0.8
     # A learned scorer (.npz from `sluice eval routing --save-confidence`) replaces a, b, c.
     learned_path: Path | None = None
+    # One learned scorer per model, each fitted on that model's own answers (`sluice eval
+    # routing --save-confidence DIR` writes them); a model not listed uses learned_path,
+    # else a, b, c.
+    learned_by_model: dict[str, Path] = Field(default_factory=dict)
 
 
 class BaselineSettings(_Strict):
@@ -721,6 +725,13 @@ class Settings(_Strict):
         for key, tier_name in self.routing.tier_references():
             if tier_name not in names:
                 raise ValueError(f"{key}: no tier {tier_name!r} (configured tiers: {names})")
+        models = {dep.model for tier in self.tiers for dep in tier.deployments}
+        for model in self.cascade.confidence.learned_by_model:
+            if model not in models:
+                raise ValueError(
+                    f"cascade.confidence.learned_by_model.{model}: no tier deploys model "
+                    f"{model!r} (configured: {sorted(models)})"
+                )
         base = self.cascade.baseline
         if base is not None and base.provider not in self.providers:
             raise ValueError(f"cascade.baseline.provider: {base.provider!r} is not defined")

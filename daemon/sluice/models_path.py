@@ -6,13 +6,14 @@ Part of the composition root (app.py), split out to keep each file readable.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Protocol
 
 import aiohttp
 
 from sluice.cascade.budget import BudgetGuard, BudgetLimit, ExhaustedAction, InMemoryBudgetGuard
 from sluice.cascade.confidence import CombinedScorer, FormatScorer, LogprobScorer, Scorer
-from sluice.cascade.learned import LearnedScorer
+from sluice.cascade.learned import LearnedScorer, TierScorer
 from sluice.cascade.plan import Catalogue
 from sluice.config import ProviderSettings, Settings
 from sluice.errors import ConfigError
@@ -69,14 +70,24 @@ def build_providers(
 
 def probability_scorer(settings: Settings) -> Scorer:
     conf = settings.cascade.confidence
-    if conf.learned_path is None:
-        return LogprobScorer(conf.a, conf.b, conf.c, conf.prior)
+    default: Scorer = (
+        LogprobScorer(conf.a, conf.b, conf.c, conf.prior)
+        if conf.learned_path is None
+        else _learned(conf.learned_path, "cascade.confidence.learned_path")
+    )
+    if not conf.learned_by_model:
+        return default
+    key = "cascade.confidence.learned_by_model"
+    return TierScorer(
+        {m: _learned(p, f"{key}.{m}") for m, p in conf.learned_by_model.items()}, other=default
+    )
+
+
+def _learned(path: Path, key: str) -> LearnedScorer:
     try:
-        return LearnedScorer.load(conf.learned_path)
+        return LearnedScorer.load(path)
     except (OSError, ValueError, KeyError) as exc:
-        raise ConfigError(
-            "cascade.confidence.learned_path", f"cannot load {conf.learned_path}: {exc}"
-        ) from None
+        raise ConfigError(key, f"cannot load {path}: {exc}") from None
 
 
 class SharedState(Protocol):

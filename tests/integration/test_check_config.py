@@ -60,7 +60,17 @@ CASES = {
         {"embedding": {"model_dir": "/nonexistent/model"}},
         "embedding.model_dir",
     ),
-}
+    "per-model confidence for a model no tier deploys": (
+        {"providers": {"oa": PROVIDER}, "tiers": TIERS,
+         "cascade": {"confidence": {"learned_by_model": {"gpt-5": "/x.npz"}}}},
+        "cascade.confidence.learned_by_model.gpt-5",
+    ),
+    "per-model confidence file that does not load": (
+        {"providers": {"oa": PROVIDER}, "tiers": TIERS,
+         "cascade": {"confidence": {"learned_by_model": {"gpt-4o-mini": "/nonexistent.npz"}}}},
+        "cascade.confidence.learned_by_model.gpt-4o-mini",
+    ),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 pytestmark = pytest.mark.integration
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -27,7 +28,7 @@ def test_eval_routing_json_and_plot(tmp_path: Path) -> None:
         "eval", "routing", "--replay", str(DATA / "routing_replay.csv"),
         "--config", str(DATA / "routing_replay.yaml"), "--json", "--plot", str(plot),
         "--cache-dir", str(tmp_path / "emb"), "--save-confidence", str(tmp_path / "conf.npz"),
-        "--json-out", str(tmp_path / "out.json"),
+        "--json-out", str(tmp_path / "out.json"), "--seed", "0", "--seed", "1",
         cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -35,24 +36,80 @@ def test_eval_routing_json_and_plot(tmp_path: Path) -> None:
     data = report["datasets"]["routing_replay"]
     assert data["strong_model"] == "big"
     assert data["cheap_model"] == "tiny"
-    assert data["split"] == {"fit": 12, "calibrate": 3, "test": 15}
-    policies = data["policies"]
-    assert set(policies) == {
-        "always-cheap", "always-strong", "random", "rules", "classifier", "bandit", "cascade",
-        "cascade+classifier",
+    assert data["tier_models"] == ["tiny", "mid", "big"]
+    first, second = data["runs"]
+    assert (first["seed"], second["seed"]) == (0, 1)
+    assert first["split"] == {"fit": 12, "calibrate": 3, "test": 15}
+    # Each tier below the strongest has its own learned confidence.
+    assert [c["model"] for c in first["confidence"]] == ["tiny", "mid"]
+    policies = first["policies"]
+    every = {
+        "always-cheap", "always-medium", "always-strong", "random", "rules", "classifier",
+        "bandit", "cascade", "cascade+classifier",
     }  # fmt: skip
+    assert set(policies) == every
     for metrics in policies.values():
         assert set(metrics) >= KEYS
         assert 0.0 <= metrics["quality"] <= 1.0
         assert metrics["cost"] >= 0.0
     assert policies["always-strong"]["strong_share"] == 1.0
     assert policies["always-cheap"]["strong_share"] == 0.0
-    assert policies["always-cheap"]["cost"] < policies["always-strong"]["cost"]
+    assert policies["always-cheap"]["cost"] < policies["always-medium"]["cost"]
+    assert policies["always-medium"]["cost"] < policies["always-strong"]["cost"]
+    # A fixed tier on the hull has no lead over it.
+    assert policies["always-cheap"]["lead_over_hull"] == 0.0
     assert policies["random"]["apgr"] is not None
+    head = data["headline"]
+    assert set(head) == every
+    strongest = head["always-strong"]
+    assert strongest["quality_vs_strong"] == 1.0
+    assert strongest["cost_vs_strong"] == 1.0
+    assert strongest["seeds_at_95pct_of_strong"] == [2, 2]
+    lo, hi = head["cascade"]["cost_vs_strong_ci95"]
+    assert lo <= hi
     assert plot.is_file()
     assert (tmp_path / "routing-calibration.png").is_file()
     assert (tmp_path / "conf.npz").is_file()
     assert json.loads((tmp_path / "out.json").read_text()) == report
+
+
+def test_per_tier_confidence_saved_to_a_folder_loads_in_the_daemon(tmp_path: Path) -> None:
+    """`--save-confidence DIR` writes a scorer per tier below the top and the config lines
+    that load them; check-config (which loads them as serve does) accepts that config."""
+    out = tmp_path / "conf"
+    done = run(
+        "eval", "routing", "--replay", str(DATA / "routing_replay.csv"),
+        "--config", str(DATA / "routing_replay.yaml"), "--policies", "cascade",
+        "--cache-dir", str(tmp_path / "emb"), "--save-confidence", str(out), cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["mid.npz", "tiny.npz"]
+    snippet = done.stderr[done.stderr.index("cascade:") :]
+    config = yaml.safe_load((DATA / "routing_replay.yaml").read_text())
+    config.update(yaml.safe_load(snippet))
+    assert set(config["cascade"]["confidence"]["learned_by_model"]) == {"tiny", "mid"}
+    path = tmp_path / "with-confidence.yaml"
+    path.write_text(yaml.safe_dump(config))
+    checked = run("check-config", str(path), cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_a_three_tier_cascade_pays_for_every_tier_it_called(tmp_path: Path) -> None:
+    """Issue #21: a request the cascade escalated twice costs cheap + medium + strong."""
+    done = run(
+        "eval", "routing", "--replay", str(DATA / "routing_replay.csv"),
+        "--config", str(DATA / "routing_replay.yaml"), "--json", "--policies", "cascade",
+        "--cache-dir", str(tmp_path / "emb"), cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    policies = json.loads(done.stdout)["datasets"]["routing_replay"]["runs"][0]["policies"]
+    every_call = sum(policies[f"always-{t}"]["cost"] for t in ("cheap", "medium", "strong"))
+    # The cascade at its lowest threshold serves the cheap answer; above every confidence
+    # it escalates every request to the top and pays each tier on the way.
+    curve = sorted(policies["cascade"]["curve"], key=lambda p: p["knob"])
+    assert curve[0]["cost"] == pytest.approx(policies["always-cheap"]["cost"])
+    assert curve[-1]["cost"] == pytest.approx(every_call)
+    assert curve[-1]["strong_share"] == 1.0
 
 
 def test_train_classifier_writes_a_model_the_daemon_config_accepts(tmp_path: Path) -> None:

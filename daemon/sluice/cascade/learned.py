@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -23,6 +24,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from sluice.cascade import arithmetic
 from sluice.cascade.confidence import CombinedScorer, FormatScorer, LogprobScorer, Scorer
 from sluice.learning.logistic import fit_logistic, predict
 from sluice.types import Completion, GenParams, ProviderRequest
@@ -34,17 +36,28 @@ _FINAL = re.compile(
 )
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _FORMAT = FormatScorer()
+_FINAL_NUMBER = re.compile(r"(?:####|answer is:?)\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
+_CONTRAST = re.compile(r"\b(?:however|but)\b", re.IGNORECASE)
 ANSWER_FEATURES = (
     "has_text", "log_chars", "final_answer_marker", "numbers_per_word", "format_gate",
     "truncated", "has_logprobs", "mean_logprob", "min_logprob",
+    # Reading the answer (issue #21): its own arithmetic, its final number, its hedges.
+    "equations", "wrong_equation", "wrong_equation_share", "final_number_in_prompt",
+    "final_number_not_integer", "contrast_word", "log_chars_vs_prompt",
 )  # fmt: skip
 
 
-def answer_features(completion: Completion, params: GenParams | None = None) -> Array:
+def answer_features(
+    completion: Completion, params: GenParams | None = None, prompt: str = ""
+) -> Array:
+    """The answer's features, in ANSWER_FEATURES order; `prompt` is the question it answers."""
     text = completion.text
     words = max(1, len(text.split()))
     gate = _FORMAT.score(completion, ProviderRequest("", (), params or GenParams()))
     lp = LogprobScorer.features(completion)
+    equations = arithmetic.check(text)
+    final = _FINAL_NUMBER.search(text)
+    number = final.group(1).replace(",", "") if final else ""
     return np.array(
         [
             float(bool(text.strip())),
@@ -56,8 +69,20 @@ def answer_features(completion: Completion, params: GenParams | None = None) -> 
             float(lp is not None),
             lp[0] / 20.0 if lp is not None else 0.0,
             lp[1] / 20.0 if lp is not None else 0.0,
+            min(equations.checked, 10) / 10.0,
+            float(equations.wrong > 0),
+            equations.wrong / max(equations.checked, 1),
+            float(bool(number) and number in prompt.replace(",", "")),
+            float("." in number),
+            float(bool(_CONTRAST.search(text))),
+            (math.log1p(len(text)) - math.log1p(len(prompt))) / 8.0,
         ]
     )
+
+
+def last_user_turn(request: ProviderRequest) -> str:
+    """The question an answer answers: the request's last user message."""
+    return next((m.content for m in reversed(request.messages) if m.role == "user"), "")
 
 
 @runtime_checkable
@@ -89,7 +114,7 @@ class LearnedScorer:
 
     def score(self, completion: Completion, request: ProviderRequest) -> float:
         vector = self.mean if self.vector is None else self.vector
-        feats = answer_features(completion, request.params)[None, :]
+        feats = answer_features(completion, request.params, last_user_turn(request))[None, :]
         return float(self.probability(vector, feats)[0])
 
     @classmethod
@@ -132,6 +157,26 @@ class LearnedScorer:
                 np.asarray(data["weights"], dtype=np.float64),
                 str(meta.get("model_id", "")),
             )
+
+
+@dataclass(frozen=True)
+class TierScorer:
+    """One learned scorer per model, each fitted on that model's own answers (issue #21).
+
+    A medium model's answers differ from a cheap one's, so a scorer fitted on the cheap
+    tier is no judge of the medium tier's. A model without its own scorer gets `other`.
+    """
+
+    scorers: Mapping[str, LearnedScorer]
+    other: Scorer
+
+    def bind(self, vector: npt.ArrayLike) -> TierScorer:
+        return TierScorer(
+            {m: s.bind(vector) for m, s in self.scorers.items()}, bind_scorer(self.other, vector)
+        )
+
+    def score(self, completion: Completion, request: ProviderRequest) -> float:
+        return self.scorers.get(completion.model, self.other).score(completion, request)
 
 
 def bind_scorer(scorer: Scorer, vector: npt.ArrayLike | None) -> Scorer:

@@ -7,11 +7,15 @@ confidence threshold, pricing and the Feedback path are the daemon's own.
 Protocol, per data set (fixed seed):
   split     test 50 %; the rest: fit 75 % (models are trained here) and
             calibrate 25 % (knob grids and each policy's operating point are chosen here)
-  labels    the cheapest tier whose quality is within `margin` of the best tier's
-  curves    every policy at every knob setting, on the test split
+  labels    the cheapest tier whose quality is within `margin` of the best tier's; for the
+            cascade's confidence, per tier: this tier's answer is within `margin` of the best
+  curves    every policy at every knob setting, on the test split (diagnostics)
   operating point  the cheapest knob whose calibration-split quality is ≥ 95 % of the
-            strong model's (else the best quality), reported on the test split
-Nothing is tuned on the test split.
+            strong model's (else the best quality), reported on the test split with a
+            paired bootstrap 95 % interval (`routing_metrics.bootstrap`): the headline
+  baselines every tier alone, and the best random mix of them (the hull)
+  cost      every call of every tier a request made
+Nothing is tuned on the test split. Several seeds draw several splits.
 """
 
 from __future__ import annotations
@@ -27,13 +31,13 @@ import numpy.typing as npt
 
 from sluice.cache.tier import CacheTier
 from sluice.cascade.confidence import FixedScorer, Scorer
-from sluice.cascade.learned import LearnedScorer, answer_features
+from sluice.cascade.learned import LearnedScorer, TierScorer, answer_features
 from sluice.cascade.plan import Catalogue
 from sluice.cascade.types import AttemptOutcome
 from sluice.config import Settings
 from sluice.evaluation.replay_data import ReplayRow, ReplaySet
 from sluice.evaluation.replay_provider import NO_TEXT
-from sluice.evaluation.routing_metrics import Point
+from sluice.evaluation.routing_metrics import Point, Rows
 from sluice.learning.logistic import Calibration, auc, calibration, log_loss
 from sluice.pipeline import CompletionRequest, ModelPath, Pipeline
 from sluice.routing.bandit import BanditPolicy
@@ -54,7 +58,7 @@ NAMESPACE = "replay"
 # ---- policies only the evaluation needs
 @dataclass(frozen=True)
 class TierPolicy(Stateless):
-    """Always the same tier (always-cheap, always-strong, the cascade's start)."""
+    """Always the same tier (always-cheap, always-<tier>, always-strong, the cascade's start)."""
 
     tier: int
     kind: str = "fixed"
@@ -137,10 +141,29 @@ class Tiers:
             [sufficient_tier([r.quality[m] for m in self.models], margin) for r in rows]
         )
 
+    def good(self, rows: Sequence[ReplayRow], tier: int, margin: float) -> npt.NDArray[np.bool_]:
+        """Whether `tier`'s answer is within `margin` of the best tier's, row by row."""
+        return np.array([
+            r.quality[self.models[tier]] >= max(r.quality[m] for m in self.models) - margin
+            for r in rows
+        ])  # fmt: skip
 
-def cheap_answers(rows: Sequence[ReplayRow], model: str) -> Array:
+    def fixed(self) -> list[str]:
+        """The always-one-tier baselines, cheapest first."""
+        middle = [f"always-{t.name}" for t in self.catalogue.tiers[1:-1]]
+        return ["always-cheap", *middle, "always-strong"]
+
+    def fixed_tier(self, name: str) -> int | None:
+        """The tier an always-… baseline calls (None: not a baseline)."""
+        names = self.fixed()
+        return names.index(name) if name in names else None
+
+
+def answers(rows: Sequence[ReplayRow], model: str) -> Array:
     feats = [
-        answer_features(Completion(r.response.get(model, NO_TEXT), "stop", Usage(), model))
+        answer_features(
+            Completion(r.response.get(model, NO_TEXT), "stop", Usage(), model), prompt=r.prompt
+        )
         for r in rows
     ]
     return np.vstack(feats)
@@ -169,11 +192,25 @@ def fit_classifier(
 
 def fit_confidence(
     s: Split, tiers: Tiers, vectors: Vectors, margin: float, model_id: str
+) -> TierScorer:
+    """A learned scorer for each tier below the strongest, fitted on that tier's answers."""
+    return TierScorer(
+        {
+            tiers.models[i]: fit_tier_confidence(
+                s, tiers, i, vectors, margin=margin, model_id=model_id
+            )
+            for i in range(tiers.top)
+        },
+        other=FixedScorer(1.0),  # the strongest tier's answer is served anyway
+    )
+
+
+def fit_tier_confidence(
+    s: Split, tiers: Tiers, tier: int, vectors: Vectors, *, margin: float, model_id: str
 ) -> LearnedScorer:
-    cheap = tiers.models[0]
-    y_fit = tiers.labels(s.fit, margin) == 0
-    y_cal = tiers.labels(s.cal, margin) == 0
-    a_fit, a_cal = cheap_answers(s.fit, cheap), cheap_answers(s.cal, cheap)
+    model = tiers.models[tier]
+    y_fit, y_cal = tiers.good(s.fit, tier, margin), tiers.good(s.cal, tier, margin)
+    a_fit, a_cal = answers(s.fit, model), answers(s.cal, model)
     v_fit, v_cal = matrix(s.fit, vectors), matrix(s.cal, vectors)
     best: tuple[float, LearnedScorer] | None = None
     for components in (8, 32):
@@ -189,10 +226,17 @@ def fit_confidence(
 
 
 def confidence_report(
-    scorer: LearnedScorer, rows: Sequence[ReplayRow], tiers: Tiers, vectors: Vectors, margin: float
-) -> Calibration:
-    probs = scorer.probability(matrix(rows, vectors), cheap_answers(rows, tiers.models[0]))
-    return calibration(probs, tiers.labels(rows, margin) == 0)
+    scorer: TierScorer, rows: Sequence[ReplayRow], tiers: Tiers, vectors: Vectors, margin: float
+) -> tuple[Calibration, ...]:
+    """Calibration of each tier's scorer on `rows`, cheapest tier first."""
+    x = matrix(rows, vectors)
+    return tuple(
+        calibration(
+            scorer.scorers[tiers.models[i]].probability(x, answers(rows, tiers.models[i])),
+            tiers.good(rows, i, margin),
+        )
+        for i in range(tiers.top)
+    )
 
 
 def quantile_knobs(values: Array, count: int = 9) -> list[float]:
@@ -217,7 +261,8 @@ def _models_for(base: ModelPath, setting: Setting) -> ModelPath:
     if setting.thresholds is not None:
         th = min(max(setting.thresholds, 0.0), 1.0)
         last = len(catalogue.tiers) - 1
-        # The strongest tier is always accepted: the scorer was fitted on the cheap tier's answers.
+        # One knob for every tier below the strongest: each tier's scorer is its own calibrated
+        # P(this answer is good enough). The strongest tier's answer is always accepted.
         tiers = tuple(
             replace(t, threshold=th if i < last else 0.0) for i, t in enumerate(catalogue.tiers)
         )
@@ -228,27 +273,27 @@ def _models_for(base: ModelPath, setting: Setting) -> ModelPath:
 async def run_rows(
     pipeline: Pipeline[CacheTier], base: ModelPath, setting: Setting,
     rows: Sequence[ReplayRow], tiers: Tiers,
-) -> Point:  # fmt: skip
+) -> Rows:  # fmt: skip
+    """Each row through the pipeline: its quality, the cost of every call it made (every
+    tier's), and whether it called the strongest tier."""
     pipeline.runtime = replace(
         pipeline.runtime, models=_models_for(base, setting), router=setting.router
     )
     strong_model = tiers.models[-1]
-    quality = cost = 0.0
-    strong = 0
+    quality, cost, strong = (np.zeros(len(rows)) for _ in range(3))
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
         results = await asyncio.gather(*(pipeline.complete(_request(r)) for r in chunk))
-        for row, result in zip(chunk, results, strict=True):
+        for i, (row, result) in enumerate(zip(chunk, results, strict=True), start):
             assert result.served_by is not None
             q = row.quality[result.served_by.model]
             answered = [a for a in result.attempts if a.outcome in _ANSWERED]
-            quality += q
-            cost += sum(row.cost.get(a.model, a.cost_usd) for a in answered)
-            strong += any(a.model == strong_model for a in answered)
+            quality[i] = q
+            cost[i] = sum(row.cost.get(a.model, a.cost_usd) for a in answered)
+            strong[i] = any(a.model == strong_model for a in answered)
             if setting.learn:
                 pipeline.feedback(result.request_id, q)
-    n = max(len(rows), 1)
-    return Point(strong / n, quality / n, cost / n, setting.knob)
+    return Rows(quality, cost, strong)
 
 
 def _request(row: ReplayRow) -> CompletionRequest:
@@ -265,7 +310,7 @@ Factory = Callable[[], list[Setting]]
 @dataclass(frozen=True)
 class Models:
     classifier: TierClassifier
-    confidence: LearnedScorer
+    confidence: TierScorer
 
 
 def policy_settings(  # noqa: PLR0911 - one branch per policy, read as a table
@@ -274,14 +319,14 @@ def policy_settings(  # noqa: PLR0911 - one branch per policy, read as a table
     cat, top, accept = tiers.catalogue, tiers.top, FixedScorer(1.0)
     x_cal = features(matrix(s.cal, vectors), [len(r.prompt) for r in s.cal])
     need_cal = models.classifier.need_more(x_cal)[:, 0]
-    conf_cal = models.confidence.probability(
-        matrix(s.cal, vectors), cheap_answers(s.cal, tiers.models[0])
+    cheap = tiers.models[0]
+    conf_cal = models.confidence.scorers[cheap].probability(
+        matrix(s.cal, vectors), answers(s.cal, cheap)
     )
     identity = {i: i for i in range(len(tiers.models))}
-    if name == "always-cheap":
-        return [Setting(0.0, single_router(cat, TierPolicy(0)), accept)]
-    if name == "always-strong":
-        return [Setting(1.0, single_router(cat, TierPolicy(top)), accept)]
+    fixed = tiers.fixed_tier(name)
+    if fixed is not None:
+        return [Setting(float(fixed), single_router(cat, TierPolicy(fixed)), accept)]
     if name == "random":
         return [
             Setting(p, single_router(cat, RandomPolicy(p, top, seed)), accept)
@@ -341,6 +386,7 @@ class PolicyResult:
     name: str
     curve: tuple[Point, ...]  # test split, one point per knob
     chosen: Point  # the operating point (knob chosen on the calibration split)
+    rows: Rows  # the operating point's outcome on each test row (for the bootstrap)
 
 
 @dataclass(frozen=True)
@@ -353,9 +399,15 @@ class DatasetResult:
     cheap_model: str
     note: str
     policies: tuple[PolicyResult, ...]
-    calibration: Calibration
+    calibration: tuple[Calibration, ...]  # each tier's learned confidence, cheapest first
     classifier_auc: float
     seconds: float
+    seed: int = 0
+    tier_models: tuple[str, ...] = ()
+
+    def fixed(self) -> list[PolicyResult]:
+        """The always-one-tier baselines, cheapest first."""
+        return [p for p in self.policies if p.name.startswith("always-")]
 
 
 def choose(cal_points: Sequence[Point], strong_quality: float) -> int:
@@ -389,20 +441,22 @@ async def evaluate(
     clf_auc = auc(models.classifier.need_more(x_test)[:, 0], tiers.labels(s.test, margin) > 0)
     strong_cal = sum(r.quality[tiers.models[-1]] for r in s.cal) / max(len(s.cal), 1)
     results = []
-    for name in policies:
+    # Every tier alone is a baseline: the report's hull is made of them.
+    for name in [*tiers.fixed(), *(p for p in policies if tiers.fixed_tier(p) is None)]:
         settings = policy_settings(name, tiers, s, vectors, models, seed=seed)
-        cal_points, test_points = [], []
+        cal_points, test_rows = [], []
         for setting in settings:
             if setting.learn:  # the bandit learns online: fit split first, then on
                 await run_rows(pipeline, base, setting, s.fit, tiers)
-            cal_points.append(await run_rows(pipeline, base, setting, s.cal, tiers))
-            test_points.append(await run_rows(pipeline, base, setting, s.test, tiers))
-        chosen = test_points[choose(cal_points, strong_cal)]
-        results.append(PolicyResult(name, tuple(test_points), chosen))
+            cal_points.append((await run_rows(pipeline, base, setting, s.cal, tiers)).point())
+            test_rows.append(await run_rows(pipeline, base, setting, s.test, tiers))
+        curve = tuple(r.point(st.knob) for r, st in zip(test_rows, settings, strict=True))
+        at = choose(cal_points, strong_cal)
+        results.append(PolicyResult(name, curve, curve[at], test_rows[at]))
     pipeline.runtime = replace(pipeline.runtime, models=base)
     return DatasetResult(
         data.name, len(data.rows), data.dropped, (len(s.fit), len(s.cal), len(s.test)),
         tiers.models[-1], tiers.models[0], data.note, tuple(results),
         confidence_report(models.confidence, s.test, tiers, vectors, margin), clf_auc,
-        time.perf_counter() - started,
+        time.perf_counter() - started, seed, tiers.models,
     ), models  # fmt: skip

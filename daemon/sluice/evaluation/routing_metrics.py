@@ -12,6 +12,12 @@ several settings of its knob. Definitions (RouteLLM, routellm/evals/evaluate.py)
                   reaches weak + x·(strong − weak); None when it never does
     saving@95 % = 1 − cost / strong cost at the cheapest (interpolated) point whose quality
                   is ≥ 95 % of the strong model's; None when it never is
+
+The baseline a router must beat is not one model but the best *mix* of fixed tiers
+(RouterBench's "zero router"): send a share of requests to one tier and the rest
+to another, at random. Its cost–quality frontier is the upper convex hull of the
+always-tier-k points (`hull`); a policy earns its keep only where it is above it
+(`lead_over_hull`). With two tiers the hull is RouteLLM's random line.
 """
 
 from __future__ import annotations
@@ -19,6 +25,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,22 +85,109 @@ def saving_at(
     return 1.0 - cost / strong_cost
 
 
-def random_quality_at(cost: float, cheap: Point, strong: Point) -> float:
-    """Quality of a random mix of the cheap and strong models that costs `cost`."""
-    if strong.cost == cheap.cost:
-        return strong.quality
-    share = min(max((cost - cheap.cost) / (strong.cost - cheap.cost), 0.0), 1.0)
-    return cheap.quality + share * (strong.quality - cheap.quality)
+def hull(fixed: Sequence[Point]) -> list[Point]:
+    """The upper-left frontier of random mixes of the fixed tiers, cheapest first.
+
+    A tier that costs more than another for less quality is off it (no mix uses it);
+    so is one below the chord between its neighbours (a mix of those beats it).
+    """
+    frontier: list[Point] = []
+    for p in sorted(fixed, key=lambda q: (q.cost, -q.quality)):
+        if frontier and p.quality <= frontier[-1].quality:
+            continue  # dearer and no better
+        while len(frontier) >= 2:
+            a, b = frontier[-2], frontier[-1]
+            # b is under (or on) the chord a → p: a mix of a and p is at least as good.
+            if (b.quality - a.quality) * (p.cost - a.cost) <= (p.quality - a.quality) * (
+                b.cost - a.cost
+            ):
+                frontier.pop()
+            else:
+                break
+        frontier.append(p)
+    return frontier
 
 
-def lead_over_random(
-    points: Sequence[Point], cheap: Point, strong: Point
-) -> tuple[float, int, int]:
-    """Quality lead over a random mix of equal cost at the points strictly between the two
-    models' costs (at the ends every policy equals a baseline): (smallest lead, points ahead,
-    points counted). No interior point: (0, 0, 0)."""
-    inside = [p for p in points if cheap.cost < p.cost < strong.cost]
-    leads = [p.quality - random_quality_at(p.cost, cheap, strong) for p in inside]
+def hull_quality_at(cost: float, frontier: Sequence[Point]) -> float | None:
+    """The best quality a mix of fixed tiers reaches for `cost` (None below the cheapest)."""
+    if not frontier or cost < frontier[0].cost:
+        return None
+    for a, b in pairwise(frontier):
+        if cost <= b.cost:
+            share = (cost - a.cost) / (b.cost - a.cost) if b.cost > a.cost else 1.0
+            return a.quality + share * (b.quality - a.quality)
+    return frontier[-1].quality
+
+
+def lead_over_hull(points: Sequence[Point], frontier: Sequence[Point]) -> tuple[float, int, int]:
+    """Quality lead over the fixed-tier hull at the points strictly inside its cost range
+    (at its ends a policy can only tie a fixed tier): (smallest lead, points ahead, points
+    counted). No interior point: (0, 0, 0)."""
+    if not frontier:
+        return 0.0, 0, 0
+    low, high = frontier[0].cost, frontier[-1].cost
+    leads = [
+        p.quality - q
+        for p in points
+        if low < p.cost < high and (q := hull_quality_at(p.cost, frontier)) is not None
+    ]
     if not leads:
         return 0.0, 0, 0
     return min(leads), sum(lead > 0 for lead in leads), len(leads)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """One policy setting's outcome on each row of a split, in the split's order."""
+
+    quality: Array
+    cost: Array  # USD of every call of every tier the request made
+    strong: Array  # 1.0 where the strongest tier was called
+
+    def point(self, knob: float = 0.0, idx: npt.NDArray[np.int64] | None = None) -> Point:
+        q, c, s = (self.quality, self.cost, self.strong) if idx is None else (
+            self.quality[idx], self.cost[idx], self.strong[idx])  # fmt: skip
+        return Point(float(s.mean()), float(q.mean()), float(c.mean()), knob)
+
+
+@dataclass(frozen=True)
+class Replicates:
+    """Bootstrap replicates of an operating point, against the strongest tier and the hull."""
+
+    quality_share: Array  # quality / the strongest tier's, on the same rows
+    cost_share: Array  # cost / the strongest tier's
+    hull_lead: Array  # quality − the fixed-tier hull's at the same cost (nan below its range)
+
+    def __add__(self, other: Replicates) -> Replicates:
+        return Replicates(*(np.concatenate([a, b]) for a, b in zip(
+            (self.quality_share, self.cost_share, self.hull_lead),
+            (other.quality_share, other.cost_share, other.hull_lead), strict=True)))  # fmt: skip
+
+
+def bootstrap(
+    chosen: Rows, fixed: Sequence[Rows], strong: Rows, *, resamples: int = 1000, seed: int = 0
+) -> Replicates:
+    """Paired bootstrap of an operating point: each replicate draws the test rows with
+    replacement once and scores the policy, every fixed tier (hence the hull) and the
+    strongest tier on that same draw."""
+    n = len(chosen.quality)
+    rng = np.random.default_rng(seed)
+    q_share, c_share, lead = (np.empty(resamples) for _ in range(3))
+    for r in range(resamples):
+        idx = rng.integers(0, n, size=n)
+        p, s = chosen.point(idx=idx), strong.point(idx=idx)
+        q_share[r] = p.quality / s.quality if s.quality else np.nan
+        c_share[r] = p.cost / s.cost if s.cost else np.nan
+        best = hull_quality_at(p.cost, hull([f.point(idx=idx) for f in fixed]))
+        lead[r] = np.nan if best is None else p.quality - best
+    return Replicates(q_share, c_share, lead)
+
+
+def interval(samples: Array, level: float = 0.95) -> tuple[float, float]:
+    """The percentile interval of bootstrap replicates (nan ones left out)."""
+    kept = samples[~np.isnan(samples)]
+    if not len(kept):
+        return float("nan"), float("nan")
+    tail = (1.0 - level) / 2.0 * 100.0
+    lo, hi = np.percentile(kept, [tail, 100.0 - tail])
+    return float(lo), float(hi)

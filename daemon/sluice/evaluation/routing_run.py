@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from pathlib import Path
 
 from sluice.app import offline_pipeline
+from sluice.cascade.learned import TierScorer
 from sluice.config import Settings
 from sluice.embedding.model import OnnxEmbedder
 from sluice.evaluation.embed_cache import TableEmbedder, embed_cached
@@ -62,10 +64,10 @@ def _for_replay(settings: Settings) -> Settings:
 
 async def _evaluate(
     settings: Settings, model_dir: Path, sets: list[ReplaySet], vectors: Vectors, *,
-    embedder: OnnxEmbedder, seed: int, margin: float, policies: list[str],
+    embedder: OnnxEmbedder, seeds: list[int], margin: float, policies: list[str],
 ) -> list[tuple[DatasetResult, Models]]:  # fmt: skip
     out = []
-    for data in sets:
+    for data, seed in ((d, s) for d in sets for s in seeds):
         provider = ReplayProvider("replay", data.rows)
         providers = {name: provider for name in settings.providers}
         tiers = Tiers.from_settings(settings, data)
@@ -83,7 +85,7 @@ async def _evaluate(
 
 def eval_routing(
     settings: Settings, model_dir: Path, *, replay: list[Path], json_out: bool,
-    plot_path: Path | None, cache_dir: Path | None, seed: int, margin: float,
+    plot_path: Path | None, cache_dir: Path | None, seeds: list[int], margin: float,
     policies: list[str] | None, limit: int | None, save_confidence: Path | None,
     markdown: bool, json_file: Path | None = None,
 ) -> int:  # fmt: skip
@@ -96,28 +98,23 @@ def eval_routing(
     except (FileNotFoundError, ValueError) as exc:
         print(f"sluice: {exc}", file=sys.stderr)
         return 2
-    chosen = policies or list(POLICIES)
-    for base in ("always-cheap", "always-strong"):
-        if base not in chosen:
-            chosen.insert(0, base)
+    unknown = sorted(set(policies or ()) - set(POLICIES))
+    if unknown:
+        print(f"sluice: unknown policies {unknown}; choose from {', '.join(POLICIES)}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     results = asyncio.run(
         _evaluate(
-            settings,
-            model_dir,
-            sets,
-            vectors,
-            embedder=embedder,
-            seed=seed,
-            margin=margin,
-            policies=chosen,
+            settings, model_dir, sets, vectors, embedder=embedder, seeds=seeds, margin=margin,
+            policies=policies or list(POLICIES),
         )
-    )
+    )  # fmt: skip
     datasets = [r for r, _ in results]
     if plot_path is not None:
         plot(datasets, plot_path)
         plot_calibration(datasets, plot_path.with_name(plot_path.stem + "-calibration.png"))
     if save_confidence is not None and results:
-        results[0][1].confidence.save(save_confidence)
+        save_scorers(results[0][1].confidence, save_confidence)
     if json_file is not None:
         json_file.write_text(json.dumps(as_json(datasets), indent=1))
     if json_out:
@@ -125,6 +122,24 @@ def eval_routing(
     else:
         print(format_table(datasets, markdown=markdown))
     return 0
+
+
+def save_scorers(confidence: TierScorer, out: Path) -> None:
+    """FILE.npz: the cheapest tier's scorer (for `cascade.confidence.learned_path`). A
+    folder: one file per tier below the strongest, and the config lines that load them."""
+    models = list(confidence.scorers)
+    if out.suffix == ".npz":
+        confidence.scorers[models[0]].save(out)
+        print(f"{out}: learned confidence of {models[0]} (cascade.confidence.learned_path)",
+              file=sys.stderr)  # fmt: skip
+        return
+    lines = ["cascade:", "  confidence:", "    learned_by_model:"]
+    for model, scorer in confidence.scorers.items():
+        path = out / (re.sub(r"[^A-Za-z0-9._-]+", "_", model) + ".npz")
+        scorer.save(path)
+        lines.append(f"      {json.dumps(model)}: {json.dumps(str(path))}")
+    print("\n".join([f"{out}: one learned confidence per tier; in the config:", *lines]),
+          file=sys.stderr)  # fmt: skip
 
 
 def train_classifier(

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sluice.cascade.confidence import CombinedScorer, FormatScorer
+from sluice.cascade.confidence import CombinedScorer, FixedScorer, FormatScorer
 from sluice.cascade.learned import (
     ANSWER_FEATURES,
     LearnedScorer,
+    TierScorer,
     answer_features,
     bind_scorer,
     needs_vector,
@@ -80,3 +81,23 @@ def test_logistic_and_auc_basics() -> None:
     assert p[0] < 0.5 < p[3]
     assert auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == pytest.approx(0.75)
     assert auc([0.5, 0.5], [0, 1]) == pytest.approx(0.5)
+
+
+def test_each_tier_is_judged_by_the_scorer_fitted_on_its_own_answers() -> None:
+    """Issue #21: a medium answer is no longer scored by the cheap tier's model."""
+    v, a, y = synthetic(1000, 3)
+    cheap = LearnedScorer.fit(v, a, y, components=4)
+    medium = LearnedScorer.fit(v, a, 1.0 - y, components=4)  # the opposite judge
+    tiers = TierScorer({"cheap-m": cheap, "medium-m": medium}, other=FixedScorer(0.5))
+    assert needs_vector(tiers)
+    request = ProviderRequest("m", (ChatMessage("user", "q"),))
+    easy = np.array([1.0, 0, 0, 0, 0, 0])
+    bound = bind_scorer(tiers, easy)
+
+    def score(model: str) -> float:
+        return bound.score(Completion("#### 42", "stop", Usage(), model), request)
+
+    assert score("cheap-m") == pytest.approx(cheap.bind(easy).score(
+        Completion("#### 42", "stop", Usage(), "cheap-m"), request))  # fmt: skip
+    assert score("cheap-m") > 0.5 > score("medium-m")
+    assert score("strong-m") == 0.5, "a model without its own scorer gets `other`"

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from sluice.evaluation.routing_metrics import (
     Point,
+    Rows,
     apgr,
+    bootstrap,
     cpt,
-    lead_over_random,
-    random_quality_at,
+    hull,
+    hull_quality_at,
+    interval,
+    lead_over_hull,
     saving_at,
 )
 
@@ -25,7 +30,7 @@ def test_a_random_mix_recovers_half_the_gap_on_average() -> None:
     assert cpt(line, WEAK, STRONG, 0.8) == pytest.approx(0.8)
     # 95 % of 0.8 = 0.76 = 80 % of the gap → cost 1 + 8 = 9 of 11.
     assert saving_at(line, STRONG, 11.0) == pytest.approx(1 - 9 / 11)
-    lead, ahead, inside = lead_over_random(line, CHEAP, EXPENSIVE)
+    lead, ahead, inside = lead_over_hull(line, hull([CHEAP, EXPENSIVE]))
     assert lead == pytest.approx(0.0)
     assert (ahead, inside) == (0, 2)  # on the line is not ahead
 
@@ -38,10 +43,11 @@ def test_a_router_that_recovers_the_gap_at_20_percent() -> None:
     assert cpt(curve, WEAK, STRONG, 0.8) == pytest.approx(0.16)
     # 0.76 is reached at cost 1 + 2·0.8 = 2.6.
     assert saving_at(curve, STRONG, 11.0) == pytest.approx(1 - 2.6 / 11)
-    assert random_quality_at(3.0, CHEAP, EXPENSIVE) == pytest.approx(0.64)
+    two = hull([CHEAP, EXPENSIVE])  # with two tiers the hull is the random line
+    assert hull_quality_at(3.0, two) == pytest.approx(0.64)
     # Only the middle point is strictly between the two costs: 0.16 above the line.
-    assert lead_over_random(curve, CHEAP, EXPENSIVE) == (pytest.approx(0.16), 1, 1)
-    assert lead_over_random(curve[:1], CHEAP, EXPENSIVE) == (0.0, 0, 0)
+    assert lead_over_hull(curve, two) == (pytest.approx(0.16), 1, 1)
+    assert lead_over_hull(curve[:1], two) == (0.0, 0, 0)
 
 
 def test_a_curve_that_never_gets_there() -> None:
@@ -56,3 +62,47 @@ def test_apgr_extends_a_short_curve_to_the_baselines() -> None:
     # (0, 0.6) → (0.2, 0.7) → (0.5, 0.8) → (1, 0.8): 0.2·0.05 + 0.3·0.15 + 0.5·0.2 = 0.155.
     curve = [Point(0.2, 0.7, 3.0), Point(0.5, STRONG, 6.0)]
     assert apgr(curve, WEAK, STRONG) == pytest.approx(0.155 / 0.2)
+
+
+def test_the_hull_keeps_only_tiers_no_mix_beats() -> None:
+    medium = Point(0.0, 0.75, 4.0)  # above the cheap–strong chord (0.66 at cost 4)
+    poor = Point(0.0, 0.62, 5.0)  # under the chord cheap–medium–strong: a mix beats it
+    dear = Point(0.0, 0.70, 12.0)  # dearer than strong for less: no mix uses it
+    frontier = hull([EXPENSIVE, poor, dear, CHEAP, medium])
+    assert frontier == [CHEAP, medium, EXPENSIVE]
+    assert hull_quality_at(2.5, frontier) == pytest.approx(0.6 + 0.5 * 0.15)
+    assert hull_quality_at(20.0, frontier) == STRONG, "beyond the dearest: its quality"
+    assert hull_quality_at(0.5, frontier) is None, "below the cheapest tier: no mix"
+    # A router at medium's cost with medium's quality is not ahead; one above it is.
+    assert lead_over_hull([Point(0.3, 0.75, 4.0)], frontier) == (pytest.approx(0.0), 0, 1)
+    assert lead_over_hull([Point(0.3, 0.77, 4.0)], frontier)[1] == 1
+    # Against the two-tier line the same point looked 0.09 ahead.
+    assert lead_over_hull([Point(0.3, 0.75, 4.0)], hull([CHEAP, EXPENSIVE]))[0] == (
+        pytest.approx(0.09)
+    )
+
+
+def test_the_bootstrap_pairs_policy_hull_and_strongest_on_the_same_rows() -> None:
+    rng = np.random.default_rng(1)
+    n = 400
+    strong_q = (rng.random(n) < 0.8).astype(float)
+    cheap_q = np.where(rng.random(n) < 0.75, strong_q, 0.0)
+    ones = np.ones(n)
+    cheap, strong = Rows(cheap_q, ones, 0 * ones), Rows(strong_q, 10 * ones, ones)
+    # A policy that is the strongest tier itself: quality and cost shares are exactly 1 in
+    # every replicate (paired draws), and it ties the hull's end.
+    same = bootstrap(strong, [cheap, strong], strong, resamples=200, seed=3)
+    assert np.allclose(same.quality_share, 1.0)
+    assert np.allclose(same.cost_share, 1.0)
+    assert np.allclose(same.hull_lead, 0.0)
+    # An oracle: the cheap answer where it is right, else the strong one.
+    oracle_q = np.maximum(cheap_q, strong_q)
+    oracle = Rows(oracle_q, np.where(cheap_q > 0, 1.0, 11.0), (cheap_q == 0).astype(float))
+    reps = bootstrap(oracle, [cheap, strong], strong, resamples=500, seed=3)
+    lo, hi = interval(reps.hull_lead)
+    assert 0.0 < lo < hi, "the oracle is above the hull in every bootstrap world"
+    lo, hi = interval(reps.cost_share)
+    point = oracle.point().cost / strong.point().cost
+    assert lo < point < hi
+    assert hi - lo < 0.15, "an interval around the point, not a wide one"
+    assert all(np.isnan(interval(np.array([np.nan, np.nan])))), "no usable replicate: nan"
