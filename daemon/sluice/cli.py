@@ -243,6 +243,11 @@ def _routing_parsers(eval_sub: Any, sub: Any) -> None:
     routing.add_argument("--policies", help="comma-separated subset of the policies")
     routing.add_argument("--seed", type=int, action="append", dest="seeds",
                          help="split seed; repeat for several splits (default: 0)")  # fmt: skip
+    routing.add_argument(
+        "--folds", type=int, default=4, choices=range(1, 11), metavar="N",
+        help="choose operating points on N cross-fitted calibrate parts of the non-test half "
+             "(1: the calibrate split alone; default: %(default)s)",
+    )  # fmt: skip
     routing.add_argument("--margin", type=float, default=0.05,
                          help="a tier suffices within this of the best tier's quality")  # fmt: skip
     routing.add_argument("--limit", type=int, help="at most N prompts per data set (seeded)")
@@ -445,7 +450,7 @@ def _routing(args: argparse.Namespace) -> int:
         )  # fmt: skip
     return routing_run.eval_routing(
         settings, model_dir, replay=args.replay, json_out=args.json, plot_path=args.plot,
-        cache_dir=args.cache_dir, seeds=args.seeds or [0], margin=args.margin,
+        cache_dir=args.cache_dir, seeds=args.seeds or [0], margin=args.margin, folds=args.folds,
         policies=args.policies.split(",") if args.policies else None, limit=args.limit,
         save_confidence=args.save_confidence, markdown=args.markdown, json_file=args.json_out,
     )  # fmt: skip

@@ -40,6 +40,8 @@ def test_eval_routing_json_and_plot(tmp_path: Path) -> None:
     first, second = data["runs"]
     assert (first["seed"], second["seed"]) == (0, 1)
     assert first["split"] == {"fit": 12, "calibrate": 3, "test": 15}
+    # Operating points chosen on four cross-fitted calibrate parts (all 15 non-test rows).
+    assert first["calibrate_folds"] == 4
     # Each tier below the strongest has its own learned confidence.
     assert [c["model"] for c in first["confidence"]] == ["tiny", "mid"]
     policies = first["policies"]
@@ -99,10 +101,12 @@ def test_a_three_tier_cascade_pays_for_every_tier_it_called(tmp_path: Path) -> N
     done = run(
         "eval", "routing", "--replay", str(DATA / "routing_replay.csv"),
         "--config", str(DATA / "routing_replay.yaml"), "--json", "--policies", "cascade",
-        "--cache-dir", str(tmp_path / "emb"), cwd=tmp_path,
+        "--cache-dir", str(tmp_path / "emb"), "--folds", "1", cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    policies = json.loads(done.stdout)["datasets"]["routing_replay"]["runs"][0]["policies"]
+    first = json.loads(done.stdout)["datasets"]["routing_replay"]["runs"][0]
+    assert first["calibrate_folds"] == 1
+    policies = first["policies"]
     every_call = sum(policies[f"always-{t}"]["cost"] for t in ("cheap", "medium", "strong"))
     # The cascade at its lowest threshold serves the cheap answer; above every confidence
     # it escalates every request to the top and pays each tier on the way.

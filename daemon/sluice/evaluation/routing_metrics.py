@@ -144,6 +144,11 @@ class Rows:
     cost: Array  # USD of every call of every tier the request made
     strong: Array  # 1.0 where the strongest tier was called
 
+    @staticmethod
+    def concat(parts: Sequence[Rows]) -> Rows:
+        return Rows(*(np.concatenate(c) for c in zip(
+            *((p.quality, p.cost, p.strong) for p in parts), strict=True)))  # fmt: skip
+
     def point(self, knob: float = 0.0, idx: npt.NDArray[np.int64] | None = None) -> Point:
         q, c, s = (self.quality, self.cost, self.strong) if idx is None else (
             self.quality[idx], self.cost[idx], self.strong[idx])  # fmt: skip

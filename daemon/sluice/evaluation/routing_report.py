@@ -145,6 +145,7 @@ def _run_json(d: DatasetResult) -> dict[str, Any]:
     return {
         "seed": d.seed,
         "split": {"fit": d.split[0], "calibrate": d.split[1], "test": d.split[2]},
+        "calibrate_folds": d.folds,
         "confidence": [
             {
                 "model": model,
@@ -230,9 +231,10 @@ def format_table(
         )
         out.append(f"  learned confidence on test (mean over seeds): {aucs}; classifier AUC "
                    f"{_mean([r.classifier_auc for r in runs]):.3f}")  # fmt: skip
+        chosen_on = "calibrate" if d.folds <= 1 else f"{d.folds} cross-fitted calibrate parts"
         out.append(
-            "  operating points: knob chosen on calibrate, measured on test; mean over seeds "
-            "(paired bootstrap 95 % interval, pooled over seeds)"
+            f"  operating points: knob chosen on {chosen_on}, measured on test; mean over "
+            "seeds (paired bootstrap 95 % interval, pooled over seeds)"
         )
         heads = headline(runs, resamples)
         rows = [

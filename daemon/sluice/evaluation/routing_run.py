@@ -64,7 +64,7 @@ def _for_replay(settings: Settings) -> Settings:
 
 async def _evaluate(
     settings: Settings, model_dir: Path, sets: list[ReplaySet], vectors: Vectors, *,
-    embedder: OnnxEmbedder, seeds: list[int], margin: float, policies: list[str],
+    embedder: OnnxEmbedder, seeds: list[int], margin: float, policies: list[str], folds: int,
 ) -> list[tuple[DatasetResult, Models]]:  # fmt: skip
     out = []
     for data, seed in ((d, s) for d in sets for s in seeds):
@@ -77,7 +77,7 @@ async def _evaluate(
             out.append(
                 await evaluate(
                     pipeline, data, tiers, vectors, seed=seed, margin=margin,
-                    policies=policies, model_id=embedder.model_id,
+                    policies=policies, model_id=embedder.model_id, folds=folds,
                 )
             )  # fmt: skip
     return out
@@ -86,6 +86,7 @@ async def _evaluate(
 def eval_routing(
     settings: Settings, model_dir: Path, *, replay: list[Path], json_out: bool,
     plot_path: Path | None, cache_dir: Path | None, seeds: list[int], margin: float,
+    folds: int,
     policies: list[str] | None, limit: int | None, save_confidence: Path | None,
     markdown: bool, json_file: Path | None = None,
 ) -> int:  # fmt: skip
@@ -106,7 +107,7 @@ def eval_routing(
     results = asyncio.run(
         _evaluate(
             settings, model_dir, sets, vectors, embedder=embedder, seeds=seeds, margin=margin,
-            policies=policies or list(POLICIES),
+            policies=policies or list(POLICIES), folds=folds,
         )
     )  # fmt: skip
     datasets = [r for r, _ in results]
