@@ -137,3 +137,14 @@ def test_a_missing_model_column_is_reported(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "big" in done.stderr
+
+
+def test_an_unknown_policy_is_refused_before_any_work(tmp_path: Path) -> None:
+    done = run(
+        "eval", "routing", "--replay", str(DATA / "routing_replay.csv"),
+        "--config", str(DATA / "routing_replay.yaml"), "--policies", "cascade,oracle",
+        "--cache-dir", str(tmp_path / "emb"), cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "unknown policies ['oracle']" in done.stderr
+    assert not (tmp_path / "emb").exists(), "nothing was embedded"

@@ -92,17 +92,15 @@ def eval_routing(
 ) -> int:  # fmt: skip
     settings = _for_replay(settings)
     try:
+        unknown = sorted(set(policies or ()) - set(POLICIES))
+        if unknown:
+            raise ValueError(f"unknown policies {unknown}; choose from {', '.join(POLICIES)}")
         sets = _load(replay, limit)
-        vectors, embedder = _vectors(settings, model_dir, sets, cache_dir)
         for data in sets:
-            Tiers.from_settings(settings, data)  # fail before any work
+            Tiers.from_settings(settings, data)  # fail before the embedding work
+        vectors, embedder = _vectors(settings, model_dir, sets, cache_dir)
     except (FileNotFoundError, ValueError) as exc:
         print(f"sluice: {exc}", file=sys.stderr)
-        return 2
-    unknown = sorted(set(policies or ()) - set(POLICIES))
-    if unknown:
-        print(f"sluice: unknown policies {unknown}; choose from {', '.join(POLICIES)}",
-              file=sys.stderr)  # fmt: skip
         return 2
     results = asyncio.run(
         _evaluate(
