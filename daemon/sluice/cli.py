@@ -228,6 +228,17 @@ def _override_flags(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def _share(text: str) -> float:
+    """A share of the strongest tier's quality: a number in (0, 1.5]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < value <= 1.5:
+        raise argparse.ArgumentTypeError(f"{value} is not in (0, 1.5], e.g. 0.97")
+    return value
+
+
 def _routing_parsers(eval_sub: Any, sub: Any) -> None:
     routing = eval_sub.add_parser("routing", help="replay recorded answers through each policy")
     routing.add_argument("--replay", type=Path, action="append", required=True,
@@ -247,6 +258,12 @@ def _routing_parsers(eval_sub: Any, sub: Any) -> None:
         "--folds", type=int, default=4, choices=range(1, 11), metavar="N",
         help="choose operating points on N cross-fitted calibrate parts of the non-test half "
              "(1: the calibrate split alone; default: %(default)s)",
+    )  # fmt: skip
+    routing.add_argument(
+        "--choose-at", type=_share, default=0.95, metavar="SHARE",
+        help="choose each operating point where calibration quality reaches SHARE of the "
+             "strongest tier's; above 0.95 is a margin for holding 95 %% on new data "
+             "(default: %(default)s)",
     )  # fmt: skip
     routing.add_argument("--margin", type=float, default=0.05,
                          help="a tier suffices within this of the best tier's quality")  # fmt: skip
@@ -451,6 +468,7 @@ def _routing(args: argparse.Namespace) -> int:
     return routing_run.eval_routing(
         settings, model_dir, replay=args.replay, json_out=args.json, plot_path=args.plot,
         cache_dir=args.cache_dir, seeds=args.seeds or [0], margin=args.margin, folds=args.folds,
+        choose_at=args.choose_at,
         policies=args.policies.split(",") if args.policies else None, limit=args.limit,
         save_confidence=args.save_confidence, markdown=args.markdown, json_file=args.json_out,
     )  # fmt: skip

@@ -40,6 +40,7 @@ def test_eval_routing_json_and_plot(tmp_path: Path) -> None:
     first, second = data["runs"]
     assert (first["seed"], second["seed"]) == (0, 1)
     assert first["split"] == {"fit": 12, "calibrate": 3, "test": 15}
+    assert first["chosen_at_share_of_strong"] == 0.95
     # Operating points chosen on four cross-fitted calibrate parts (all 15 non-test rows).
     assert first["calibrate_folds"] == 4
     # Each tier below the strongest has its own learned confidence.
@@ -148,3 +149,28 @@ def test_an_unknown_policy_is_refused_before_any_work(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "unknown policies ['oracle']" in done.stderr
     assert not (tmp_path / "emb").exists(), "nothing was embedded"
+
+
+def test_a_margin_chooses_no_cheaper_points(tmp_path: Path) -> None:
+    """--choose-at 0.99 asks more quality of the calibration data than the default 0.95: on
+    the same splits and models the classifier's and the cascade's points cost at least as
+    much (their knobs move cost one way on any rows, so the cheapest point of a smaller
+    set of candidates is no cheaper)."""
+    points = {}
+    for share in ("0.95", "0.99"):
+        done = run(
+            "eval", "routing", "--replay", str(DATA / "routing_replay.csv"),
+            "--config", str(DATA / "routing_replay.yaml"), "--json", "--choose-at", share,
+            "--policies", "classifier,cascade", "--cache-dir", str(tmp_path / "emb"),
+            cwd=tmp_path,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        first = json.loads(done.stdout)["datasets"]["routing_replay"]["runs"][0]
+        assert first["chosen_at_share_of_strong"] == float(share)
+        points[share] = first["policies"]
+    for name in ("classifier", "cascade"):
+        assert points["0.99"][name]["cost"] >= points["0.95"][name]["cost"]
+    bad = run("eval", "routing", "--replay", str(DATA / "routing_replay.csv"),
+              "--choose-at", "95", cwd=tmp_path)  # fmt: skip
+    assert bad.returncode == 2
+    assert "--choose-at: 95.0 is not in (0, 1.5]" in bad.stderr

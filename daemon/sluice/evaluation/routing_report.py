@@ -146,6 +146,7 @@ def _run_json(d: DatasetResult) -> dict[str, Any]:
         "seed": d.seed,
         "split": {"fit": d.split[0], "calibrate": d.split[1], "test": d.split[2]},
         "calibrate_folds": d.folds,
+        "chosen_at_share_of_strong": d.choose_at,
         "confidence": [
             {
                 "model": model,
@@ -233,8 +234,9 @@ def format_table(
                    f"{_mean([r.classifier_auc for r in runs]):.3f}")  # fmt: skip
         chosen_on = "calibrate" if d.folds <= 1 else f"{d.folds} cross-fitted calibrate parts"
         out.append(
-            f"  operating points: knob chosen on {chosen_on}, measured on test; mean over "
-            "seeds (paired bootstrap 95 % interval, pooled over seeds)"
+            f"  operating points: the cheapest knob reaching {d.choose_at:.0%} of the strongest "
+            f"tier's quality on {chosen_on}, measured on test; mean over seeds (paired "
+            "bootstrap 95 % interval, pooled over seeds)"
         )
         heads = headline(runs, resamples)
         rows = [

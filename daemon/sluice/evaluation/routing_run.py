@@ -65,6 +65,7 @@ def _for_replay(settings: Settings) -> Settings:
 async def _evaluate(
     settings: Settings, model_dir: Path, sets: list[ReplaySet], vectors: Vectors, *,
     embedder: OnnxEmbedder, seeds: list[int], margin: float, policies: list[str], folds: int,
+    choose_at: float,
 ) -> list[tuple[DatasetResult, Models]]:  # fmt: skip
     out = []
     for data, seed in ((d, s) for d in sets for s in seeds):
@@ -78,6 +79,7 @@ async def _evaluate(
                 await evaluate(
                     pipeline, data, tiers, vectors, seed=seed, margin=margin,
                     policies=policies, model_id=embedder.model_id, folds=folds,
+                    choose_at=choose_at,
                 )
             )  # fmt: skip
     return out
@@ -86,7 +88,7 @@ async def _evaluate(
 def eval_routing(
     settings: Settings, model_dir: Path, *, replay: list[Path], json_out: bool,
     plot_path: Path | None, cache_dir: Path | None, seeds: list[int], margin: float,
-    folds: int,
+    folds: int, choose_at: float,
     policies: list[str] | None, limit: int | None, save_confidence: Path | None,
     markdown: bool, json_file: Path | None = None,
 ) -> int:  # fmt: skip
@@ -105,7 +107,7 @@ def eval_routing(
     results = asyncio.run(
         _evaluate(
             settings, model_dir, sets, vectors, embedder=embedder, seeds=seeds, margin=margin,
-            policies=policies or list(POLICIES), folds=folds,
+            policies=policies or list(POLICIES), folds=folds, choose_at=choose_at,
         )
     )  # fmt: skip
     datasets = [r for r, _ in results]
