@@ -6,6 +6,7 @@ module never reads the environment: `cli.py` does, and passes values in.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from pathlib import Path
@@ -302,9 +303,10 @@ class VerifierSettings(_Strict):
         ),
     )
 
-    @property
+    @functools.cached_property
     def guards(self) -> frozenset[Guard]:
-        """The rule guards switched on (cache/verdict.py runs them before the model)."""
+        """The rule guards switched on (cache/verdict.py runs them before the model); built
+        once per settings object, not on every lookup."""
         on: dict[Guard, bool] = {"order_guard": self.order_guard, "number_guard": self.number_guard}
         return frozenset(guard for guard, enabled in on.items() if enabled)
 

@@ -36,7 +36,7 @@ _FINAL = re.compile(
 )
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _FORMAT = FormatScorer()
-_FINAL_NUMBER = re.compile(r"(?:####|answer is:?)\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
+_FINAL_NUMBER = re.compile(rf"(?:####|answer is:?)\s*\$?\s*({_NUMBER.pattern})", re.IGNORECASE)
 _CONTRAST = re.compile(r"\b(?:however|but)\b", re.IGNORECASE)
 ANSWER_FEATURES = (
     "has_text", "log_chars", "final_answer_marker", "numbers_per_word", "format_gate",

@@ -345,12 +345,17 @@ def policy_settings(  # noqa: PLR0911 - one branch per policy, read as a table
     their models' scores on `s.cal`, unless `knobs` gives the grid (the cross-fitted parts
     replay the first part's grid, so their points pool knob by knob)."""
     cat, top, accept = tiers.catalogue, tiers.top, FixedScorer(1.0)
-    x_cal = features(matrix(s.cal, vectors), [len(r.prompt) for r in s.cal])
-    need_cal = models.classifier.need_more(x_cal)[:, 0]
-    cheap = tiers.models[0]
-    conf_cal = models.confidence.scorers[cheap].probability(
-        matrix(s.cal, vectors), answers(s.cal, cheap)
-    )
+
+    def need_cal() -> Array:  # the classifier's scores on s.cal (only its policies use them)
+        x_cal = features(matrix(s.cal, vectors), [len(r.prompt) for r in s.cal])
+        return models.classifier.need_more(x_cal)[:, 0]
+
+    def conf_cal() -> Array:  # the cheapest tier's confidence on s.cal (the cascades' grid)
+        cheap = tiers.models[0]
+        return models.confidence.scorers[cheap].probability(
+            matrix(s.cal, vectors), answers(s.cal, cheap)
+        )
+
     identity = {i: i for i in range(len(tiers.models))}
     fixed = tiers.fixed_tier(name)
     if fixed is not None:
@@ -372,7 +377,7 @@ def policy_settings(  # noqa: PLR0911 - one branch per policy, read as a table
     if name == "classifier":
         return [
             Setting(t, single_router(cat, ClassifierPolicy(models.classifier, t, identity)), accept)
-            for t in (knobs or quantile_knobs(need_cal))
+            for t in (knobs or quantile_knobs(need_cal()))
         ]
     if name == "bandit":
         return [
@@ -384,17 +389,17 @@ def policy_settings(  # noqa: PLR0911 - one branch per policy, read as a table
     if name == "cascade":
         return [
             Setting(t, single_router(cat, TierPolicy(0)), models.confidence, thresholds=t)
-            for t in (knobs or quantile_knobs(conf_cal))
+            for t in (knobs or quantile_knobs(conf_cal()))
         ]
     if name == "cascade+classifier":
         # The classifier sends the fifth of prompts it finds hardest (its threshold is the 80th
         # percentile on the calibration split) straight up, skipping the cheap call; the
         # cascade's confidence threshold is the knob.
-        start_high = float(np.quantile(need_cal, 0.8))
+        start_high = float(np.quantile(need_cal(), 0.8))
         policy = ClassifierPolicy(models.classifier, start_high, identity)
         return [
             Setting(t, single_router(cat, policy), models.confidence, thresholds=t)
-            for t in (knobs or quantile_knobs(conf_cal))
+            for t in (knobs or quantile_knobs(conf_cal()))
         ]
     raise ValueError(f"unknown policy {name!r}")
 
@@ -413,8 +418,13 @@ def vectors_dim(vectors: Vectors) -> int:
 class PolicyResult:
     name: str
     curve: tuple[Point, ...]  # test split, one point per knob
-    chosen: Point  # the operating point (knob chosen on the calibration split)
+    at: int  # the operating point's index in `curve` (its knob chosen on calibration data)
     rows: Rows  # the operating point's outcome on each test row (for the bootstrap)
+
+    @property
+    def chosen(self) -> Point:
+        """The operating point, on the test split."""
+        return self.curve[self.at]
 
 
 @dataclass(frozen=True)
@@ -423,17 +433,23 @@ class DatasetResult:
     rows: int
     dropped: int
     split: tuple[int, int, int]
-    strong_model: str
-    cheap_model: str
     note: str
     policies: tuple[PolicyResult, ...]
     calibration: tuple[Calibration, ...]  # each tier's learned confidence, cheapest first
     classifier_auc: float
     seconds: float
+    tier_models: tuple[str, ...]  # cheapest first
     seed: int = 0
-    tier_models: tuple[str, ...] = ()
     folds: int = 1  # calibrate parts the operating points were chosen on (cross_fit)
     choose_at: float = 0.95  # the calibration quality (share of strong) points were chosen at
+
+    @property
+    def cheap_model(self) -> str:
+        return self.tier_models[0]
+
+    @property
+    def strong_model(self) -> str:
+        return self.tier_models[-1]
 
     def fixed(self) -> list[PolicyResult]:
         """The always-one-tier baselines, cheapest first."""
@@ -501,11 +517,11 @@ async def evaluate(
         cal_points = [Rows.concat(r).point(k) for r, k in zip(cal_rows, knobs, strict=True)]
         curve = tuple(r.point(k) for r, k in zip(test_rows, knobs, strict=True))
         at = choose(cal_points, strong_cal, choose_at)
-        results.append(PolicyResult(name, curve, curve[at], test_rows[at]))
+        results.append(PolicyResult(name, curve, at, test_rows[at]))
     pipeline.runtime = replace(pipeline.runtime, models=base)
     return DatasetResult(
         data.name, len(data.rows), data.dropped, (len(s.fit), len(s.cal), len(s.test)),
-        tiers.models[-1], tiers.models[0], data.note, tuple(results),
+        data.note, tuple(results),
         confidence_report(models.confidence, s.test, tiers, vectors, margin), clf_auc,
-        time.perf_counter() - started, seed, tiers.models, len(parts), choose_at,
+        time.perf_counter() - started, tiers.models, seed, len(parts), choose_at,
     ), models  # fmt: skip
