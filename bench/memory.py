@@ -1,7 +1,7 @@
 """Memory and CPU of the embedding path under the documented worst cases (issue #17).
 
     .venv/bin/python -m bench.memory [--lookups 100] [--flood-s 30] [--skip-options]
-                                     [--batch-tokens N] [--queue N]
+                                     [--batch-tokens N] [--queue N] [--bulk-threads N]
 
 Starts the real daemon with its shipped configuration and replays, one after the other:
 an Embed of max texts × long texts, an Embed at the message limit (120 × 64 KiB), 64
@@ -187,10 +187,16 @@ def main() -> None:
     parser.add_argument("--skip-options", action="store_true")
     parser.add_argument("--batch-tokens", type=int, help="embedding.max_batch_tokens")
     parser.add_argument("--queue", type=int, help="limits.max_queued_embed_texts")
+    parser.add_argument("--bulk-threads", type=int, help="embedding.bulk_threads")
     args = parser.parse_args()
     config: dict[str, dict[str, object]] = {"logging": {"level": "warning"}}
+    embedding: dict[str, object] = {}
     if args.batch_tokens:
-        config["embedding"] = {"max_batch_tokens": args.batch_tokens}
+        embedding["max_batch_tokens"] = args.batch_tokens
+    if args.bulk_threads:
+        embedding["bulk_threads"] = args.bulk_threads
+    if embedding:
+        config["embedding"] = embedding
     if args.queue:
         config["limits"] = {"max_queued_embed_texts": args.queue}
     daemon = Daemon(config)

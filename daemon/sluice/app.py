@@ -368,6 +368,7 @@ async def start_batcher(
     batcher = MicroBatcher(
         embedder, metrics, max_batch=emb.max_batch, max_batch_tokens=emb.max_batch_tokens,
         max_queued_texts=settings.limits.max_queued_embed_texts, batching=emb.micro_batching,
+        bulk_threads=emb.bulk_threads,
     )  # fmt: skip
     await batcher.start()
     return batcher

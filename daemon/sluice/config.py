@@ -155,6 +155,11 @@ class EmbeddingSettings(_Strict):
     # call on one thread that never spin-waits (issue #19; was intra-op threads of one call,
     # which spun). The sidecar usually gets 1–2 cores.
     threads: int = Field(default=2, ge=1, le=64)
+    # Threads of the bulk lane (the Embed RPC, POST /v1/embeddings), at nice +10 so that
+    # questions keep the CPU they need; each runs one caller's Embed at a time. None: as
+    # many as `threads`. One thread halved bulk texts/s with the int8 model, which runs
+    # each text alone (issue #19, docs/cpu.md).
+    bulk_threads: int | None = Field(default=None, ge=1, le=64)
     # Which weights of the folder run (issue #19): "int8" is model.int8.onnx (dynamic int8,
     # each text run alone), "fp32" is model.onnx, "auto" the int8 file when the folder has
     # one, else model.onnx. Vectors and trained classifiers are tied to the file that runs

@@ -15,11 +15,16 @@ embedding, so a lookup's model work costs one hop off the event loop and one bac
 not one per model (issue #19).
 
 The lanes run side by side on one onnxruntime session (`Run` is thread-safe) and the
-bulk lane's one thread runs at a lower CPU priority, so a question never waits for a
-bulk step. Measured, a question waiting its turn behind bulk steps on one thread had a
+bulk lane's threads run at a lower CPU priority, so a question never waits for a
+bulk step. The bulk lane has `bulk_threads` threads (`embedding.bulk_threads`, by default
+as many as the question lane): each takes the next job in line, so several callers'
+Embeds run side by side (one job's steps stay in order, on one thread at a time). With a
+model that runs each text alone (int8) batching saves nothing, and one bulk thread gave
+half the texts/s that calls run side by side did (issue #19, docs/cpu.md).
+Measured, a question waiting its turn behind bulk steps on one thread had a
 p99 108× its idle p99, side by side 1.0–2.2× (docs/RELIABILITY.md, "Embedding memory
 and CPU"); before any of this, a one-text Lookup waited ~30 s behind 120 × 64 KiB.
-Memory stays bounded: one call of `max_batch_tokens` per running thread.
+Memory stays bounded: one call of `max_batch_tokens` per running thread of either lane.
 
 The bulk queue holds at most `max_queued_texts` texts; a call that would overflow it
 gets `Overloaded` at once, with a Retry-After from the measured speed. A caller that
@@ -130,6 +135,7 @@ class MicroBatcher:
         max_batch_tokens: int = DEFAULT_BATCH_TOKENS,
         max_queued_texts: int = 512,
         batching: bool = True,
+        bulk_threads: int | None = None,
     ) -> None:
         self.embedder = embedder
         self.metrics = metrics
@@ -151,9 +157,12 @@ class MicroBatcher:
         self._running: dict[Future[list[tuple[Any, Exception | None]]], list[_Job]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._executor = ThreadPoolExecutor(max_workers=self._lanes, thread_name_prefix="embed")
+        # Bulk jobs step side by side on this many threads (None: as many as the lanes).
+        self._bulk_threads = max(1, self._lanes if bulk_threads is None else bulk_threads)
         self._bulk_executor = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="embed-bulk", initializer=_lower_priority
-        )
+            max_workers=self._bulk_threads, thread_name_prefix="embed-bulk",
+            initializer=_lower_priority,
+        )  # fmt: skip
         self._workers: list[asyncio.Task[None]] = []
 
     @property
@@ -164,7 +173,12 @@ class MicroBatcher:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         if not self._workers:
-            self._workers = [asyncio.create_task(self._run_bulk(), name="embed-bulk")]
+            # Each worker steps one job at a time: a job is out of the line while its step
+            # runs, so no two workers ever step the same job.
+            self._workers = [
+                asyncio.create_task(self._run_bulk(), name=f"embed-bulk-{i}")
+                for i in range(self._bulk_threads)
+            ]
 
     async def stop(self) -> None:
         # Queued callers first, so no freed thread starts their batch while we stop.
@@ -342,28 +356,56 @@ class MicroBatcher:
             job.future.set_result(results)
 
     async def _step(self, job: _BulkJob) -> list[Embedded] | None:
-        """Tokenize a slice or run one group; the results once the last group ran."""
+        """Tokenize a slice or run one group; the results once the last group ran.
+
+        A job whose texts fit one slice and one call (a typical one-text Embed) is
+        tokenized and run in the same step: one hop to the bulk thread, not two."""
         loop = asyncio.get_running_loop()
         done = len(job.tokenized)
+        started = time.perf_counter()
         if done < len(job.texts):
             part = job.texts[done : done + _TOKENIZE_SLICE]
-            job.tokenized += await loop.run_in_executor(
-                self._bulk_executor, self.embedder.tokenize, part
+            whole = done == 0 and len(part) == len(job.texts)
+            tokenized, ran = await loop.run_in_executor(
+                self._bulk_executor, self._tokenize_step, part, whole
             )
-            return None
+            job.tokenized += tokenized
+            if ran is None:
+                return None
+            self._observe_bulk(started, ran)
+            return ran
         if job.groups is None:
             job.groups = deque(plan_batches(job.tokenized, self.max_batch, self.max_batch_tokens))
             job.results = [None] * len(job.texts)
         group = job.groups.popleft()
-        started = time.perf_counter()
         ran = await loop.run_in_executor(
             self._bulk_executor, self.embedder.embed_group, job.texts, job.tokenized, group
         )
-        elapsed = time.perf_counter() - started
-        self._seconds_per_text = 0.8 * self._seconds_per_text + 0.2 * elapsed / len(group)
-        self._observe(started, ran)
+        self._observe_bulk(started, ran)
         for index, result in zip(group, ran, strict=True):
             job.results[index] = result
         if job.groups:
             return None
         return [r for r in job.results if r is not None]
+
+    def _tokenize_step(
+        self, texts: Sequence[str], whole: bool
+    ) -> tuple[list[Tokenized], list[Embedded] | None]:
+        """On a bulk thread: `texts` tokenized, and, when they are the whole job and fit
+        one call, their results too (else None: the groups run in later steps)."""
+        tokenized = self.embedder.tokenize(texts)
+        if not whole:
+            return tokenized, None
+        groups = plan_batches(tokenized, self.max_batch, self.max_batch_tokens)
+        if len(groups) != 1:
+            return tokenized, None
+        ran = self.embedder.embed_group(texts, tokenized, groups[0])
+        results: list[Embedded | None] = [None] * len(texts)
+        for index, result in zip(groups[0], ran, strict=True):
+            results[index] = result
+        return tokenized, [r for r in results if r is not None]
+
+    def _observe_bulk(self, started: float, ran: Sequence[Embedded]) -> None:
+        elapsed = time.perf_counter() - started
+        self._seconds_per_text = 0.8 * self._seconds_per_text + 0.2 * elapsed / len(ran)
+        self._observe(started, ran)
