@@ -239,6 +239,17 @@ def _share(text: str) -> float:
     return value
 
 
+def _level(text: str) -> float:
+    """A one-sided confidence level: 0 (off) or a number in [0.5, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value != 0.0 and not 0.5 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not 0 or in [0.5, 1), e.g. 0.95")
+    return value
+
+
 def _routing_parsers(eval_sub: Any, sub: Any) -> None:
     routing = eval_sub.add_parser("routing", help="replay recorded answers through each policy")
     routing.add_argument("--replay", type=Path, action="append", required=True,
@@ -262,8 +273,13 @@ def _routing_parsers(eval_sub: Any, sub: Any) -> None:
     routing.add_argument(
         "--choose-at", type=_share, default=0.95, metavar="SHARE",
         help="choose each operating point where calibration quality reaches SHARE of the "
-             "strongest tier's; above 0.95 is a margin for holding 95 %% on new data "
-             "(default: %(default)s)",
+             "strongest tier's (default: %(default)s)",
+    )  # fmt: skip
+    routing.add_argument(
+        "--choose-bound", type=_level, default=0.95, metavar="LEVEL",
+        help="compare SHARE with the one-sided lower bound at LEVEL of a paired bootstrap "
+             "of the calibration quality share, a margin sized by the data; 0: with the "
+             "estimate itself (default: %(default)s)",
     )  # fmt: skip
     routing.add_argument("--margin", type=float, default=0.05,
                          help="a tier suffices within this of the best tier's quality")  # fmt: skip
@@ -456,6 +472,7 @@ def _report_eval_cache(
 
 def _routing(args: argparse.Namespace) -> int:
     from sluice.evaluation import routing_run  # noqa: PLC0415 - the eval's imports stay out of `serve`
+    from sluice.evaluation.routing_metrics import ChoiceRule  # noqa: PLC0415 - same
 
     settings = load_settings(args.config)
     configure_logging("warning")
@@ -468,7 +485,7 @@ def _routing(args: argparse.Namespace) -> int:
     return routing_run.eval_routing(
         settings, model_dir, replay=args.replay, json_out=args.json, plot_path=args.plot,
         cache_dir=args.cache_dir, seeds=args.seeds or [0], margin=args.margin, folds=args.folds,
-        choose_at=args.choose_at,
+        rule=ChoiceRule(args.choose_at, args.choose_bound),
         policies=args.policies.split(",") if args.policies else None, limit=args.limit,
         save_confidence=args.save_confidence, markdown=args.markdown, json_file=args.json_out,
     )  # fmt: skip

@@ -174,3 +174,28 @@ def test_a_margin_chooses_no_cheaper_points(tmp_path: Path) -> None:
               "--choose-at", "95", cwd=tmp_path)  # fmt: skip
     assert bad.returncode == 2
     assert "--choose-at: 95.0 is not in (0, 1.5]" in bad.stderr
+
+
+def test_the_estimate_alone_chooses_no_dearer_points_than_its_lower_bound(
+    tmp_path: Path,
+) -> None:
+    """--choose-bound 0 compares the calibration estimate itself with the share; the
+    default compares its one-sided 95 % lower bound, which is never above the estimate."""
+    points = {}
+    for level in ("0", "0.95"):
+        done = run(
+            "eval", "routing", "--replay", str(DATA / "routing_replay.csv"),
+            "--config", str(DATA / "routing_replay.yaml"), "--json", "--choose-bound", level,
+            "--policies", "classifier,cascade", "--cache-dir", str(tmp_path / "emb"),
+            cwd=tmp_path,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        first = json.loads(done.stdout)["datasets"]["routing_replay"]["runs"][0]
+        assert first["chosen_lower_bound_level"] == float(level)
+        points[level] = first["policies"]
+    for name in ("classifier", "cascade"):
+        assert points["0"][name]["cost"] <= points["0.95"][name]["cost"]
+    bad = run("eval", "routing", "--replay", str(DATA / "routing_replay.csv"),
+              "--choose-bound", "0.3", cwd=tmp_path)  # fmt: skip
+    assert bad.returncode == 2
+    assert "0.3 is not 0 or in [0.5, 1)" in bad.stderr

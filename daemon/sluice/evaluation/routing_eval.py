@@ -43,7 +43,7 @@ from sluice.cascade.types import AttemptOutcome
 from sluice.config import Settings
 from sluice.evaluation.replay_data import ReplayRow, ReplaySet
 from sluice.evaluation.replay_provider import NO_TEXT
-from sluice.evaluation.routing_metrics import Point, Rows
+from sluice.evaluation.routing_metrics import ChoiceRule, Point, Rows, choose
 from sluice.learning.logistic import Calibration, auc, calibration, log_loss
 from sluice.pipeline import CompletionRequest, ModelPath, Pipeline
 from sluice.routing.bandit import BanditPolicy
@@ -404,6 +404,8 @@ def policy_settings(  # noqa: PLR0911 - one branch per policy, read as a table
     raise ValueError(f"unknown policy {name!r}")
 
 
+DEFAULT_RULE = ChoiceRule()
+
 POLICIES = (
     "always-cheap", "always-strong", "random", "rules", "classifier", "bandit", "cascade",
     "cascade+classifier",
@@ -441,7 +443,7 @@ class DatasetResult:
     tier_models: tuple[str, ...]  # cheapest first
     seed: int = 0
     folds: int = 1  # calibrate parts the operating points were chosen on (cross_fit)
-    choose_at: float = 0.95  # the calibration quality (share of strong) points were chosen at
+    rule: ChoiceRule = DEFAULT_RULE  # how the operating points were chosen on them
 
     @property
     def cheap_model(self) -> str:
@@ -456,18 +458,6 @@ class DatasetResult:
         return [p for p in self.policies if p.name.startswith("always-")]
 
 
-def choose(cal_points: Sequence[Point], strong_quality: float, target: float = 0.95) -> int:
-    """Index of the cheapest calibration point with quality ≥ `target` × strong, else the best.
-
-    A point chosen at exactly the quality a user needs is below it on new data about as often
-    as above: `target` above that need is the margin (`--choose-at`, docs/routing-eval.md).
-    """
-    ok = [i for i, p in enumerate(cal_points) if p.quality >= target * strong_quality]
-    if ok:
-        return min(ok, key=lambda i: (cal_points[i].cost, -cal_points[i].quality))
-    return max(range(len(cal_points)), key=lambda i: (cal_points[i].quality, -cal_points[i].cost))
-
-
 async def evaluate(
     pipeline: Pipeline[CacheTier],
     data: ReplaySet,
@@ -479,7 +469,7 @@ async def evaluate(
     policies: Sequence[str] = POLICIES,
     model_id: str = "",
     folds: int = 1,
-    choose_at: float = 0.95,
+    rule: ChoiceRule = DEFAULT_RULE,
 ) -> tuple[DatasetResult, Models]:
     started = time.perf_counter()
     base = pipeline.runtime.models
@@ -496,8 +486,8 @@ async def evaluate(
     models = fitted[0]
     x_test = features(matrix(s.test, vectors), [len(r.prompt) for r in s.test])
     clf_auc = auc(models.classifier.need_more(x_test)[:, 0], tiers.labels(s.test, margin) > 0)
-    held = [r for p in parts for r in p.cal]
-    strong_cal = sum(r.quality[tiers.models[-1]] for r in held) / max(len(held), 1)
+    # The strongest tier's quality on every calibrate row, in the order of `cal_rows`.
+    strong_cal = np.array([r.quality[tiers.models[-1]] for p in parts for r in p.cal])
     results = []
     # Every tier alone is a baseline: the report's hull is made of them.
     for name in [*tiers.fixed(), *(p for p in policies if tiers.fixed_tier(p) is None)]:
@@ -514,14 +504,13 @@ async def evaluate(
                 cal_rows[j].append(await run_rows(pipeline, base, setting, part.cal, tiers))
                 if i == 0:  # the first part's models (fit → calibrate, as without folds)
                     test_rows.append(await run_rows(pipeline, base, setting, s.test, tiers))
-        cal_points = [Rows.concat(r).point(k) for r, k in zip(cal_rows, knobs, strict=True)]
         curve = tuple(r.point(k) for r, k in zip(test_rows, knobs, strict=True))
-        at = choose(cal_points, strong_cal, choose_at)
+        at = choose([Rows.concat(r) for r in cal_rows], strong_cal, rule)
         results.append(PolicyResult(name, curve, at, test_rows[at]))
     pipeline.runtime = replace(pipeline.runtime, models=base)
     return DatasetResult(
         data.name, len(data.rows), data.dropped, (len(s.fit), len(s.cal), len(s.test)),
         data.note, tuple(results),
         confidence_report(models.confidence, s.test, tiers, vectors, margin), clf_auc,
-        time.perf_counter() - started, tiers.models, seed, len(parts), choose_at,
+        time.perf_counter() - started, tiers.models, seed, len(parts), rule,
     ), models  # fmt: skip

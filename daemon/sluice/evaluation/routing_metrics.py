@@ -196,3 +196,51 @@ def interval(samples: Array, level: float = 0.95) -> tuple[float, float]:
     tail = (1.0 - level) / 2.0 * 100.0
     lo, hi = np.percentile(kept, [tail, 100.0 - tail])
     return float(lo), float(hi)
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceRule:
+    """How an operating point is chosen on calibration data (`choose`).
+
+    `share`: the quality, as a share of the strongest tier's, the point must reach.
+    `bound`: 0 compares the calibration estimate with `share` (half the time the point
+    then falls short on new data); a level such as 0.95 compares the one-sided lower bound
+    of a paired bootstrap of the share at that level instead, so the margin grows with how
+    uncertain the calibration data leave it (few rows, many disagreements).
+    """
+
+    share: float = 0.95
+    bound: float = 0.95
+
+
+def share_lower_bound(
+    quality: Array, strong: Array, level: float, *, resamples: int = 1000, seed: int = 0
+) -> float:
+    """One-sided lower bound at `level` of mean(quality) / mean(strong): a paired bootstrap
+    (each replicate draws the same rows of both)."""
+    n = len(quality)
+    idx = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    strong_means = strong[idx].mean(axis=1)
+    shares = quality[idx].mean(axis=1) / np.where(strong_means > 0, strong_means, np.nan)
+    kept = shares[~np.isnan(shares)]
+    return float(np.percentile(kept, (1.0 - level) * 100.0)) if len(kept) else float("nan")
+
+
+def choose(cal: Sequence[Rows], strong: Array, rule: ChoiceRule) -> int:
+    """Index of the cheapest calibration setting that reaches `rule`, else the best one.
+
+    `cal`: each setting's calibration rows; `strong`: the strongest tier's quality on the
+    same rows, in the same order.
+    """
+    points = [r.point() for r in cal]
+    strong_mean = float(strong.mean()) if len(strong) else 0.0
+
+    def reaches(r: Rows, p: Point) -> bool:
+        if rule.bound <= 0:
+            return p.quality >= rule.share * strong_mean
+        return share_lower_bound(r.quality, strong, rule.bound) >= rule.share
+
+    ok = [i for i, (r, p) in enumerate(zip(cal, points, strict=True)) if reaches(r, p)]
+    if ok:
+        return min(ok, key=lambda i: (points[i].cost, -points[i].quality))
+    return max(range(len(points)), key=lambda i: (points[i].quality, -points[i].cost))

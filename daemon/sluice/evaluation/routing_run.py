@@ -25,6 +25,7 @@ from sluice.evaluation.routing_eval import (
     evaluate,
     fit_classifier,
 )
+from sluice.evaluation.routing_metrics import ChoiceRule
 from sluice.evaluation.routing_report import as_json, format_table, plot, plot_calibration
 
 
@@ -65,7 +66,7 @@ def _for_replay(settings: Settings) -> Settings:
 async def _evaluate(
     settings: Settings, model_dir: Path, sets: list[ReplaySet], vectors: Vectors, *,
     embedder: OnnxEmbedder, seeds: list[int], margin: float, policies: list[str], folds: int,
-    choose_at: float,
+    rule: ChoiceRule,
 ) -> list[tuple[DatasetResult, Models]]:  # fmt: skip
     out = []
     for data, seed in ((d, s) for d in sets for s in seeds):
@@ -78,8 +79,7 @@ async def _evaluate(
             out.append(
                 await evaluate(
                     pipeline, data, tiers, vectors, seed=seed, margin=margin,
-                    policies=policies, model_id=embedder.model_id, folds=folds,
-                    choose_at=choose_at,
+                    policies=policies, model_id=embedder.model_id, folds=folds, rule=rule,
                 )
             )  # fmt: skip
     return out
@@ -88,7 +88,7 @@ async def _evaluate(
 def eval_routing(
     settings: Settings, model_dir: Path, *, replay: list[Path], json_out: bool,
     plot_path: Path | None, cache_dir: Path | None, seeds: list[int], margin: float,
-    folds: int, choose_at: float,
+    folds: int, rule: ChoiceRule,
     policies: list[str] | None, limit: int | None, save_confidence: Path | None,
     markdown: bool, json_file: Path | None = None,
 ) -> int:  # fmt: skip
@@ -107,7 +107,7 @@ def eval_routing(
     results = asyncio.run(
         _evaluate(
             settings, model_dir, sets, vectors, embedder=embedder, seeds=seeds, margin=margin,
-            policies=policies or list(POLICIES), folds=folds, choose_at=choose_at,
+            policies=policies or list(POLICIES), folds=folds, rule=rule,
         )
     )  # fmt: skip
     datasets = [r for r, _ in results]

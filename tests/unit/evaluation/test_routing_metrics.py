@@ -6,16 +6,19 @@ import numpy as np
 import pytest
 
 from sluice.evaluation.routing_metrics import (
+    ChoiceRule,
     Point,
     Rows,
     apgr,
     bootstrap,
+    choose,
     cpt,
     hull,
     hull_quality_at,
     interval,
     lead_over_hull,
     saving_at,
+    share_lower_bound,
 )
 
 WEAK, STRONG = 0.6, 0.8
@@ -106,3 +109,34 @@ def test_the_bootstrap_pairs_policy_hull_and_strongest_on_the_same_rows() -> Non
     assert lo < point < hi
     assert hi - lo < 0.15, "an interval around the point, not a wide one"
     assert all(np.isnan(interval(np.array([np.nan, np.nan])))), "no usable replicate: nan"
+
+
+def _rows(n: int, wrong: int, cost: float) -> Rows:
+    """n rows, all right but `wrong` of them, each costing `cost`."""
+    quality = np.ones(n)
+    quality[:wrong] = 0.0
+    return Rows(quality, np.full(n, cost), np.zeros(n))
+
+
+def test_the_lower_bound_of_a_share_is_the_bootstrap_s_lower_tail() -> None:
+    strong = np.ones(400)
+    assert share_lower_bound(strong, strong, 0.95) == 1.0
+    # 380 of 400 right: share 0.95, standard error sqrt(0.95 * 0.05 / 400) = 0.0109.
+    bound = share_lower_bound(_rows(400, 20, 1.0).quality, strong, 0.95)
+    assert bound == pytest.approx(0.95 - 1.645 * 0.0109, abs=0.006)
+    assert share_lower_bound(_rows(400, 20, 1.0).quality, strong, 0.75) > bound
+
+
+def test_the_bound_sizes_the_margin_by_the_calibration_data() -> None:
+    # A cheap setting at 96 % of the strongest tier's quality and a dear one at 100 %.
+    for n, cheap_wins in ((200, False), (20_000, True)):
+        strong = np.ones(n)
+        cal = [_rows(n, n * 4 // 100, 1.0), _rows(n, 0, 10.0)]
+        # The estimate alone takes the cheap one whatever the number of rows...
+        assert choose(cal, strong, ChoiceRule(0.95, 0.0)) == 0
+        # ...the lower bound only when the rows make 96 % surely above 95 %.
+        assert (choose(cal, strong, ChoiceRule(0.95, 0.95)) == 0) is cheap_wins
+    # Nothing reaches the share: the best quality, then the cheapest.
+    strong = np.ones(100)
+    cal = [_rows(100, 50, 1.0), _rows(100, 30, 5.0), _rows(100, 30, 2.0)]
+    assert choose(cal, strong, ChoiceRule(0.95, 0.95)) == 2
