@@ -28,6 +28,14 @@ def probe(address: str, service: str = "") -> int:
     return subprocess.run(cmd, capture_output=True, timeout=10, check=False).returncode
 
 
+def _embedded(daemon: Daemon) -> float:
+    """The daemon's count of texts embedded (sluice_embed_texts_total)."""
+    for line in daemon.metrics().splitlines():
+        if line.startswith("sluice_embed_texts_total"):
+            return float(line.split()[-1])
+    return 0.0
+
+
 @pytest.fixture(autouse=True)
 def _needs_probe() -> None:
     if not Path(PROBE).exists():
@@ -67,7 +75,11 @@ def test_probe_fails_while_loading_then_passes_then_fails_after_sigterm(start_da
 
     worker = threading.Thread(target=call)
     worker.start()
-    time.sleep(0.2)
+    # SIGTERM once the daemon has the call: a fixed sleep raced the client's send on a
+    # loaded CI machine (the call then arrived after SIGTERM and was refused, as it should).
+    until = time.monotonic() + 30
+    while _embedded(daemon) == 0 and time.monotonic() < until:
+        time.sleep(0.01)
     daemon.send_signal(signal.SIGTERM)
     time.sleep(0.05)
     assert probe(daemon.address) != 0
