@@ -33,7 +33,6 @@ from sluice.cache.tier import CacheTier
 from sluice.cascade.budget import BudgetGuard
 from sluice.cascade.confidence import Scorer
 from sluice.cascade.driver import CancelListener, run_cascade, run_cascade_stream
-from sluice.cascade.learned import bind_scorer, needs_vector
 from sluice.cascade.plan import Catalogue
 from sluice.cascade.types import Attempt, CascadeResult, ServedBy
 from sluice.config import Settings
@@ -385,8 +384,8 @@ class Pipeline(Generic[CacheT_co]):
         hints = request.routing
         vector = None
         routed_by_policy = not (hints.pinned_model or hints.start_tier)
-        if (routed_by_policy and router.needs_vector(request.namespace)) or needs_vector(
-            models.scorer
+        if (routed_by_policy and router.needs_vector(request.namespace)) or (
+            models.scorer.needs_vector
         ):
             vector = await self._route_vector(question, rt.settings)
         context = RouteContext(
@@ -438,7 +437,7 @@ class Pipeline(Generic[CacheT_co]):
         bound = functools.partial(
             driver, plan, request.messages, request.params, providers=models.providers,
             breakers=models.breakers, retry_policy=models.retry,
-            scorer=bind_scorer(models.scorer, vector),
+            scorer=models.scorer if vector is None else models.scorer.bind(vector),
             deadline=request.deadline, budget=models.budget, prices=models.catalogue.prices,
             on_cancel=on_cancel, limits=models.limits,
         )  # fmt: skip

@@ -17,7 +17,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -29,9 +29,28 @@ _LOGPROB_FLOOR = -20.0
 
 
 class Scorer(Protocol):
+    @property
+    def needs_vector(self) -> bool:
+        """Whether it reads the prompt's embedding (the pipeline then computes one)."""
+        ...
+
+    def bind(self, vector: npt.ArrayLike) -> Scorer:
+        """The scorer for one request whose prompt embeds to `vector`."""
+        ...
+
     def score(self, completion: Completion, request: ProviderRequest) -> float:
         """The probability in [0, 1] that `completion` is a good answer to `request`."""
         ...
+
+
+class PromptBlind:
+    """For scorers that read only the answer: no embedding needed, binding changes nothing."""
+
+    __slots__ = ()
+    needs_vector = False
+
+    def bind(self, vector: npt.ArrayLike) -> Self:
+        return self
 
 
 def _clamp(logprob: float) -> float:
@@ -56,7 +75,7 @@ class ScoreDetail:
 
 
 @dataclass(frozen=True, slots=True)
-class LogprobScorer:
+class LogprobScorer(PromptBlind):
     """`sigmoid(a·mean + b·min + c)` over the answer's token log-probabilities.
 
     Defaults: a near-certain answer (mean -0.05, min -2) scores ≈ 0.86, a
@@ -144,7 +163,7 @@ _HEDGE = re.compile(
 
 
 @dataclass(frozen=True, slots=True)
-class FormatScorer:
+class FormatScorer(PromptBlind):
     """A gate on the answer's form; 1.0 when nothing is wrong with it.
 
     Empty → 0; the request has a JSON schema and the answer is not JSON or does
@@ -258,6 +277,15 @@ class CombinedScorer:
     scorers: Sequence[Scorer] = (FormatScorer(), LogprobScorer())
     mode: Literal["product", "min"] = "product"
 
+    @property
+    def needs_vector(self) -> bool:
+        return any(s.needs_vector for s in self.scorers)
+
+    def bind(self, vector: npt.ArrayLike) -> CombinedScorer:
+        if not self.needs_vector:
+            return self
+        return CombinedScorer(tuple(s.bind(vector) for s in self.scorers), self.mode)
+
     def score(self, completion: Completion, request: ProviderRequest) -> float:
         values = [min(max(s.score(completion, request), 0.0), 1.0) for s in self.scorers]
         if not values:
@@ -268,7 +296,7 @@ class CombinedScorer:
 
 
 @dataclass(frozen=True, slots=True)
-class FixedScorer:
+class FixedScorer(PromptBlind):
     """Always the same score: for tiers that should never escalate, and for tests."""
 
     value: float = 1.0

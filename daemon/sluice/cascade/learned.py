@@ -7,7 +7,7 @@ few hundred examples suffice; the answer features need no provider support
 beyond the text (log-probabilities are used when the provider sent them).
 
 The scorer needs the prompt's embedding: the pipeline binds it per request
-(`bind_scorer`), and an unbound scorer uses the training prompts' mean.
+(`Scorer.bind`), and an unbound scorer uses the training prompts' mean.
 Saved as .npz (arrays and JSON metadata, no pickle).
 """
 
@@ -19,13 +19,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from sluice.cascade import arithmetic
-from sluice.cascade.confidence import CombinedScorer, FormatScorer, LogprobScorer, Scorer
+from sluice.cascade.confidence import FormatScorer, LogprobScorer, Scorer
 from sluice.learning.logistic import fit_logistic, predict
 from sluice.types import Completion, GenParams, ProviderRequest
 
@@ -85,11 +84,6 @@ def last_user_turn(request: ProviderRequest) -> str:
     return next((m.content for m in reversed(request.messages) if m.role == "user"), "")
 
 
-@runtime_checkable
-class ContextualScorer(Protocol):
-    def bind(self, vector: npt.ArrayLike) -> Scorer: ...
-
-
 @dataclass(frozen=True)
 class LearnedScorer:
     mean: Array  # (d,) mean training prompt embedding
@@ -97,6 +91,7 @@ class LearnedScorer:
     weights: Array  # (k + len(ANSWER_FEATURES) + 1,)
     model_id: str = ""
     vector: Array | None = None  # the bound prompt embedding
+    needs_vector = True
 
     def project(self, vectors: npt.ArrayLike) -> Array:
         v = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
@@ -170,29 +165,12 @@ class TierScorer:
     scorers: Mapping[str, LearnedScorer]
     other: Scorer
 
+    needs_vector = True
+
     def bind(self, vector: npt.ArrayLike) -> TierScorer:
         return TierScorer(
-            {m: s.bind(vector) for m, s in self.scorers.items()}, bind_scorer(self.other, vector)
+            {m: s.bind(vector) for m, s in self.scorers.items()}, self.other.bind(vector)
         )
 
     def score(self, completion: Completion, request: ProviderRequest) -> float:
         return self.scorers.get(completion.model, self.other).score(completion, request)
-
-
-def bind_scorer(scorer: Scorer, vector: npt.ArrayLike | None) -> Scorer:
-    """The scorer with the prompt's embedding bound where a member needs it."""
-    if vector is None:
-        return scorer
-    if isinstance(scorer, ContextualScorer):
-        return scorer.bind(vector)
-    if isinstance(scorer, CombinedScorer) and any(
-        isinstance(s, ContextualScorer) for s in scorer.scorers
-    ):
-        return CombinedScorer(tuple(bind_scorer(s, vector) for s in scorer.scorers), scorer.mode)
-    return scorer
-
-
-def needs_vector(scorer: Scorer) -> bool:
-    if isinstance(scorer, ContextualScorer):
-        return True
-    return isinstance(scorer, CombinedScorer) and any(needs_vector(s) for s in scorer.scorers)

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
+from sluice.cascade.confidence import PromptBlind
 from sluice.cascade.types import Deployment, Tier
 from sluice.errors import ProviderError
 from sluice.types import Completion, ProviderRequest, StreamEvent, Usage
@@ -118,7 +119,7 @@ class FakeProvider:
 
 
 @dataclass(frozen=True)
-class TextScorer:
+class TextScorer(PromptBlind):
     """Confidence read from the answer: "…@0.4" scores 0.4; no marker scores 0.9."""
 
     def score(self, completion: Completion, request: ProviderRequest) -> float:

@@ -13,8 +13,6 @@ from sluice.cascade.learned import (
     LearnedScorer,
     TierScorer,
     answer_features,
-    bind_scorer,
-    needs_vector,
 )
 from sluice.learning.logistic import auc, calibration, fit_logistic, predict
 from sluice.types import ChatMessage, Completion, ProviderRequest, Usage
@@ -67,11 +65,15 @@ def test_the_scorer_uses_the_bound_prompt_embedding() -> None:
     easy, hard = np.array([1.0, 0, 0, 0, 0, 0]), np.array([-1.0, 0, 0, 0, 0, 0])
     assert scorer.bind(easy).score(answer, request) > scorer.bind(hard).score(answer, request)
     combined = CombinedScorer((FormatScorer(), scorer))
-    assert needs_vector(combined)
-    assert not needs_vector(FormatScorer())
-    bound = bind_scorer(combined, easy)
+    assert combined.needs_vector
+    assert not FormatScorer().needs_vector
+    assert not CombinedScorer().needs_vector
+    bound = combined.bind(easy)
     assert bound.score(answer, request) == pytest.approx(scorer.bind(easy).score(answer, request))
-    assert bind_scorer(combined, None) is combined
+    # A scorer that reads only the answer is its own binding.
+    blind = CombinedScorer()
+    assert blind.bind(easy) is blind
+    assert FixedScorer(0.3).bind(easy) == FixedScorer(0.3)
 
 
 def test_logistic_and_auc_basics() -> None:
@@ -89,10 +91,10 @@ def test_each_tier_is_judged_by_the_scorer_fitted_on_its_own_answers() -> None:
     cheap = LearnedScorer.fit(v, a, y, components=4)
     medium = LearnedScorer.fit(v, a, 1.0 - y, components=4)  # the opposite judge
     tiers = TierScorer({"cheap-m": cheap, "medium-m": medium}, other=FixedScorer(0.5))
-    assert needs_vector(tiers)
+    assert tiers.needs_vector
     request = ProviderRequest("m", (ChatMessage("user", "q"),))
     easy = np.array([1.0, 0, 0, 0, 0, 0])
-    bound = bind_scorer(tiers, easy)
+    bound = tiers.bind(easy)
 
     def score(model: str) -> float:
         return bound.score(Completion("#### 42", "stop", Usage(), model), request)
