@@ -32,6 +32,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from bench.embedder_sets import stsb
+from sluice.cli import default_data_dir
+from sluice.embedding.model import OnnxEmbedder
+from sluice.evaluation import verifier_data
+from sluice.evaluation.cache_eval import wilson
+from sluice.verifier.guards import refusal
+
 RECALL_THRESHOLD = 0.62  # USE-m3's 90 %-recall cosine on the dev part (docs/embedding-models.md)
 FALSE_HITS = 0.005
 C = 0.1
@@ -42,12 +49,9 @@ Floats = npt.NDArray[np.float64]
 
 def _rows(root: Path) -> list[tuple[str, str, str, str, int]]:
     """(set, part, a, b, label) of every pair measured."""
-    from bench.embedder_sets import stsb  # noqa: PLC0415 - after --site is on the path
-    from sluice.evaluation import verifier_data  # noqa: PLC0415
-
     rows = []
     for part in ("train", "calibration", "test"):
-        for name, pairs in verifier_data.eval_sets(root, part, SETS).items():  # type: ignore[arg-type]
+        for name, pairs in verifier_data.eval_sets(root, part, SETS).items():
             rows += [(name, part, p.a, p.b, p.label) for p in pairs]
     for pair_set in stsb(root, STSB):
         rows += [(f"stsb_{pair_set.language}", part, p.a, p.b, p.label)
@@ -56,8 +60,6 @@ def _rows(root: Path) -> list[tuple[str, str, str, str, int]]:
 
 
 def _vectors(onnx_dir: Path, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-    from sluice.embedding.model import OnnxEmbedder  # noqa: PLC0415
-
     embedder = OnnxEmbedder(onnx_dir, threads=2, max_tokens=256, precision="fp32")
     vectors = []
     for i in range(0, len(texts), 256):
@@ -75,8 +77,6 @@ def _threshold(scores: Floats, negatives: npt.NDArray[np.bool_]) -> float:
 
 
 def _rate(served: npt.NDArray[np.bool_]) -> str:
-    from sluice.evaluation.cache_eval import wilson  # noqa: PLC0415
-
     k, n = int(served.sum()), len(served)
     if not n:
         return "—"
@@ -91,11 +91,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path)
     args = parser.parse_args()
     sys.path.extend(str(s) for s in args.site)
-    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
-    from sklearn.preprocessing import StandardScaler  # noqa: PLC0415
-
-    from sluice.cli import default_data_dir  # noqa: PLC0415
-    from sluice.verifier.guards import refusal  # noqa: PLC0415
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 - after --site
+    from sklearn.preprocessing import StandardScaler  # noqa: PLC0415 - same
 
     root = args.data or default_data_dir() / "cache"
     rows = _rows(root)

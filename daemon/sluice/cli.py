@@ -10,7 +10,7 @@ import asyncio
 import os
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -228,26 +228,25 @@ def _override_flags(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def _share(text: str) -> float:
-    """A share of the strongest tier's quality: a number in (0, 1.5]."""
+def _number(text: str, ok: Callable[[float], bool], expected: str) -> float:
+    """`text` as a number that `ok` accepts; else an argparse error saying what was expected."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 < value <= 1.5:
-        raise argparse.ArgumentTypeError(f"{value} is not in (0, 1.5], e.g. 0.97")
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"{value} is not {expected}")
     return value
+
+
+def _share(text: str) -> float:
+    """A share of the strongest tier's quality: a number in (0, 1.5]."""
+    return _number(text, lambda v: 0.0 < v <= 1.5, "in (0, 1.5], e.g. 0.97")
 
 
 def _level(text: str) -> float:
     """A one-sided confidence level: 0 (off) or a number in [0.5, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value != 0.0 and not 0.5 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is not 0 or in [0.5, 1), e.g. 0.95")
-    return value
+    return _number(text, lambda v: v == 0.0 or 0.5 <= v < 1.0, "0 or in [0.5, 1), e.g. 0.95")
 
 
 def _routing_parsers(eval_sub: Any, sub: Any) -> None:

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -151,6 +152,18 @@ def test_an_unknown_policy_is_refused_before_any_work(tmp_path: Path) -> None:
     assert not (tmp_path / "emb").exists(), "nothing was embedded"
 
 
+def _first_run(tmp_path: Path, *flags: str) -> dict[str, Any]:
+    """The first run's JSON of the classifier and the cascade on the replay set, with `flags`."""
+    done = run(
+        "eval", "routing", "--replay", str(DATA / "routing_replay.csv"),
+        "--config", str(DATA / "routing_replay.yaml"), "--json", *flags,
+        "--policies", "classifier,cascade", "--cache-dir", str(tmp_path / "emb"), cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    first: dict[str, Any] = json.loads(done.stdout)["datasets"]["routing_replay"]["runs"][0]
+    return first
+
+
 def test_a_margin_chooses_no_cheaper_points(tmp_path: Path) -> None:
     """--choose-at 0.99 asks more quality of the calibration data than the default 0.95: on
     the same splits and models the classifier's and the cascade's points cost at least as
@@ -158,14 +171,7 @@ def test_a_margin_chooses_no_cheaper_points(tmp_path: Path) -> None:
     set of candidates is no cheaper)."""
     points = {}
     for share in ("0.95", "0.99"):
-        done = run(
-            "eval", "routing", "--replay", str(DATA / "routing_replay.csv"),
-            "--config", str(DATA / "routing_replay.yaml"), "--json", "--choose-at", share,
-            "--policies", "classifier,cascade", "--cache-dir", str(tmp_path / "emb"),
-            cwd=tmp_path,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        first = json.loads(done.stdout)["datasets"]["routing_replay"]["runs"][0]
+        first = _first_run(tmp_path, "--choose-at", share)
         assert first["chosen_at_share_of_strong"] == float(share)
         points[share] = first["policies"]
     for name in ("classifier", "cascade"):
@@ -183,14 +189,7 @@ def test_the_estimate_alone_chooses_no_dearer_points_than_its_lower_bound(
     default compares its one-sided 95 % lower bound, which is never above the estimate."""
     points = {}
     for level in ("0", "0.95"):
-        done = run(
-            "eval", "routing", "--replay", str(DATA / "routing_replay.csv"),
-            "--config", str(DATA / "routing_replay.yaml"), "--json", "--choose-bound", level,
-            "--policies", "classifier,cascade", "--cache-dir", str(tmp_path / "emb"),
-            cwd=tmp_path,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        first = json.loads(done.stdout)["datasets"]["routing_replay"]["runs"][0]
+        first = _first_run(tmp_path, "--choose-bound", level)
         assert first["chosen_lower_bound_level"] == float(level)
         points[level] = first["policies"]
     for name in ("classifier", "cascade"):

@@ -213,15 +213,18 @@ class ChoiceRule:
     bound: float = 0.95
 
 
+def draws(n: int, resamples: int = 1000, seed: int = 0) -> npt.NDArray[np.int64]:
+    """`resamples` bootstrap draws of `n` row indices, one draw per row of the matrix."""
+    return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+
+
 def share_lower_bound(
-    quality: Array, strong: Array, level: float, *, resamples: int = 1000, seed: int = 0
+    quality: Array, strong: Array, level: float, rows: npt.NDArray[np.int64]
 ) -> float:
     """One-sided lower bound at `level` of mean(quality) / mean(strong): a paired bootstrap
-    (each replicate draws the same rows of both)."""
-    n = len(quality)
-    idx = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
-    strong_means = strong[idx].mean(axis=1)
-    shares = quality[idx].mean(axis=1) / np.where(strong_means > 0, strong_means, np.nan)
+    over `draws` (each replicate takes the same rows of both)."""
+    strong_means = strong[rows].mean(axis=1)
+    shares = quality[rows].mean(axis=1) / np.where(strong_means > 0, strong_means, np.nan)
     kept = shares[~np.isnan(shares)]
     return float(np.percentile(kept, (1.0 - level) * 100.0)) if len(kept) else float("nan")
 
@@ -234,11 +237,13 @@ def choose(cal: Sequence[Rows], strong: Array, rule: ChoiceRule) -> int:
     """
     points = [r.point() for r in cal]
     strong_mean = float(strong.mean()) if len(strong) else 0.0
+    # The same draws for every setting: one matrix, and settings compared on the same rows.
+    rows = draws(len(strong)) if rule.bound > 0 else None
 
     def reaches(r: Rows, p: Point) -> bool:
-        if rule.bound <= 0:
+        if rows is None:
             return p.quality >= rule.share * strong_mean
-        return share_lower_bound(r.quality, strong, rule.bound) >= rule.share
+        return share_lower_bound(r.quality, strong, rule.bound, rows) >= rule.share
 
     ok = [i for i, (r, p) in enumerate(zip(cal, points, strict=True)) if reaches(r, p)]
     if ok:

@@ -13,6 +13,7 @@ from sluice.evaluation.routing_metrics import (
     bootstrap,
     choose,
     cpt,
+    draws,
     hull,
     hull_quality_at,
     interval,
@@ -119,12 +120,12 @@ def _rows(n: int, wrong: int, cost: float) -> Rows:
 
 
 def test_the_lower_bound_of_a_share_is_the_bootstrap_s_lower_tail() -> None:
-    strong = np.ones(400)
-    assert share_lower_bound(strong, strong, 0.95) == 1.0
+    strong, rows = np.ones(400), draws(400)
+    assert share_lower_bound(strong, strong, 0.95, rows) == 1.0
     # 380 of 400 right: share 0.95, standard error sqrt(0.95 * 0.05 / 400) = 0.0109.
-    bound = share_lower_bound(_rows(400, 20, 1.0).quality, strong, 0.95)
+    bound = share_lower_bound(_rows(400, 20, 1.0).quality, strong, 0.95, rows)
     assert bound == pytest.approx(0.95 - 1.645 * 0.0109, abs=0.006)
-    assert share_lower_bound(_rows(400, 20, 1.0).quality, strong, 0.75) > bound
+    assert share_lower_bound(_rows(400, 20, 1.0).quality, strong, 0.75, rows) > bound
 
 
 def test_the_bound_sizes_the_margin_by_the_calibration_data() -> None:
