@@ -18,9 +18,11 @@ The lanes run side by side on one onnxruntime session (`Run` is thread-safe) and
 bulk lane's threads run at a lower CPU priority, so a question never waits for a
 bulk step. The bulk lane has `bulk_threads` threads (`embedding.bulk_threads`, by default
 as many as the question lane): each takes the next job in line, so several callers'
-Embeds run side by side (one job's steps stay in order, on one thread at a time). With a
-model that runs each text alone (int8) batching saves nothing, and one bulk thread gave
-half the texts/s that calls run side by side did (issue #19, docs/cpu.md).
+Embeds run side by side. A job is tokenized one slice at a time, in order; its
+onnxruntime calls are independent of each other, so once it is tokenized each call is a
+step of its own and one large Embed uses every bulk thread. With a model that runs each
+text alone (int8) batching saves nothing, and one bulk thread gave half the texts/s
+that calls run side by side did (issue #19, docs/cpu.md).
 Measured, a question waiting its turn behind bulk steps on one thread had a
 p99 108× its idle p99, side by side 1.0–2.2× (docs/RELIABILITY.md, "Embedding memory
 and CPU"); before any of this, a one-text Lookup waited ~30 s behind 120 × 64 KiB.
@@ -60,6 +62,10 @@ from sluice.telemetry.metrics import Metrics
 # Texts tokenized per bulk step: ~2,000 characters each after the cut (model.tokenize),
 # a few milliseconds in all, shorter than an onnxruntime call.
 _TOKENIZE_SLICE = 16
+# Texts per bulk call for a model that runs each text alone (`one_row_per_run`): a larger
+# group saves nothing there, and smaller ones spread one caller's texts over the bulk
+# threads and let other callers' steps in sooner.
+_ALONE_PER_STEP = 8
 # Retry-After bounds (seconds) for a full bulk queue.
 _RETRY_MIN, _RETRY_MAX = 1.0, 60.0
 # The bulk thread's nice value: when both lanes compute, Linux gives the question lane
@@ -123,6 +129,8 @@ class _BulkJob:
     # None until every text is tokenized; then the onnxruntime calls still to make.
     groups: deque[list[int]] | None = field(default=None, repr=False)
     results: list[Embedded | None] = field(default_factory=list, repr=False)
+    # Its onnxruntime calls running now, on any of the bulk threads.
+    running: int = 0
 
 
 class MicroBatcher:
@@ -140,6 +148,9 @@ class MicroBatcher:
         self.embedder = embedder
         self.metrics = metrics
         self.max_batch = max_batch
+        self._bulk_batch = (
+            min(max_batch, _ALONE_PER_STEP) if embedder.one_row_per_run else max_batch
+        )
         self.max_batch_tokens = max_batch_tokens
         self.max_queued_texts = max_queued_texts
         # batching=False runs each call on its own (for the benchmark's side-by-side).
@@ -336,7 +347,8 @@ class MicroBatcher:
                 await self._bulk_ready.wait()
 
     async def _bulk_step(self) -> None:
-        """One step of the first bulk job in line, which then goes to the back of it."""
+        """One step of the first bulk job in line; the step puts the job back in line
+        (at the back) when it has more steps to take."""
         job = self._bulk.popleft()
         if job.future.done():  # gave up: the rest of its steps are never run
             return
@@ -348,16 +360,19 @@ class MicroBatcher:
         except Exception as exc:  # noqa: BLE001 - handed to the caller
             _fail([job.future], exc)
             return
-        if job.future.done():
-            return
-        if results is None:
-            self._bulk.append(job)
-        else:
+        if results is not None and not job.future.done():
             job.future.set_result(results)
 
-    async def _step(self, job: _BulkJob) -> list[Embedded] | None:
-        """Tokenize a slice or run one group; the results once the last group ran.
+    def _requeue(self, job: _BulkJob) -> None:
+        self._bulk.append(job)
+        self._bulk_ready.set()
 
+    async def _step(self, job: _BulkJob) -> list[Embedded] | None:
+        """Tokenize a slice or run one call; the results once the job's last call ran.
+
+        Tokenizing is in order: the job is out of the line while a slice runs. Its calls
+        are not: taking one puts the job straight back in line, so another bulk thread
+        may run its next call meanwhile, and whichever call ends last answers the job.
         A job whose texts fit one slice and one call (a typical one-text Embed) is
         tokenized and run in the same step: one hop to the bulk thread, not two."""
         loop = asyncio.get_running_loop()
@@ -371,21 +386,28 @@ class MicroBatcher:
             )
             job.tokenized += tokenized
             if ran is None:
+                self._requeue(job)
                 return None
             self._observe_bulk(started, ran)
             return ran
         if job.groups is None:
-            job.groups = deque(plan_batches(job.tokenized, self.max_batch, self.max_batch_tokens))
+            job.groups = deque(plan_batches(job.tokenized, self._bulk_batch, self.max_batch_tokens))
             job.results = [None] * len(job.texts)
         group = job.groups.popleft()
-        ran = await loop.run_in_executor(
-            self._bulk_executor, self.embedder.embed_group, job.texts, job.tokenized, group
-        )
+        if job.groups:
+            self._requeue(job)
+        job.running += 1
+        try:
+            ran = await loop.run_in_executor(
+                self._bulk_executor, self.embedder.embed_group, job.texts, job.tokenized, group
+            )
+        finally:
+            job.running -= 1
         self._observe_bulk(started, ran)
         for index, result in zip(group, ran, strict=True):
             job.results[index] = result
-        if job.groups:
-            return None
+        if job.groups or job.running:
+            return None  # a later step, or one running now, answers the job
         return [r for r in job.results if r is not None]
 
     def _tokenize_step(
@@ -396,7 +418,7 @@ class MicroBatcher:
         tokenized = self.embedder.tokenize(texts)
         if not whole:
             return tokenized, None
-        groups = plan_batches(tokenized, self.max_batch, self.max_batch_tokens)
+        groups = plan_batches(tokenized, self._bulk_batch, self.max_batch_tokens)
         if len(groups) != 1:
             return tokenized, None
         ran = self.embedder.embed_group(texts, tokenized, groups[0])

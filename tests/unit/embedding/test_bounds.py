@@ -240,11 +240,12 @@ async def test_a_bulk_caller_that_gave_up_costs_nothing_further() -> None:
         for _ in range(3):  # the cancel reaches the future, then its done-callback runs
             await asyncio.sleep(0)
         assert batcher.queued_texts == 0, "its texts left the queue's count at once"
-        # Another bulk thread takes this while the step that was running at the cancel ends.
+        # Another bulk thread takes this while the steps that were running at the cancel end.
         await batcher.embed(["a bulk call after the cancel"], bulk=True)
         await asyncio.sleep(0.2)
         embedded = _embedded_texts(metrics)
-        assert embedded <= at_cancel + 2 + 1, (at_cancel, embedded)  # one 2-text step, and ours
+        # At most one 2-text call per bulk thread was running at the cancel; then ours.
+        assert embedded <= at_cancel + 2 * batcher._bulk_threads + 1, (at_cancel, embedded)
         await asyncio.sleep(0.2)
         assert _embedded_texts(metrics) == embedded
     finally:
@@ -309,6 +310,66 @@ async def test_bulk_callers_run_side_by_side_on_the_bulk_threads(threads: int) -
         for text, result in zip(part, got, strict=True):
             (alone,) = embedder().embed([text])
             assert float(result.vector @ alone.vector) >= 0.9999
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+async def test_one_large_bulk_call_runs_its_calls_on_every_bulk_thread(threads: int) -> None:
+    # Issue #19: one Embed of many texts ran its onnxruntime calls one after another on
+    # one bulk thread while the others idled. Its calls are independent once tokenized.
+    counting = _OverlapCounting()
+    batcher = await _started(
+        MicroBatcher(counting, Metrics(), max_batch_tokens=512, bulk_threads=threads)
+    )
+    try:
+        (results, small) = await asyncio.gather(
+            batcher.embed(BULK, bulk=True), batcher.embed(["a small call beside it"], bulk=True)
+        )
+    finally:
+        await batcher.stop()
+    assert counting.most_at_once == threads
+    assert len(small) == 1
+    direct = embedder().embed(BULK)
+    for got, want in zip(results, direct, strict=True):
+        assert float(got.vector @ want.vector) >= 0.9999
+        assert (got.tokens, got.truncated) == (want.tokens, want.truncated)
+
+
+async def test_short_texts_of_a_model_that_runs_rows_alone_spread_over_the_bulk_threads() -> None:
+    # 32 short texts fit one 64-row call; the int8 model runs each row alone anyway, so
+    # the lane cuts them into calls of a few rows that both bulk threads can take.
+    counting = _OverlapCounting()
+    assert counting.one_row_per_run
+    texts = [f"How do I rotate the log files of service number {i}?" for i in range(32)]
+    batcher = await _started(MicroBatcher(counting, Metrics(), bulk_threads=2))
+    try:
+        results = await batcher.embed(texts, bulk=True)
+    finally:
+        await batcher.stop()
+    assert counting.most_at_once == 2
+    for got, want in zip(results, embedder().embed(texts), strict=True):
+        assert float(got.vector @ want.vector) >= 0.9999
+
+
+async def test_a_failed_call_answers_the_large_job_once_and_leaves_the_lane_working() -> None:
+    class _FailingOnce(_OverlapCounting):
+        failed = False
+
+        def embed_group(self, *args: Any, **kwargs: Any) -> list[Embedded]:
+            if not self.failed:
+                self.failed = True
+                raise RuntimeError("onnxruntime failed")
+            return super().embed_group(*args, **kwargs)
+
+    batcher = await _started(
+        MicroBatcher(_FailingOnce(), Metrics(), max_batch_tokens=512, bulk_threads=2)
+    )
+    try:
+        with pytest.raises(RuntimeError, match="onnxruntime failed"):
+            await batcher.embed(BULK, bulk=True)
+        assert len(await batcher.embed(BULK[:3], bulk=True)) == 3
+        await _until(lambda: batcher.queued_texts == 0)
+    finally:
+        await batcher.stop()
 
 
 def test_the_bulk_lane_has_as_many_threads_as_the_question_lane_by_default() -> None:
