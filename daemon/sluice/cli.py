@@ -188,6 +188,10 @@ def _parser() -> argparse.ArgumentParser:
     cache.add_argument("--errors", type=Path, metavar="FILE",
                        help="write every wrong hit and missed paraphrase at the defaults here "
                        "(JSON lines)")  # fmt: skip
+    cache.add_argument("--feedback", action="store_true",
+                       help="instead of the curves: judge half of the users' wrong hits wrong "
+                       "(Feedback) and measure the other half and the same half again, at "
+                       "the defaults")  # fmt: skip
     _routing_parsers(eval_sub, sub)
     return parser
 
@@ -423,8 +427,46 @@ def _eval_cache(args: argparse.Namespace) -> int:
                        "order_guard": settings.cache.verifier.order_guard}  # fmt: skip
         return {"default": default, "results": results, "json": report}
 
+    if args.feedback:
+        return _eval_cache_feedback(args, settings, model_dir, sets, protocols)
     out = {mode: asyncio.run(run(mode)) for mode in modes[args.verifier]}
     _report_eval_cache(args, out, protocols, wrong)
+    return 0
+
+
+def _eval_cache_feedback(
+    args: argparse.Namespace,
+    settings: Settings,
+    model_dir: Path,
+    sets: dict[str, Any],
+    protocols: dict[str, str],
+) -> int:
+    """`sluice eval cache --feedback` (evaluation/feedback_eval.py)."""
+    import json  # noqa: PLC0415 - the eval's imports stay out of `serve`
+
+    from sluice.app import offline_pipeline  # noqa: PLC0415
+    from sluice.evaluation import feedback_eval  # noqa: PLC0415
+
+    modes = {"off": ("cosine",), "on": ("verifier",), "both": ("cosine", "verifier")}
+
+    async def run(mode: str) -> dict[str, Any]:
+        verifier_dir = _resolve_verifier_dir(settings, True) if mode == "verifier" else None
+        async with offline_pipeline(settings, model_dir, verifier_dir=verifier_dir) as p:
+            return {
+                name: await feedback_eval.feedback_run(
+                    p, name.replace("_", "-")[:48], pairs, protocols[name]
+                )
+                for name, pairs in sets.items()
+            }
+
+    out = {mode: asyncio.run(run(mode)) for mode in modes[args.verifier]}
+    if args.json:
+        report = {mode: feedback_eval.as_json(figures) for mode, figures in out.items()}
+        print(json.dumps({"split": args.split, "feedback": report}))
+        return 0
+    for mode, figures in out.items():
+        print(f"\n=== {mode}: judging the first half's wrong hits wrong ===")
+        print(feedback_eval.format_table(figures))
     return 0
 
 

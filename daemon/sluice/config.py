@@ -380,6 +380,20 @@ class CacheSettings(_Strict):
         default_factory=dict,
         description="Per-namespace threshold, floor, ttl_s and verifier min_probability.",
     )
+    feedback_below: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Feedback of lower quality (THUMBS_DOWN, REGENERATE, SCORE below it) on an "
+        "answer the cache served or stored marks it wrong: an exact or same-question answer "
+        "is removed, a semantic hit narrows its entry to closer questions. 0: never.",
+    )
+    feedback_capacity: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        description="Recent request ids whose cache answer Feedback can still judge.",
+    )
     verifier: VerifierSettings = Field(default_factory=VerifierSettings)
     snapshot_dir: Path | None = Field(
         default=None,

@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from sluice import accounting
 from sluice.cache.entry import Entry
+from sluice.cache.feedback import CacheFeedback
 from sluice.cache.handoff import VectorHandoff
 from sluice.cache.keys import CacheKey, make_key
 from sluice.cache.replication import CacheReplica, LocalOnly
@@ -38,7 +39,7 @@ from sluice.cascade.types import Attempt, CascadeResult, ServedBy
 from sluice.config import Settings
 from sluice.embedding.batcher import MicroBatcher
 from sluice.embedding.model import Embedded
-from sluice.errors import SluiceError, Unavailable
+from sluice.errors import InvalidArgument, NotFound, SluiceError, Unavailable
 from sluice.providers.base import Provider
 from sluice.resilience.breaker import BreakerRegistry, BreakerState
 from sluice.resilience.ratelimit import NoRateLimits, RateGate
@@ -153,6 +154,10 @@ class Pipeline(Generic[CacheT_co]):
             settings.cache.handoff_max_entries, settings.cache.handoff_ttl_s
         )
         self.tally = RequestTally()  # Stats.requests, per namespace
+        # Which entry answered (or was stored for) each recent request, for Feedback.
+        self.cache_feedback = CacheFeedback(
+            cache, self.replica, self.metrics, settings.cache.feedback_capacity
+        )
 
     async def embed(self, texts: Sequence[str], *, bulk: bool = False) -> list[Embedded]:
         """`bulk`: a client's batch (Embed, /v1/embeddings), run on its own lane so it never
@@ -399,12 +404,27 @@ class Pipeline(Generic[CacheT_co]):
 
         return router.decide(hints, context, available), context
 
-    def feedback(self, request_id: str, quality: float) -> str:
-        """The user's judgement (quality in [0, 1]) of a recent answer; the policy that learned."""
+    async def feedback(self, request_id: str, quality: float) -> str:
+        """The user's judgement (quality in [0, 1]) of a recent answer. The cache removes or
+        narrows an answer of its own judged wrong (cache/feedback.py); the policy that routed
+        the request learns. Returns the policy kind that learned, else "cache" when the
+        cache acted, else "". NotFound when neither knows `request_id`."""
+        if not 0.0 <= quality <= 1.0:
+            raise InvalidArgument("score", f"{quality} is outside [0, 1]")
         rt = self.runtime
+        below = rt.settings.cache.feedback_below
+        action = await self.cache_feedback.judge(request_id, quality, below)
+        cache = "cache" if action in ("removed", "narrowed") else ""
+        if action is not None and (rt.router is None or rt.models is None):
+            return cache
         self._models(rt)
         assert rt.router is not None
-        return rt.router.feedback(request_id, quality)
+        try:
+            return rt.router.feedback(request_id, quality) or cache
+        except NotFound:
+            if action is None:  # nobody knew it
+                raise
+            return cache  # a cache hit: no policy routed it
 
     @staticmethod
     def _remember(
@@ -454,6 +474,7 @@ class Pipeline(Generic[CacheT_co]):
         question = _Question(make_key(request.namespace, request.messages, request.params))
         cached, lookup = await self._cached(request, question, rt)
         if cached is not None:
+            self.cache_feedback.served(request.request_id, lookup)
             self._account(request, cached, started, rt)
             return cached
         routed, context = await self._route(request, question, rt)
@@ -488,6 +509,7 @@ class Pipeline(Generic[CacheT_co]):
             except (asyncio.CancelledError, GeneratorExit):  # nothing was spent: log it only
                 self._on_cancel(request, lookup, None, started, rt)(())
                 raise
+            self.cache_feedback.served(request.request_id, lookup)
             self._account(request, cached, started, rt)
             yield cached
             return
@@ -525,11 +547,12 @@ class Pipeline(Generic[CacheT_co]):
         completion = outcome.completion
         stored = False
         if self._should_store(request, outcome, rt.settings):
-            await self._store(
+            entry, _ = await self._store(
                 question, rt.settings, answer=completion.text,
                 finish_reason=completion.finish_reason, usage=completion.usage,
                 model=completion.model, ttl_s=request.ttl_s,
             )  # fmt: skip
+            self.cache_feedback.stored(request.request_id, entry)
             stored = True
         return CompletionResult(
             request_id=request.request_id, text=completion.text,

@@ -193,7 +193,7 @@ class SluiceService:
     ) -> pb.FeedbackResponse:
         async def handle() -> pb.FeedbackResponse:
             request_id, quality = convert.feedback(request)
-            return pb.FeedbackResponse(policy=self.pipeline.feedback(request_id, quality))
+            return pb.FeedbackResponse(policy=await self.pipeline.feedback(request_id, quality))
 
         return await self._rpc("Feedback", request, context, handle)
 

@@ -138,3 +138,26 @@ def test_every_public_set_is_evaluated(tmp_path: Path) -> None:
     assert blind[0.97]["false_hits"] > 0, "a history-blind key would have crossed them"
     assert (tmp_path / "plot.png").stat().st_size > 10_000
     assert (tmp_path / "plot-verifier.png").stat().st_size > 10_000
+
+
+def test_feedback_judges_the_first_halfs_wrong_hits_and_measures_both_halves(
+    tmp_path: Path,
+) -> None:
+    pairs = tmp_path / "pairs.tsv"
+    cities = ["London", "Paris", "Berlin", "Madrid", "Rome", "Vienna", "Prague", "Oslo"]
+    rows = [
+        f"Book a flight from {a} to {b}\tBook a flight from {b} to {a}\t0"
+        for a, b in zip(cities, cities[1:] + cities[:1], strict=True)
+    ]
+    rows.append("What is the capital of France?\twhat is the capital of france?\t1")
+    pairs.write_text("\n".join(rows) + "\n")
+    report = run("--pairs", str(pairs), "--verifier", "off", "--feedback")
+    figures = report["feedback"]["cosine"]["pairs"]
+    first, again = figures["first_before"], figures["first_after"]
+    # Cosine alone serves the swapped flights (issue #4); each one judged wrong narrows
+    # its entry, so the same question is not served it again.
+    assert figures["judged"] == first["wrong_hits"] >= 1
+    assert figures["narrowed"] == figures["judged"]
+    assert again["wrong_hits"] < first["wrong_hits"]
+    assert first["positives"] + figures["later_before"]["positives"] == 1
+    assert first["negatives"] + figures["later_before"]["negatives"] == 8

@@ -86,3 +86,46 @@ def test_bandit_state_is_saved_beside_the_cache_snapshot(daemon: Daemon, tmp_pat
     assert (tmp_path / "snap" / "bandit-online.npz").is_file()
     daemon.start()
     assert any(x.get("event") == "bandit_restored" for x in daemon.log_lines())
+
+
+def _ask(daemon: Daemon, text: str) -> pb.CompleteResponse:
+    return daemon.stub().Complete(pb.CompleteRequest(messages=user(text)), timeout=15)
+
+
+def test_thumbs_down_on_a_cache_answer_narrows_or_removes_it(
+    daemon: Daemon, fake_provider: FakeProvider
+) -> None:
+    # Issue #18: Feedback on an answer the cache served was NOT_FOUND (only routed
+    # completions were remembered), and the cache kept serving the rejected answer.
+    stored = _ask(daemon, "How do I delete a file in Linux?")
+    assert stored.cache.outcome == pb.CACHE_OUTCOME_MISS
+    neighbour = _ask(daemon, "How can I remove a file on Linux?")
+    assert neighbour.cache.outcome == pb.CACHE_OUTCOME_SEMANTIC
+    calls = len(fake_provider.calls())
+    assert feedback(daemon, neighbour.request_id, pb.FEEDBACK_KIND_THUMBS_DOWN).policy == "cache"
+    # The neighbour is no longer served that entry (it goes to a model and is stored);
+    # the entry still answers its own question.
+    again = _ask(daemon, "How can I remove a file on Linux?")
+    assert again.cache.outcome == pb.CACHE_OUTCOME_MISS
+    assert "Feedback marked wrong" in again.cache.reason
+    assert len(fake_provider.calls()) > calls
+    assert _ask(daemon, "How do I delete a file in Linux?").cache.outcome == pb.CACHE_OUTCOME_EXACT
+    # Judged wrong for its own question, the answer is removed: the next ask is a miss.
+    _ask(daemon, "What is the capital of France?")
+    own = _ask(daemon, "What is the capital of France?")
+    assert own.cache.outcome == pb.CACHE_OUTCOME_EXACT
+    assert feedback(daemon, own.request_id, pb.FEEDBACK_KIND_REGENERATE).policy == "cache"
+    gone = _ask(daemon, "What is the capital of France?")
+    assert gone.cache.outcome == pb.CACHE_OUTCOME_MISS
+    # A good judgement of a cache answer is accepted and changes nothing.
+    hit = _ask(daemon, "What is the capital of France?")
+    assert hit.cache.outcome == pb.CACHE_OUTCOME_EXACT
+    assert feedback(daemon, hit.request_id, pb.FEEDBACK_KIND_THUMBS_UP).policy == ""
+    assert _ask(daemon, "What is the capital of France?").cache.outcome == pb.CACHE_OUTCOME_EXACT
+    actions = [x["action"] for x in daemon.log_lines() if x.get("event") == "cache_feedback"]
+    assert actions == ["narrowed", "removed", "kept"]
+    logged = str(daemon.log_lines())
+    assert "delete a file" not in logged
+    assert "capital of France" not in logged
+    metrics = daemon.metrics()
+    assert 'sluice_cache_feedback_total{action="narrowed"} 1.0' in metrics

@@ -169,3 +169,42 @@ def test_a_reload_that_rebuilds_the_router_keeps_learning_with_the_fleet(
     now = route(a).score
     assert abs(now - learned) > 1e-3, "A learned again"
     eventually(lambda: abs(route(b).score - now) < 1e-3)
+
+
+def test_a_cache_answer_judged_wrong_on_a_is_narrowed_or_removed_on_b(pods: list[Daemon]) -> None:
+    a, b = pods
+    stub = a.stub()
+
+    def ask(question: str) -> pb.CompleteResponse:
+        response: pb.CompleteResponse = stub.Complete(
+            pb.CompleteRequest(messages=user(question)), timeout=15
+        )
+        return response
+
+    def on_b(question: str) -> pb.LookupResponse:
+        response: pb.LookupResponse = b.stub().Lookup(
+            pb.LookupRequest(messages=user(question)), timeout=5
+        )
+        return response
+
+    def thumbs_down(request_id: str) -> str:
+        reply = stub.Feedback(
+            pb.FeedbackRequest(request_id=request_id, kind=pb.FEEDBACK_KIND_THUMBS_DOWN),
+            timeout=5,
+        )
+        return str(reply.policy)
+
+    question, paraphrase = "How do I delete a file in Linux?", "How can I remove a file on Linux?"
+    ask(question)
+    eventually(lambda: on_b(paraphrase).cache.outcome == pb.CACHE_OUTCOME_SEMANTIC)
+    hit = ask(paraphrase)
+    assert hit.cache.outcome == pb.CACHE_OUTCOME_SEMANTIC
+    assert thumbs_down(hit.request_id) == "cache"
+    # B holds the narrowed entry too: the paraphrase is refused, the question still served.
+    eventually(lambda: "Feedback marked wrong" in on_b(paraphrase).cache.reason)
+    assert on_b(question).cache.outcome == pb.CACHE_OUTCOME_EXACT
+    # Judged wrong for its own question, the answer leaves B as well.
+    own = ask(question)
+    assert own.cache.outcome == pb.CACHE_OUTCOME_EXACT
+    assert thumbs_down(own.request_id) == "cache"
+    eventually(lambda: on_b(question).cache.outcome != pb.CACHE_OUTCOME_EXACT)

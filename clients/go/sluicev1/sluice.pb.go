@@ -2178,8 +2178,9 @@ func (x *FeedbackRequest) GetScore() float64 {
 // What learned from the feedback.
 type FeedbackResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The policy that learned from it, e.g. "bandit"; empty when no learned
-	// policy is active (the feedback is still counted).
+	// The policy that learned from it, e.g. "bandit"; else "cache" when the
+	// cache removed or narrowed the answer judged wrong; empty when nothing
+	// learned (the feedback is still counted).
 	Policy        string `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

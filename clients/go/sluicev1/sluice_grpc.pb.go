@@ -90,7 +90,9 @@ type SluiceClient interface {
 	// Invalidate removes cache entries by id, by namespace, or all of them.
 	Invalidate(ctx context.Context, in *InvalidateRequest, opts ...grpc.CallOption) (*InvalidateResponse, error)
 	// Feedback reports the user's judgement of an earlier answer (by its
-	// request id); it trains the learned routing policy.
+	// request id); it trains the learned routing policy, and an answer the cache
+	// served or stored that is judged wrong is removed (its own question) or
+	// narrowed to closer questions (a semantic hit).
 	Feedback(ctx context.Context, in *FeedbackRequest, opts ...grpc.CallOption) (*FeedbackResponse, error)
 	// Embed returns the embedding of each text with the loaded model.
 	Embed(ctx context.Context, in *EmbedRequest, opts ...grpc.CallOption) (*EmbedResponse, error)
@@ -231,7 +233,9 @@ type SluiceServer interface {
 	// Invalidate removes cache entries by id, by namespace, or all of them.
 	Invalidate(context.Context, *InvalidateRequest) (*InvalidateResponse, error)
 	// Feedback reports the user's judgement of an earlier answer (by its
-	// request id); it trains the learned routing policy.
+	// request id); it trains the learned routing policy, and an answer the cache
+	// served or stored that is judged wrong is removed (its own question) or
+	// narrowed to closer questions (a semantic hit).
 	Feedback(context.Context, *FeedbackRequest) (*FeedbackResponse, error)
 	// Embed returns the embedding of each text with the loaded model.
 	Embed(context.Context, *EmbedRequest) (*EmbedResponse, error)

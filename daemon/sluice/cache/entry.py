@@ -28,6 +28,9 @@ class Entry:
     last_hit: float = 0.0
     # Row of this entry's vector in its group (-1: exact layer only).
     slot: int = -1
+    # The cosine of the closest semantic hit on this entry that Feedback marked wrong (0:
+    # none): a question must be closer than that to be served it (cache/feedback.py).
+    wrong_at: float = 0.0
 
     @property
     def size_bytes(self) -> int:

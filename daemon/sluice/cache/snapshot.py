@@ -60,21 +60,30 @@ def _entry_row(e: Entry, keep_question: bool) -> str:
         [e.id, e.namespace, e.scope, e.exact, e.question if keep_question else "", e.answer,
          e.finish_reason,
          [e.usage.input_tokens, e.usage.output_tokens, e.usage.cached_input_tokens],
-         e.model, e.created, e.expires, e.hits, e.last_hit, e.slot],
+         e.model, e.created, e.expires, e.hits, e.last_hit, e.slot, e.wrong_at],
         ensure_ascii=False,
     )  # fmt: skip
 
 
 def _entry_from_row(row: list[Any]) -> Entry:
     (id_, ns, scope, exact, question, answer, finish, usage, model, created, expires, hits,
-     last_hit, slot) = row  # fmt: skip
+     last_hit, slot) = row[:14]  # fmt: skip
+    # Rows written before Feedback reached the cache have no 15th field.
+    wrong_at = _similarity(row[14]) if len(row) > 14 else 0.0
     return Entry(
         id=str(id_), namespace=str(ns), scope=str(scope), exact=str(exact),
         question=str(question), answer=str(answer), finish_reason=str(finish),
         usage=Usage(int(usage[0]), int(usage[1]), int(usage[2])), model=str(model),
         created=float(created), expires=float(expires), hits=int(hits),
-        last_hit=float(last_hit), slot=int(slot),
+        last_hit=float(last_hit), slot=int(slot), wrong_at=wrong_at,
     )  # fmt: skip
+
+
+def _similarity(value: Any) -> float:
+    cosine = float(value)
+    if not -1.0 <= cosine <= 1.0:  # NaN too
+        raise ValueError(f"wrong_at {cosine} is not a cosine")
+    return cosine
 
 
 def _trusted(entry: Entry, now: float) -> bool:

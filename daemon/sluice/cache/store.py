@@ -274,17 +274,23 @@ class SemanticCache:
         best = max((sim for _, sim in live), default=0.0)
         nearest = best if found else None
         above = [(e, sim) for e, sim in live if sim >= threshold]
+        # An entry whose hit at some cosine was marked wrong serves only closer questions.
+        barred = _barred(above)
+        above = [(e, sim) for e, sim in above if sim > e.wrong_at]
         if self.verifier is not None:
             above.sort(key=lambda c: c[1], reverse=True)
             result, verdict = self._verified(
-                key, above, best, threshold, min_probability=min_probability, score_all=score_all
-            )
+                key, above, best, threshold, min_probability=min_probability,
+                score_all=score_all, barred=barred,
+            )  # fmt: skip
             return SemanticDecision(result, tuple(expired), nearest, verdict)
         if above:
             entry, similarity = max(above, key=lambda c: c[1])
             result = LookupResult("semantic", entry, similarity, threshold, decided_by="cosine")
         else:
-            reason = f"best similarity {best:.4f} < threshold {threshold}" if live else ""
+            reason = barred or (
+                f"best similarity {best:.4f} < threshold {threshold}" if live else ""
+            )
             result = LookupResult("miss", None, best, threshold, reason)
         return SemanticDecision(result, tuple(expired), nearest)
 
@@ -297,15 +303,18 @@ class SemanticCache:
         *,
         min_probability: float | None,
         score_all: bool,
+        barred: str,
     ) -> tuple[LookupResult, Verdict | None]:
-        """The verifier's decision on the candidates above the recall threshold."""
+        """The verifier's decision on the candidates above the recall threshold.
+
+        `barred`: why candidates above it were left out (`_barred`), or ""."""
         verifier = self.verifier
         assert verifier is not None
         # Entries restored from a snapshot written without question text cannot be verified.
         proposals = [(e, sim) for e, sim in above if e.question]
         if not proposals:
             reason = (
-                f"best similarity {best:.4f} < recall threshold {threshold}"
+                barred or f"best similarity {best:.4f} < recall threshold {threshold}"
                 if not above
                 else "candidates lack question text (restored without it); not verifiable"
             )
@@ -376,6 +385,22 @@ class SemanticCache:
         entry.last_hit = self.clock()
         self._lru.move_to_end(entry.id)
 
+    def mark_wrong(self, entry_id: str, similarity: float) -> Entry | None:
+        """A semantic hit on the entry at `similarity` was wrong: from now on it serves only
+        questions closer than that. The entry, or None when it is gone."""
+        entry = self.entries.get(entry_id)
+        if entry is not None:
+            entry.wrong_at = max(entry.wrong_at, similarity)
+        return entry
+
+    async def vector_of(self, entry: Entry) -> npt.NDArray[np.float32] | None:
+        """The entry's vector, or None when it has none (exact layer only) or is gone."""
+        if entry.slot < 0:
+            return None
+        return await self.vectors.call(
+            self.vectors.vector_sync, entry.namespace, entry.scope, entry.slot
+        )
+
     # ---- writes
     async def store(
         self,
@@ -423,7 +448,11 @@ class SemanticCache:
         or older than the entry this pod holds for the same question (`stale`: the newest
         answer wins on every pod, whichever order they arrive in). Not counted as a store.
         """
-        if entry.id in self.entries:
+        here = self.entries.get(entry.id)
+        if here is not None:
+            # The same entry again, as another pod narrowed it (mark_wrong): keep the
+            # narrowest, whichever order the pods' marks arrive in.
+            here.wrong_at = max(here.wrong_at, entry.wrong_at)
             return "present"
         refused = self._newer_or_expired(entry)
         if refused is not None:
@@ -624,3 +653,16 @@ class SemanticCache:
     def close(self) -> None:
         self._deciders.shutdown(wait=True)
         self.vectors.close()
+
+
+def _barred(above: Sequence[tuple[Entry, float]]) -> str:
+    """Why candidates above the threshold are left out: their question is no closer than
+    a hit on them that Feedback marked wrong (`mark_wrong`); "" when none is."""
+    barred = [(e, sim) for e, sim in above if sim <= e.wrong_at]
+    if not barred:
+        return ""
+    entry, similarity = max(barred, key=lambda c: c[1])
+    return (
+        f"nearest candidate (cosine {similarity:.4f}) is no closer than a hit on it that "
+        f"Feedback marked wrong (cosine {entry.wrong_at:.4f})"
+    )

@@ -105,6 +105,15 @@ class CacheTier(Protocol):
         """The live entry with this id, if any."""
         ...
 
+    def mark_wrong(self, entry_id: str, similarity: float) -> Entry | None:
+        """A semantic hit on the entry at `similarity` was judged wrong (Feedback): it serves
+        only questions closer than that from now on. The entry, or None when it is gone."""
+        ...
+
+    async def vector_of(self, entry: Entry) -> Vector | None:
+        """The entry's vector (None: exact layer only, or gone), to share it again."""
+        ...
+
     async def invalidate_id(self, entry_id: str) -> int:
         """Remove one entry; NotFound when it is not here."""
         ...

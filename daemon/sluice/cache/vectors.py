@@ -122,6 +122,17 @@ class VectorGroup:
         top = top[np.argsort(-sims[top])]
         return [(self._row_label[r], float(sims[r])) for r in top if self._row_label[r] >= 0]
 
+    def vector(self, label: int) -> Matrix | None:
+        """The vector under `label`, or None when it is not live."""
+        if self.index is not None:
+            if label not in self._index_live:
+                return None
+            items = np.asarray(self.index.get_items([label], return_type="numpy"), np.float32)
+            vector: Matrix = items[0]
+            return vector
+        row = self._label_row.get(label)
+        return None if row is None else self._matrix[row].copy()
+
     def items(self) -> tuple[list[int], Matrix]:
         """Every live (label, vector), for snapshots and rebuilds."""
         if self.index is not None:
@@ -229,6 +240,11 @@ class VectorStore:
                 group.remove(label)
                 if len(group) == 0:
                     del self.groups[(namespace, scope)]
+
+    def vector_sync(self, namespace: str, scope: str, label: int) -> Matrix | None:
+        with self._lock:
+            group = self.groups.get((namespace, scope))
+            return None if group is None else group.vector(label)
 
     def drop_namespace_sync(self, namespace: str | None) -> None:
         with self._lock:

@@ -22,7 +22,7 @@ import asyncio
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -107,26 +107,7 @@ async def run_pairs_timed(
 ) -> tuple[list[Outcome], float]:
     """`run_pairs`, and the wall-clock seconds of the lookups (embedding included)."""
     params = GenParams()
-
-    def ns(i: int) -> str:
-        return f"{namespace[:48]}-{i}" if protocol == "pairwise" else namespace
-
-    stores = []
-    for i, p in enumerate(pairs):
-        messages = (*p.history_a, ChatMessage("user", p.a))
-        stores.append(
-            pipeline.store(
-                ns(i),
-                messages,
-                params,
-                answer=f"answer #{i}",
-                finish_reason="stop",
-                usage=Usage(),
-                model="eval",
-                ttl_s=None,
-            )
-        )
-    await _gather_chunks(stores)
+    ns = await store_all(pipeline, namespace, pairs, protocol)
 
     async def query(i: int, p: Pair) -> Outcome:
         key = make_key(ns(i), (*p.history_b, ChatMessage("user", p.b)), params)
@@ -172,6 +153,31 @@ async def run_pairs_timed(
     started = time.perf_counter()
     outcomes = await _gather_chunks([query(i, p) for i, p in enumerate(pairs)])
     return outcomes, time.perf_counter() - started
+
+
+async def store_all(
+    pipeline: Pipeline[Any], namespace: str, pairs: Sequence[Pair], protocol: str
+) -> Callable[[int], str]:
+    """Store every pair's `a` (answer "answer #i"); the namespace of pair i (`protocol_for`)."""
+
+    def ns(i: int) -> str:
+        return f"{namespace[:48]}-{i}" if protocol == "pairwise" else namespace
+
+    stores = [
+        pipeline.store(
+            ns(i),
+            (*p.history_a, ChatMessage("user", p.a)),
+            GenParams(),
+            answer=f"answer #{i}",
+            finish_reason="stop",
+            usage=Usage(),
+            model="eval",
+            ttl_s=None,
+        )
+        for i, p in enumerate(pairs)
+    ]
+    await _gather_chunks(stores)
+    return ns
 
 
 def served(o: Outcome, threshold: float) -> tuple[bool, bool, int | None]:

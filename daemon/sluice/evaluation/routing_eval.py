@@ -316,7 +316,7 @@ async def run_rows(
             cost[i] = sum(row.cost.get(a.model, a.cost_usd) for a in answered)
             strong[i] = any(a.model == strong_model for a in answered)
             if setting.learn:
-                pipeline.feedback(result.request_id, q)
+                await pipeline.feedback(result.request_id, q)
     return Rows(quality, cost, strong)
 
 

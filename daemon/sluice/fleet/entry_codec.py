@@ -84,7 +84,7 @@ def encode(entry: Entry, vector: Vector | None, model_id: str, *, keep_question:
         "u": [entry.usage.input_tokens, entry.usage.output_tokens,
               entry.usage.cached_input_tokens],
         "m": entry.model, "c": entry.created, "x": entry.expires, "mid": model_id,
-        "d": 0 if vector is None else int(vector.shape[0]),
+        "d": 0 if vector is None else int(vector.shape[0]), "w": entry.wrong_at,
     }  # fmt: skip
     head = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     body = b"" if vector is None else np.ascontiguousarray(vector, dtype="<f4").tobytes()
@@ -109,10 +109,14 @@ def decode(data: bytes, now: float) -> SharedEntry:
         question=str(h["q"]), answer=str(h["a"]), finish_reason=str(h["fr"]),
         usage=Usage(usage[0], usage[1], usage[2]), model=str(h["m"]),
         created=float(h["c"]), expires=float(h["x"]),
+        # Payloads written before Feedback reached the cache have no "w".
+        wrong_at=float(h.get("w", 0.0)),
     )  # fmt: skip
     if not _ENTRY_ID.fullmatch(entry.id):
         raise ValueError("entry id is not a daemon-made id")
     times_ok = trusted_time(entry.created) and trusted_time(entry.expires)
     if not times_ok or entry.expires > now + 2 * MAX_TTL_S:
         raise ValueError("a time not finite or out of range")
+    if not -1.0 <= entry.wrong_at <= 1.0:  # NaN too
+        raise ValueError("wrong_at is not a cosine")
     return SharedEntry(entry, vector, str(h["mid"]))

@@ -9,14 +9,13 @@ the tier the bandit chose to start at; the reward covers the whole cascade.
 The model is kept as sums that add up (routing/stats.py), so pods of a fleet can
 pool what they learned (fleet/learning.py) and a snapshot holds this pod's own part.
 
-`Recent` remembers the last N completions (request id → context, arm, cost
-share) so that Feedback, which arrives later, can be matched to them.
+The router's `Recent` (sluice.recent) remembers the last N completions (request id →
+context, arm, cost share) so that Feedback, which arrives later, can be matched to them.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ import numpy.typing as npt
 from sluice.routing.policy import Choice, RouteContext, Served
 from sluice.routing.stats import LinearStats, Mergeable
 
-__all__ = ["BanditPolicy", "LinUCB", "Recent", "Served", "reward"]
+__all__ = ["BanditPolicy", "LinUCB", "Served", "reward"]
 
 Array = npt.NDArray[np.float64]
 
@@ -191,26 +190,6 @@ def _from_inverse(data: Any, ridge: float) -> LinearStats:
 def reward(quality: float, cost_usd: float, baseline_cost_usd: float, cost_weight: float) -> float:
     share = cost_usd / baseline_cost_usd if baseline_cost_usd > 0 else 0.0
     return quality - cost_weight * share
-
-
-class Recent:
-    """A bounded map request id → Served (oldest forgotten first)."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict[str, Served] = OrderedDict()
-
-    def put(self, request_id: str, served: Served) -> None:
-        self._items[request_id] = served
-        self._items.move_to_end(request_id)
-        while len(self._items) > self.capacity:
-            self._items.popitem(last=False)
-
-    def pop(self, request_id: str) -> Served | None:
-        return self._items.pop(request_id, None)
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 class BanditPolicy:

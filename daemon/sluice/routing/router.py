@@ -22,7 +22,8 @@ from typing import Any, Final
 
 from sluice.cascade.plan import Catalogue
 from sluice.errors import ConfigError, InvalidArgument, NotFound
-from sluice.routing.bandit import BanditPolicy, LinUCB, Recent
+from sluice.recent import Recent
+from sluice.routing.bandit import BanditPolicy, LinUCB
 from sluice.routing.classifier import ClassifierPolicy, TierClassifier
 from sluice.routing.fixed import (
     Available,
@@ -75,7 +76,7 @@ class Router:
         self.fixed = FixedRouter(catalogue)
         self.policies = dict(policies or {})
         self.settings = settings or RoutingSettings()
-        self.recent = Recent(recent_capacity)
+        self.recent: Recent[Served] = Recent(recent_capacity)
 
     def namespace_settings(self, namespace: str) -> NamespaceRouting:
         return self.settings.namespaces.get(namespace, self.settings.default)

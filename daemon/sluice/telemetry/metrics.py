@@ -64,6 +64,13 @@ class Metrics:
             "Lookups kept to the exact layer: text not covered by the embedding model.",
             registry=r,
         )
+        self.cache_feedback = Counter(
+            "sluice_cache_feedback",
+            "Feedback on answers the cache served or stored, by what it did: removed (an exact "
+            "or same-question answer judged wrong), narrowed (a semantic hit judged wrong), "
+            "kept (judged good enough), gone (the entry had left the cache).",
+            ["action"], registry=r,
+        )  # fmt: skip
         self.verifier_info = Gauge(
             "sluice_cache_verifier_info", "1 for the loaded verifier model's version.",
             ["version"], registry=r,

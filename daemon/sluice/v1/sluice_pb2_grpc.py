@@ -138,7 +138,9 @@ class SluiceServicer:
 
     def Feedback(self, request, context):
         """Feedback reports the user's judgement of an earlier answer (by its
-        request id); it trains the learned routing policy.
+        request id); it trains the learned routing policy, and an answer the cache
+        served or stored that is judged wrong is removed (its own question) or
+        narrowed to closer questions (a semantic hit).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

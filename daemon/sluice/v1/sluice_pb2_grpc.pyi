@@ -92,7 +92,9 @@ class SluiceStub:
     """Invalidate removes cache entries by id, by namespace, or all of them."""
     Feedback: _grpc.UnaryUnaryMultiCallable[_sluice_pb2.FeedbackRequest, _sluice_pb2.FeedbackResponse]
     """Feedback reports the user's judgement of an earlier answer (by its
-    request id); it trains the learned routing policy.
+    request id); it trains the learned routing policy, and an answer the cache
+    served or stored that is judged wrong is removed (its own question) or
+    narrowed to closer questions (a semantic hit).
     """
     Embed: _grpc.UnaryUnaryMultiCallable[_sluice_pb2.EmbedRequest, _sluice_pb2.EmbedResponse]
     """Embed returns the embedding of each text with the loaded model."""
@@ -130,7 +132,9 @@ class SluiceAsyncStub(SluiceStub):
     """Invalidate removes cache entries by id, by namespace, or all of them."""
     Feedback: _aio.UnaryUnaryMultiCallable[_sluice_pb2.FeedbackRequest, _sluice_pb2.FeedbackResponse]  # type: ignore[assignment]
     """Feedback reports the user's judgement of an earlier answer (by its
-    request id); it trains the learned routing policy.
+    request id); it trains the learned routing policy, and an answer the cache
+    served or stored that is judged wrong is removed (its own question) or
+    narrowed to closer questions (a semantic hit).
     """
     Embed: _aio.UnaryUnaryMultiCallable[_sluice_pb2.EmbedRequest, _sluice_pb2.EmbedResponse]  # type: ignore[assignment]
     """Embed returns the embedding of each text with the loaded model."""
@@ -207,7 +211,9 @@ class SluiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_sluice_pb2.FeedbackResponse, _abc.Awaitable[_sluice_pb2.FeedbackResponse]]:
         """Feedback reports the user's judgement of an earlier answer (by its
-        request id); it trains the learned routing policy.
+        request id); it trains the learned routing policy, and an answer the cache
+        served or stored that is judged wrong is removed (its own question) or
+        narrowed to closer questions (a semantic hit).
         """
 
     @_abc_1.abstractmethod

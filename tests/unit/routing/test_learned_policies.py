@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sluice.routing.bandit import BanditPolicy, LinUCB, Recent, Served, reward
+from sluice.recent import Recent
+from sluice.routing.bandit import BanditPolicy, LinUCB, Served, reward
 from sluice.routing.classifier import (
     ClassifierPolicy,
     TierClassifier,

@@ -1190,8 +1190,9 @@ class FeedbackResponse(_message.Message):
 
     POLICY_FIELD_NUMBER: _builtins.int
     policy: _builtins.str
-    """The policy that learned from it, e.g. "bandit"; empty when no learned
-    policy is active (the feedback is still counted).
+    """The policy that learned from it, e.g. "bandit"; else "cache" when the
+    cache removed or narrowed the answer judged wrong; empty when nothing
+    learned (the feedback is still counted).
     """
     def __init__(
         self,

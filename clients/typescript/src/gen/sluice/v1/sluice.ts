@@ -783,8 +783,9 @@ export interface FeedbackRequest {
 /** What learned from the feedback. */
 export interface FeedbackResponse {
   /**
-   * The policy that learned from it, e.g. "bandit"; empty when no learned
-   * policy is active (the feedback is still counted).
+   * The policy that learned from it, e.g. "bandit"; else "cache" when the
+   * cache removed or narrowed the answer judged wrong; empty when nothing
+   * learned (the feedback is still counted).
    */
   policy: string;
 }
@@ -5192,7 +5193,9 @@ export const SluiceService = {
   },
   /**
    * Feedback reports the user's judgement of an earlier answer (by its
-   * request id); it trains the learned routing policy.
+   * request id); it trains the learned routing policy, and an answer the cache
+   * served or stored that is judged wrong is removed (its own question) or
+   * narrowed to closer questions (a semantic hit).
    */
   feedback: {
     path: "/sluice.v1.Sluice/Feedback" as const,
@@ -5254,7 +5257,9 @@ export interface SluiceServer extends UntypedServiceImplementation {
   invalidate: handleUnaryCall<InvalidateRequest, InvalidateResponse>;
   /**
    * Feedback reports the user's judgement of an earlier answer (by its
-   * request id); it trains the learned routing policy.
+   * request id); it trains the learned routing policy, and an answer the cache
+   * served or stored that is judged wrong is removed (its own question) or
+   * narrowed to closer questions (a semantic hit).
    */
   feedback: handleUnaryCall<FeedbackRequest, FeedbackResponse>;
   /** Embed returns the embedding of each text with the loaded model. */
@@ -5367,7 +5372,9 @@ export interface SluiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Feedback reports the user's judgement of an earlier answer (by its
-   * request id); it trains the learned routing policy.
+   * request id); it trains the learned routing policy, and an answer the cache
+   * served or stored that is judged wrong is removed (its own question) or
+   * narrowed to closer questions (a semantic hit).
    */
   feedback(
     request: FeedbackRequest,

@@ -58,8 +58,9 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object policy_ = "";
   /**
    * <pre>
-   * The policy that learned from it, e.g. "bandit"; empty when no learned
-   * policy is active (the feedback is still counted).
+   * The policy that learned from it, e.g. "bandit"; else "cache" when the
+   * cache removed or narrowed the answer judged wrong; empty when nothing
+   * learned (the feedback is still counted).
    * </pre>
    *
    * <code>string policy = 1 [json_name = "policy"];</code>
@@ -80,8 +81,9 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The policy that learned from it, e.g. "bandit"; empty when no learned
-   * policy is active (the feedback is still counted).
+   * The policy that learned from it, e.g. "bandit"; else "cache" when the
+   * cache removed or narrowed the answer judged wrong; empty when nothing
+   * learned (the feedback is still counted).
    * </pre>
    *
    * <code>string policy = 1 [json_name = "policy"];</code>
@@ -405,8 +407,9 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object policy_ = "";
     /**
      * <pre>
-     * The policy that learned from it, e.g. "bandit"; empty when no learned
-     * policy is active (the feedback is still counted).
+     * The policy that learned from it, e.g. "bandit"; else "cache" when the
+     * cache removed or narrowed the answer judged wrong; empty when nothing
+     * learned (the feedback is still counted).
      * </pre>
      *
      * <code>string policy = 1 [json_name = "policy"];</code>
@@ -426,8 +429,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The policy that learned from it, e.g. "bandit"; empty when no learned
-     * policy is active (the feedback is still counted).
+     * The policy that learned from it, e.g. "bandit"; else "cache" when the
+     * cache removed or narrowed the answer judged wrong; empty when nothing
+     * learned (the feedback is still counted).
      * </pre>
      *
      * <code>string policy = 1 [json_name = "policy"];</code>
@@ -448,8 +452,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The policy that learned from it, e.g. "bandit"; empty when no learned
-     * policy is active (the feedback is still counted).
+     * The policy that learned from it, e.g. "bandit"; else "cache" when the
+     * cache removed or narrowed the answer judged wrong; empty when nothing
+     * learned (the feedback is still counted).
      * </pre>
      *
      * <code>string policy = 1 [json_name = "policy"];</code>
@@ -466,8 +471,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The policy that learned from it, e.g. "bandit"; empty when no learned
-     * policy is active (the feedback is still counted).
+     * The policy that learned from it, e.g. "bandit"; else "cache" when the
+     * cache removed or narrowed the answer judged wrong; empty when nothing
+     * learned (the feedback is still counted).
      * </pre>
      *
      * <code>string policy = 1 [json_name = "policy"];</code>
@@ -481,8 +487,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The policy that learned from it, e.g. "bandit"; empty when no learned
-     * policy is active (the feedback is still counted).
+     * The policy that learned from it, e.g. "bandit"; else "cache" when the
+     * cache removed or narrowed the answer judged wrong; empty when nothing
+     * learned (the feedback is still counted).
      * </pre>
      *
      * <code>string policy = 1 [json_name = "policy"];</code>

@@ -12,8 +12,9 @@ public interface FeedbackResponseOrBuilder extends
 
   /**
    * <pre>
-   * The policy that learned from it, e.g. "bandit"; empty when no learned
-   * policy is active (the feedback is still counted).
+   * The policy that learned from it, e.g. "bandit"; else "cache" when the
+   * cache removed or narrowed the answer judged wrong; empty when nothing
+   * learned (the feedback is still counted).
    * </pre>
    *
    * <code>string policy = 1 [json_name = "policy"];</code>
@@ -22,8 +23,9 @@ public interface FeedbackResponseOrBuilder extends
   java.lang.String getPolicy();
   /**
    * <pre>
-   * The policy that learned from it, e.g. "bandit"; empty when no learned
-   * policy is active (the feedback is still counted).
+   * The policy that learned from it, e.g. "bandit"; else "cache" when the
+   * cache removed or narrowed the answer judged wrong; empty when nothing
+   * learned (the feedback is still counted).
    * </pre>
    *
    * <code>string policy = 1 [json_name = "policy"];</code>

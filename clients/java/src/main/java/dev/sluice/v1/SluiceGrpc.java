@@ -431,7 +431,9 @@ public final class SluiceGrpc {
     /**
      * <pre>
      * Feedback reports the user's judgement of an earlier answer (by its
-     * request id); it trains the learned routing policy.
+     * request id); it trains the learned routing policy, and an answer the cache
+     * served or stored that is judged wrong is removed (its own question) or
+     * narrowed to closer questions (a semantic hit).
      * </pre>
      */
     default void feedback(dev.sluice.v1.FeedbackRequest request,
@@ -570,7 +572,9 @@ public final class SluiceGrpc {
     /**
      * <pre>
      * Feedback reports the user's judgement of an earlier answer (by its
-     * request id); it trains the learned routing policy.
+     * request id); it trains the learned routing policy, and an answer the cache
+     * served or stored that is judged wrong is removed (its own question) or
+     * narrowed to closer questions (a semantic hit).
      * </pre>
      */
     public void feedback(dev.sluice.v1.FeedbackRequest request,
@@ -693,7 +697,9 @@ public final class SluiceGrpc {
     /**
      * <pre>
      * Feedback reports the user's judgement of an earlier answer (by its
-     * request id); it trains the learned routing policy.
+     * request id); it trains the learned routing policy, and an answer the cache
+     * served or stored that is judged wrong is removed (its own question) or
+     * narrowed to closer questions (a semantic hit).
      * </pre>
      */
     public dev.sluice.v1.FeedbackResponse feedback(dev.sluice.v1.FeedbackRequest request) throws io.grpc.StatusException {
@@ -812,7 +818,9 @@ public final class SluiceGrpc {
     /**
      * <pre>
      * Feedback reports the user's judgement of an earlier answer (by its
-     * request id); it trains the learned routing policy.
+     * request id); it trains the learned routing policy, and an answer the cache
+     * served or stored that is judged wrong is removed (its own question) or
+     * narrowed to closer questions (a semantic hit).
      * </pre>
      */
     public dev.sluice.v1.FeedbackResponse feedback(dev.sluice.v1.FeedbackRequest request) {
@@ -923,7 +931,9 @@ public final class SluiceGrpc {
     /**
      * <pre>
      * Feedback reports the user's judgement of an earlier answer (by its
-     * request id); it trains the learned routing policy.
+     * request id); it trains the learned routing policy, and an answer the cache
+     * served or stored that is judged wrong is removed (its own question) or
+     * narrowed to closer questions (a semantic hit).
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.sluice.v1.FeedbackResponse> feedback(
