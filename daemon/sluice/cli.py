@@ -428,7 +428,7 @@ def _eval_cache(args: argparse.Namespace) -> int:
         return {"default": default, "results": results, "json": report}
 
     if args.feedback:
-        return _eval_cache_feedback(args, settings, model_dir, sets, protocols)
+        return _eval_cache_feedback(args, settings, model_dir, sets)
     out = {mode: asyncio.run(run(mode)) for mode in modes[args.verifier]}
     _report_eval_cache(args, out, protocols, wrong)
     return 0
@@ -439,7 +439,6 @@ def _eval_cache_feedback(
     settings: Settings,
     model_dir: Path,
     sets: dict[str, Any],
-    protocols: dict[str, str],
 ) -> int:
     """`sluice eval cache --feedback` (evaluation/feedback_eval.py)."""
     import json  # noqa: PLC0415 - the eval's imports stay out of `serve`
@@ -453,9 +452,7 @@ def _eval_cache_feedback(
         verifier_dir = _resolve_verifier_dir(settings, True) if mode == "verifier" else None
         async with offline_pipeline(settings, model_dir, verifier_dir=verifier_dir) as p:
             return {
-                name: await feedback_eval.feedback_run(
-                    p, name.replace("_", "-")[:48], pairs, protocols[name]
-                )
+                name: await feedback_eval.feedback_run(p, name.replace("_", "-")[:48], pairs)
                 for name, pairs in sets.items()
             }
 

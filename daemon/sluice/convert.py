@@ -6,7 +6,6 @@ Only the service imports this module; nothing below the service sees protobuf.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from google.protobuf.duration_pb2 import Duration
@@ -222,26 +221,19 @@ def route_request(request: pb.RouteRequest, limits: LimitSettings) -> Completion
     )  # fmt: skip
 
 
-_FEEDBACK_QUALITY = {
-    pb.FEEDBACK_KIND_THUMBS_UP: 1.0,
-    pb.FEEDBACK_KIND_THUMBS_DOWN: 0.0,
-    pb.FEEDBACK_KIND_REGENERATE: 0.0,  # the first answer was not good enough
+_FEEDBACK_KIND = {
+    pb.FEEDBACK_KIND_THUMBS_UP: "thumbs_up",
+    pb.FEEDBACK_KIND_THUMBS_DOWN: "thumbs_down",
+    pb.FEEDBACK_KIND_REGENERATE: "regenerate",
+    pb.FEEDBACK_KIND_SCORE: validate.FEEDBACK_SCORE,
 }
 
 
 def feedback(request: pb.FeedbackRequest) -> tuple[str, float]:
     """(request id, quality in [0, 1]) of a Feedback call."""
-    if not request.request_id:
-        raise InvalidArgument("request_id", "must not be empty")
-    if len(request.request_id) > 128:
-        raise InvalidArgument("request_id", "at most 128 characters")
-    if request.kind == pb.FEEDBACK_KIND_SCORE:
-        if math.isnan(request.score) or not 0.0 <= request.score <= 1.0:
-            raise InvalidArgument("score", f"{request.score} is outside [0, 1]")
-        return request.request_id, request.score
-    if request.kind not in _FEEDBACK_QUALITY:
-        raise InvalidArgument("kind", "set THUMBS_UP, THUMBS_DOWN, REGENERATE or SCORE")
-    return request.request_id, _FEEDBACK_QUALITY[request.kind]
+    kind = _FEEDBACK_KIND.get(request.kind, "")
+    kinds = "THUMBS_UP, THUMBS_DOWN, REGENERATE or SCORE"
+    return validate.feedback(request.request_id, kind, request.score, kinds)
 
 
 def route_to_pb(route: RouteDecision) -> pb.RouteDecision:

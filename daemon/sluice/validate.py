@@ -127,6 +127,28 @@ def request_id(value: str) -> str:
     return value or uuid.uuid4().hex
 
 
+# The quality each judgement kind stands for (Feedback): what a learned policy and the
+# cache read. REGENERATE: the first answer was not good enough.
+FEEDBACK_QUALITY = {"thumbs_up": 1.0, "thumbs_down": 0.0, "regenerate": 0.0}
+FEEDBACK_SCORE = "score"
+
+
+def feedback(judged: str, kind: str, score: float, kinds: str) -> tuple[str, float]:
+    """(request id, quality in [0, 1]) of a judgement. `kind`: a FEEDBACK_QUALITY key or
+    "score" (then `score` is the quality); `kinds`: how this front spells the kinds."""
+    if not judged:
+        raise InvalidArgument("request_id", "must not be empty")
+    if len(judged) > 128:
+        raise InvalidArgument("request_id", "at most 128 characters")
+    if kind == FEEDBACK_SCORE:
+        if math.isnan(score) or not 0.0 <= score <= 1.0:
+            raise InvalidArgument("score", f"{score} is outside [0, 1]")
+        return judged, score
+    if kind not in FEEDBACK_QUALITY:
+        raise InvalidArgument("kind", f"set {kinds}")
+    return judged, FEEDBACK_QUALITY[kind]
+
+
 def routing_hints(
     *,
     task_tags: Sequence[str] = (),

@@ -159,6 +159,38 @@ def test_completion_in_openai_shape_with_what_happened_in_headers(
     assert len([c for c in fake.calls() if question in json.dumps(c["body"])]) == 1
 
 
+def test_feedback_over_http_reaches_the_cache_and_the_router(daemon: Daemon) -> None:
+    # Issue #18: the HTTP front had no way to judge an answer (gRPC Feedback only).
+    question = f"Which port does service {uuid.uuid4().int % 10**8:08d} listen on?"
+    assert chat(daemon, question).headers["x-sluice-cache"] == "miss"
+    hit = chat(daemon, question)
+    assert hit.headers["x-sluice-cache"] == "exact"
+    rid = hit.headers["x-sluice-request-id"]
+    judged = call(daemon, "/v1/feedback", {"request_id": rid, "kind": "thumbs_down"})
+    assert judged.status == 200, judged.raw
+    assert judged.json == {"object": "sluice.feedback", "request_id": rid, "policy": "cache"}
+    assert chat(daemon, question).headers["x-sluice-cache"] == "miss", "the answer was removed"
+    again = call(daemon, "/v1/feedback", {"request_id": rid, "kind": "thumbs_down"})
+    assert "no recent completion" in assert_error(again, 404, "invalid_request_error")
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"kind": "thumbs_up"}, "request_id"),
+        ({"request_id": "x" * 129, "kind": "thumbs_up"}, "request_id"),
+        ({"request_id": "r", "kind": "meh"}, "kind"),
+        ({"request_id": "r"}, "kind"),
+        ({"request_id": "r", "kind": "score"}, "score"),
+        ({"request_id": "r", "kind": "score", "score": 1.5}, "score"),
+        ({"request_id": "r", "kind": "score", "score": "high"}, "score"),
+        ([1, 2], "body"),
+    ],
+)
+def test_bad_feedback_is_400_naming_the_field(daemon: Daemon, body: Any, param: str) -> None:
+    assert_error(call(daemon, "/v1/feedback", body), 400, "invalid_request_error", param)
+
+
 def test_a_configured_model_name_pins_that_model(daemon: Daemon, fake: FakeProvider) -> None:
     reply = chat(daemon, model="gemini-1.5-flash")
     assert reply.status == 200, reply.raw

@@ -155,14 +155,24 @@ async def run_pairs_timed(
     return outcomes, time.perf_counter() - started
 
 
-async def store_all(
-    pipeline: Pipeline[Any], namespace: str, pairs: Sequence[Pair], protocol: str
-) -> Callable[[int], str]:
-    """Store every pair's `a` (answer "answer #i"); the namespace of pair i (`protocol_for`)."""
+def namespaces(namespace: str, protocol: str) -> Callable[[int], str]:
+    """The namespace of pair i under `protocol` (`protocol_for`)."""
 
     def ns(i: int) -> str:
         return f"{namespace[:48]}-{i}" if protocol == "pairwise" else namespace
 
+    return ns
+
+
+async def store_all(
+    pipeline: Pipeline[Any],
+    namespace: str,
+    pairs: Sequence[Pair],
+    protocol: str,
+    ns: Callable[[int], str] | None = None,
+) -> Callable[[int], str]:
+    """Store every pair's `a` (answer "answer #i") in `ns(i)` (default: `namespaces`); `ns`."""
+    ns = ns or namespaces(namespace, protocol)
     stores = [
         pipeline.store(
             ns(i),

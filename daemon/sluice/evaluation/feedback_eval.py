@@ -1,24 +1,29 @@
 """`sluice eval cache --feedback`: what judging wrong hits wrong (Feedback) buys and costs.
 
-Protocol, per set, at the defaults (the daemon's own Lookup path and `CacheFeedback`):
+Feedback narrows (or removes) the entry a wrong hit came from, so what it can change is the
+other questions that reach the same entry. Protocol, per set, at the defaults (the daemon's
+own Lookup path and `CacheFeedback`):
 
-1. store every pair's `a` (as `sluice eval cache`);
-2. split the queries in two halves at random (seed 0): `first` are users who judge every
+1. every distinct stored question `a` (with its history) in a namespace of its own, and
+   every pair's query `b` asked there: the pairs of one stored question are the users
+   who reach one entry;
+2. the pairs split in two halves at random (seed 0): `first` are users who judge every
    answer they are served, `later` are users who come after them;
 3. look up `later` (before), then `first`, judging every wrong hit wrong as a user would
    (THUMBS_DOWN: the entry is narrowed, or removed when it was the question's own), then
    `later` again (after), then `first` again.
 
-`later` before → after is what one user's judgement does for another's question (in a
-pairwise set each pair has its own namespace, so nothing can carry over there); `first`
-again is what it costs the judged entries' own true paraphrases. Every user judging every
-wrong hit is the most feedback a deployment can get: the figures bound what it can do.
+`later` before → after is what one user's judgement does for another user's question on
+the same entry: wrong hits it spares, right hits it costs. `first` again is whether a judged
+question is served wrongly again. Every user judging every wrong hit is the most feedback a
+deployment can get: the figures bound what it can do.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -46,7 +51,7 @@ class Tally:
 
 @dataclass(frozen=True, slots=True)
 class FeedbackFigures:
-    protocol: str
+    shared_entries: int  # stored questions that more than one pair asks about
     judged: int  # wrong hits of `first`, each judged wrong
     narrowed: int
     removed: int
@@ -75,9 +80,23 @@ def _tally(pairs: Sequence[Pair], verdicts: Sequence[bool | None]) -> Tally:
 
 
 async def feedback_run(
-    pipeline: Pipeline[Any], namespace: str, pairs: Sequence[Pair], protocol: str, seed: int = 0
+    pipeline: Pipeline[Any], namespace: str, pairs: Sequence[Pair], seed: int = 0
 ) -> FeedbackFigures:
-    ns = await store_all(pipeline, namespace, pairs, protocol)
+    # One namespace per stored question: group k holds the first pair's `a` of its kind.
+    groups: dict[tuple[tuple[ChatMessage, ...], str], int] = {}
+    firsts: list[Pair] = []
+    of_pair = []
+    for p in pairs:
+        k = groups.setdefault((p.history_a, normalise(p.a)), len(groups))
+        if k == len(firsts):
+            firsts.append(p)
+        of_pair.append(k)
+    await store_all(pipeline, namespace, firsts, "grouped", lambda k: f"{namespace[:40]}-{k}")
+
+    def ns(i: int) -> str:
+        return f"{namespace[:40]}-{of_pair[i]}"
+
+    sizes = Counter(of_pair)
     order = list(range(len(pairs)))
     random.Random(seed).shuffle(order)  # noqa: S311 - sampling, not security
     half = len(order) // 2
@@ -109,8 +128,8 @@ async def feedback_run(
     later_after = await run(later)
     first_after = await run(first)
     return FeedbackFigures(
-        protocol, len(actions), actions.count("narrowed"), actions.count("removed"),
-        later_before, later_after, first_before, first_after,
+        sum(n > 1 for n in sizes.values()), len(actions), actions.count("narrowed"),
+        actions.count("removed"), later_before, later_after, first_before, first_after,
     )  # fmt: skip
 
 
@@ -121,14 +140,14 @@ def as_json(figures: dict[str, FeedbackFigures]) -> dict[str, Any]:
 def format_table(figures: dict[str, FeedbackFigures]) -> str:
     """One row per set: what judging `first`'s wrong hits did to `later` and to `first`."""
     head = (
-        f"{'set':<32} {'proto':<9} {'judged':>6} {'later: wrong hits':>18} "
+        f"{'set':<32} {'shared':>6} {'judged (n/r)':>12} {'later: wrong hits':>18} "
         f"{'later: right hits':>18} {'first again: wrong':>19} {'first: right hits':>18}"
     )
     lines = [head, "-" * len(head)]
     for name, f in figures.items():
         lb, la, fb, fa = f.later_before, f.later_after, f.first_before, f.first_after
         lines.append(
-            f"{name:<32} {f.protocol:<9} {f.judged:>6} "
+            f"{name:<32} {f.shared_entries:>6} {f'{f.judged} ({f.narrowed}/{f.removed})':>12} "
             f"{f'{lb.wrong_hits} → {la.wrong_hits}':>18} "
             f"{f'{lb.right_hits} → {la.right_hits} /{lb.positives}':>18} "
             f"{f'{fb.wrong_hits} → {fa.wrong_hits}':>19} "

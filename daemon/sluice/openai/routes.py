@@ -28,6 +28,7 @@ from sluice.openai.errors import (
     error_response,
     internal_error_body,
 )
+from sluice.openai.feedback import parse_feedback
 from sluice.pipeline import CompletionResult, ModelPath, Pipeline, Runtime
 from sluice.telemetry.logging import get_logger, request_line
 
@@ -120,6 +121,17 @@ class OpenAIFront:
             )  # fmt: skip
             results = await pipeline.embed(parsed.texts, bulk=True)
             return web.json_response(embeddings.reply(results, pipeline.model_id, parsed.encoding))
+
+        return await self._guarded(request, handle)
+
+    # ---- POST /v1/feedback (Sluice's own: the judgement of an earlier answer)
+    async def feedback(self, request: web.Request) -> web.StreamResponse:
+        async def handle(call: _Call) -> web.StreamResponse:
+            pipeline = self.pipeline()
+            judged, quality = parse_feedback(await _json_body(request))
+            policy = await pipeline.feedback(judged, quality)
+            reply = {"object": "sluice.feedback", "request_id": judged, "policy": policy}
+            return web.json_response(reply, headers=replies.request_id_headers(call.request_id))
 
         return await self._guarded(request, handle)
 
@@ -272,5 +284,6 @@ def add_routes(app: web.Application, pipeline: PipelineGetter) -> None:
     app.middlewares.append(openai_http_errors)
     app.router.add_post("/v1/chat/completions", front.chat)
     app.router.add_post("/v1/embeddings", front.embeddings)
+    app.router.add_post("/v1/feedback", front.feedback)
     app.router.add_get("/v1/models", front.models)
     app.router.add_get("/v1/models/{model}", front.model)
