@@ -107,7 +107,8 @@ async def run_pairs_timed(
 ) -> tuple[list[Outcome], float]:
     """`run_pairs`, and the wall-clock seconds of the lookups (embedding included)."""
     params = GenParams()
-    ns = await store_all(pipeline, namespace, pairs, protocol)
+    ns = namespaces(namespace, protocol)
+    await store_all(pipeline, pairs, ns)
 
     async def query(i: int, p: Pair) -> Outcome:
         key = make_key(ns(i), (*p.history_b, ChatMessage("user", p.b)), params)
@@ -165,14 +166,9 @@ def namespaces(namespace: str, protocol: str) -> Callable[[int], str]:
 
 
 async def store_all(
-    pipeline: Pipeline[Any],
-    namespace: str,
-    pairs: Sequence[Pair],
-    protocol: str,
-    ns: Callable[[int], str] | None = None,
-) -> Callable[[int], str]:
-    """Store every pair's `a` (answer "answer #i") in `ns(i)` (default: `namespaces`); `ns`."""
-    ns = ns or namespaces(namespace, protocol)
+    pipeline: Pipeline[Any], pairs: Sequence[Pair], ns: Callable[[int], str]
+) -> None:
+    """Store every pair's `a` (answer "answer #i") in namespace `ns(i)`."""
     stores = [
         pipeline.store(
             ns(i),
@@ -187,7 +183,6 @@ async def store_all(
         for i, p in enumerate(pairs)
     ]
     await _gather_chunks(stores)
-    return ns
 
 
 def served(o: Outcome, threshold: float) -> tuple[bool, bool, int | None]:

@@ -91,7 +91,7 @@ async def feedback_run(
         if k == len(firsts):
             firsts.append(p)
         of_pair.append(k)
-    await store_all(pipeline, namespace, firsts, "grouped", lambda k: f"{namespace[:40]}-{k}")
+    await store_all(pipeline, firsts, lambda k: f"{namespace[:40]}-{k}")
 
     def ns(i: int) -> str:
         return f"{namespace[:40]}-{of_pair[i]}"
