@@ -56,13 +56,15 @@ def _entry_row(e: Entry, keep_question: bool) -> str:
     # Without a verifier the question (a prompt body) is not written: lookups need only
     # its digest and vector, and a snapshot should not hold what users asked. The verifier
     # compares question texts, so with it on they are kept (docs/RELIABILITY.md).
-    return json.dumps(
-        [e.id, e.namespace, e.scope, e.exact, e.question if keep_question else "", e.answer,
-         e.finish_reason,
-         [e.usage.input_tokens, e.usage.output_tokens, e.usage.cached_input_tokens],
-         e.model, e.created, e.expires, e.hits, e.last_hit, e.slot, e.wrong_at],
-        ensure_ascii=False,
-    )  # fmt: skip
+    row = [e.id, e.namespace, e.scope, e.exact, e.question if keep_question else "", e.answer,
+           e.finish_reason,
+           [e.usage.input_tokens, e.usage.output_tokens, e.usage.cached_input_tokens],
+           e.model, e.created, e.expires, e.hits, e.last_hit, e.slot]  # fmt: skip
+    # Feedback's mark only when there is one: a daemon rolled back to a version that reads
+    # 14 fields still restores every unmarked entry's snapshot.
+    if e.wrong_at:
+        row.append(e.wrong_at)
+    return json.dumps(row, ensure_ascii=False)
 
 
 def _entry_from_row(row: list[Any]) -> Entry:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -139,13 +140,19 @@ async def test_the_mark_survives_a_snapshot_and_old_rows_read_as_unmarked(tmp_pa
     clock = Clock()
     c = cache(clock)
     entry = await put(c, "translate cat to German", unit(7))
+    plain = await put(c, "translate cat to French", unit(8))
     c.mark_wrong(entry.id, 0.99)
-    await Snapshotter(c, tmp_path, "m").write()
+    folder = await Snapshotter(c, tmp_path, "m").write()
+    # An unmarked entry's row is the 14 fields older versions write and read.
+    lengths = {json.loads(line)[0]: len(json.loads(line)) for line in
+               (folder / "entries.jsonl").read_text().splitlines()}  # fmt: skip
+    assert lengths == {entry.id: 15, plain.id: 14}
     restored = cache(clock)
-    assert Snapshotter(restored, tmp_path, "m").restore() == 1
-    copy = restored.entry(entry.id)
+    assert Snapshotter(restored, tmp_path, "m").restore() == 2
+    copy, other = restored.entry(entry.id), restored.entry(plain.id)
     assert copy is not None
-    assert copy.wrong_at == pytest.approx(0.99)
+    assert other is not None
+    assert (copy.wrong_at, other.wrong_at) == (pytest.approx(0.99), 0.0)
     refused = await restored.lookup_semantic(
         key("translate dog to German"), near(unit(7), 0.98), 0.97
     )
