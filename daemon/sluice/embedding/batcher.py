@@ -175,6 +175,8 @@ class MicroBatcher:
             initializer=_lower_priority,
         )  # fmt: skip
         self._workers: list[asyncio.Task[None]] = []
+        # Bulk steps taken and not yet ended (submitted to a thread, or running there).
+        self.bulk_steps_running = 0
 
     @property
     def queued_texts(self) -> int:
@@ -352,6 +354,7 @@ class MicroBatcher:
         job = self._bulk.popleft()
         if job.future.done():  # gave up: the rest of its steps are never run
             return
+        self.bulk_steps_running += 1
         try:
             results = await self._step(job)
         except asyncio.CancelledError:  # stop(): answer the caller, then end the worker
@@ -360,6 +363,8 @@ class MicroBatcher:
         except Exception as exc:  # noqa: BLE001 - handed to the caller
             _fail([job.future], exc)
             return
+        finally:
+            self.bulk_steps_running -= 1
         if results is not None and not job.future.done():
             job.future.set_result(results)
 
