@@ -11,6 +11,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -397,6 +398,7 @@ def _eval_cache(args: argparse.Namespace) -> int:
     async def run(mode: str) -> dict[str, Any]:
         verifier_dir = _resolve_verifier_dir(settings, True) if mode == "verifier" else None
         results = {}
+        reaches: dict[str, Any] = {}
         seconds = 0.0
         async with offline_pipeline(settings, model_dir, verifier_dir=verifier_dir) as p:
             model_id = p.model_id
@@ -411,6 +413,9 @@ def _eval_cache(args: argparse.Namespace) -> int:
                 )
                 seconds += took
                 results[name] = cache_eval.rows(outcomes, grid)
+                if verifier is not None:
+                    recall = p.cache.threshold_for(namespace, None, "threshold")
+                    reaches[name] = await cache_eval.reach(p, pairs, outcomes, recall)
                 if args.errors is not None:
                     found = cache_eval.errors(outcomes, default)
                     await cache_eval.add_cosines(p, found)
@@ -424,8 +429,9 @@ def _eval_cache(args: argparse.Namespace) -> int:
         if verifier is not None:
             report |= {"verifier_version": verifier.version,
                        "recall_threshold": settings.cache.verifier.recall_threshold,
-                       "order_guard": settings.cache.verifier.order_guard}  # fmt: skip
-        return {"default": default, "results": results, "json": report}
+                       "order_guard": settings.cache.verifier.order_guard,
+                       "reach": {name: asdict(r) for name, r in reaches.items()}}  # fmt: skip
+        return {"default": default, "results": results, "json": report, "reach": reaches}
 
     if args.feedback:
         return _eval_cache_feedback(args, settings, model_dir, sets)
@@ -500,6 +506,8 @@ def _report_eval_cache(
         for mode, r in out.items():
             print(f"\n=== {mode} ===")
             print(cache_eval.format_table(r["results"], r["default"], protocols, column[mode]))
+            for name, reached in r["reach"].items():
+                print(cache_eval.format_reach(name, reached))
         for mode, r in out.items():
             print(f"{mode}: {r['json']['ms_per_lookup']:.2f} ms per lookup (wall clock, "
                   "embedding included, 64 lookups at a time)")  # fmt: skip

@@ -63,6 +63,12 @@ def test_the_verifier_mode_reports_a_curve_over_min_probability(tmp_path: Path) 
     # The exact hit needs no verifier, so it counts at every min_probability.
     assert all(r["hits"] >= 1 for r in rows.values())
     assert rows[0.1]["hits"] >= rows[0.99]["hits"], "a lower bar accepts at least as many"
+    # Both paraphrases reach the verifier (one exact, one at cosine ~1); the negative's
+    # lookup ran the model at most max_pairs times.
+    reach = verifier["reach"]["pairs"]
+    assert (reach["positives"], reach["embedded"], reach["reached"]) == (2, 2, 2)
+    assert reach["threshold"] == 0.8
+    assert 0 <= reach["runs_negative"] <= 2
 
 
 def test_errors_lists_every_wrong_hit_and_missed_paraphrase(tmp_path: Path) -> None:

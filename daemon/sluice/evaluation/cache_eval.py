@@ -73,6 +73,24 @@ class Row:
     false_hits: int
 
 
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """How many paraphrases reach the verifier at the recall threshold, and its cost.
+
+    `embedded`: positives whose question the daemon embeds (not kept to the exact layer);
+    `reached`: of those, the exact hits and those whose cosine to their own stored question
+    is at least `threshold` (issue #18's "reach the verifier"). `runs_*`: verifier model
+    runs per lookup, negatives and positives (every candidate up to max_pairs, score_all).
+    """
+
+    threshold: float
+    positives: int
+    embedded: int
+    reached: int
+    runs_negative: float
+    runs_positive: float
+
+
 async def _gather_chunks(coros: Sequence[Any]) -> list[Any]:
     out: list[Any] = []
     for start in range(0, len(coros), _CHUNK):
@@ -154,6 +172,46 @@ async def run_pairs_timed(
     started = time.perf_counter()
     outcomes = await _gather_chunks([query(i, p) for i, p in enumerate(pairs)])
     return outcomes, time.perf_counter() - started
+
+
+def model_runs(o: Outcome) -> int:
+    """The verifier model runs a lookup took (same word pieces and guard refusals take none)."""
+    return len(o.candidates) if o.decision == "verifier" else 0
+
+
+async def reach(
+    pipeline: Pipeline[SemanticCache],
+    pairs: Sequence[Pair],
+    outcomes: Sequence[Outcome],
+    threshold: float,
+) -> Reach:
+    """`Reach` of one set's outcomes (the verifier's run) at the recall `threshold`."""
+    positives = [(p, o) for p, o in zip(pairs, outcomes, strict=True) if p.label == 1]
+    embedded = [(p, o) for p, o in positives if not o.decision.startswith("skipped")]
+    reached = sum(o.exact for _, o in embedded)
+    close = [p for p, o in embedded if not o.exact]
+    for start in range(0, len(close), 128):
+        chunk = close[start : start + 128]
+        vectors = await pipeline.embed([t for p in chunk for t in (p.a, p.b)])
+        for i in range(len(chunk)):
+            reached += float(vectors[2 * i].vector @ vectors[2 * i + 1].vector) >= threshold
+
+    def runs(label: int) -> float:
+        counts = [model_runs(o) for p, o in zip(pairs, outcomes, strict=True) if p.label == label]
+        return sum(counts) / len(counts) if counts else 0.0
+
+    return Reach(threshold, len(positives), len(embedded), reached, runs(0), runs(1))
+
+
+def format_reach(name: str, r: Reach) -> str:
+    """One line of `Reach` for the printed tables."""
+    share = f"{r.reached / r.embedded:.1%}" if r.embedded else "—"
+    return (
+        f"  {name}: {r.reached} of {r.embedded} embedded paraphrases reach the verifier at "
+        f"cosine ≥ {r.threshold} ({share}; {r.positives - r.embedded} kept to the exact "
+        f"layer); model runs per lookup {r.runs_negative:.2f} negatives, "
+        f"{r.runs_positive:.2f} positives"
+    )
 
 
 def namespaces(namespace: str, protocol: str) -> Callable[[int], str]:

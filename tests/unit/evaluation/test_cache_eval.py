@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
 import pytest
 
-from sluice.evaluation.cache_eval import Outcome, errors, wilson
+from sluice.evaluation.cache_eval import Outcome, errors, model_runs, reach, wilson
+from sluice.evaluation.datasets import Pair
 
 
 @pytest.mark.parametrize(
@@ -37,3 +44,45 @@ def test_errors_are_the_wrong_hits_and_the_missed_paraphrases_at_the_threshold()
     ]
     assert rows[0]["served"]
     assert rows[0]["found"] == rows[0]["cached"] == "from A to B"
+
+
+class _Embedder:
+    """Unit vectors at the angle each text names ("0.7" -> cosine 0.7 to "1")."""
+
+    def __init__(self) -> None:
+        self.embedded: list[str] = []
+
+    async def embed(self, texts: Sequence[str]) -> list[Any]:
+        self.embedded += texts
+        out = []
+        for t in texts:
+            c = float(t)
+            out.append(SimpleNamespace(vector=np.array([c, (1 - c * c) ** 0.5], np.float32)))
+        return out
+
+
+def test_reach_counts_embedded_paraphrases_at_or_above_the_recall_threshold() -> None:
+    pairs = [
+        Pair("1", "0.85", 1),  # cosine 0.85: reaches at 0.80
+        Pair("1", "0.7", 1),  # 0.70: short of 0.80
+        Pair("1", "0.8", 1),  # exactly at the threshold: reaches
+        Pair("1", "1", 1),  # an exact hit: reaches, nothing embedded for it
+        Pair("1", "0.2", 1),  # kept to the exact layer: not among the embedded
+        Pair("1", "0.9", 0),  # a negative: not counted, its model runs are
+    ]
+    outcomes = [
+        Outcome(1, False, 0.99, False, ((0.99, True),), decision="verifier"),
+        Outcome(1, False, None, False, decision="recall threshold"),
+        Outcome(1, False, 1.0, False, ((1.0, True),), decision="word_pieces"),
+        Outcome(1, True, 1.0, True, decision="exact"),
+        Outcome(1, False, None, False, decision="skipped: not covered"),
+        Outcome(0, False, 0.3, False, ((0.3, False), (0.2, False)), decision="verifier"),
+    ]
+    embedder = _Embedder()
+    r = asyncio.run(reach(embedder, pairs, outcomes, 0.8))  # type: ignore[arg-type]
+    assert (r.positives, r.embedded, r.reached) == (5, 4, 3)
+    assert "0.2" not in embedder.embedded
+    assert embedder.embedded.count("1") == 3
+    # Same word pieces decide without the model; a refused negative ran it twice.
+    assert [model_runs(o) for o in outcomes] == [1, 0, 0, 0, 0, 2]
+    assert (r.runs_negative, r.runs_positive) == (2.0, pytest.approx(0.2))
