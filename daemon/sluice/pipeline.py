@@ -41,6 +41,7 @@ from sluice.embedding.batcher import MicroBatcher
 from sluice.embedding.model import Embedded
 from sluice.errors import InvalidArgument, NotFound, SluiceError, Unavailable
 from sluice.providers.base import Provider
+from sluice.recent import judged_already
 from sluice.resilience.breaker import BreakerRegistry, BreakerState
 from sluice.resilience.ratelimit import NoRateLimits, RateGate
 from sluice.resilience.retry import RetryPolicy
@@ -415,6 +416,8 @@ class Pipeline(Generic[CacheT_co]):
         below = rt.settings.cache.feedback_below
         action = await self.cache_feedback.judge(request_id, quality, below)
         cache = "cache" if action in ("removed", "narrowed") else ""
+        if action is None and self.cache_feedback.judged(request_id):
+            raise NotFound(judged_already(request_id))
         if action is not None and (rt.router is None or rt.models is None):
             return cache
         self._models(rt)
@@ -422,9 +425,11 @@ class Pipeline(Generic[CacheT_co]):
         try:
             return rt.router.feedback(request_id, quality) or cache
         except NotFound:
-            if action is None:  # nobody knew it
-                raise
-            return cache  # a cache hit: no policy routed it
+            if action is not None:
+                return cache  # a cache hit: no policy routed it
+            if rt.router.judged(request_id):
+                raise NotFound(judged_already(request_id)) from None
+            raise  # nobody knew it
 
     @staticmethod
     def _remember(

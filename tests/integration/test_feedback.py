@@ -54,6 +54,14 @@ def test_feedback_updates_the_bandit_and_unknown_ids_are_not_found(daemon: Daemo
     with pytest.raises(grpc.RpcError) as missing:
         feedback(daemon, "no-such-request", pb.FEEDBACK_KIND_THUMBS_DOWN)
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "no recent completion" in str(missing.value.details())
+    # A second judgement of the same answer is refused, and says why (it used to read as
+    # an id never seen), and the bandit does not learn from it twice.
+    with pytest.raises(grpc.RpcError) as twice:
+        feedback(daemon, answer.request_id, pb.FEEDBACK_KIND_THUMBS_DOWN)
+    assert twice.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "judged already" in str(twice.value.details())
+    assert len([x for x in daemon.log_lines() if x.get("event") == "bandit_feedback"]) == len(lines)
     with pytest.raises(grpc.RpcError) as bad:
         feedback(daemon, answer.request_id, pb.FEEDBACK_KIND_SCORE, 2.0)
     assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT

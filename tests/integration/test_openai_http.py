@@ -170,8 +170,19 @@ def test_feedback_over_http_reaches_the_cache_and_the_router(daemon: Daemon) -> 
     assert judged.status == 200, judged.raw
     assert judged.json == {"object": "sluice.feedback", "request_id": rid, "policy": "cache"}
     assert chat(daemon, question).headers["x-sluice-cache"] == "miss", "the answer was removed"
+    # A second judgement (a double click) says the answer was judged, not that it is unknown.
     again = call(daemon, "/v1/feedback", {"request_id": rid, "kind": "thumbs_down"})
-    assert "no recent completion" in assert_error(again, 404, "invalid_request_error")
+    assert "judged already" in assert_error(again, 404, "invalid_request_error")
+    unknown = call(daemon, "/v1/feedback", {"request_id": "no-such-id", "kind": "thumbs_up"})
+    assert "no recent completion" in assert_error(unknown, 404, "invalid_request_error")
+
+
+def test_a_score_judgement_without_its_score_names_what_to_send(daemon: Daemon) -> None:
+    # It said "score: nan is outside [0, 1]", a value the caller never sent.
+    reply = call(daemon, "/v1/feedback", {"request_id": "r", "kind": "score"})
+    message = assert_error(reply, 400, "invalid_request_error", "score")
+    assert "required" in message
+    assert "nan" not in message
 
 
 @pytest.mark.parametrize(

@@ -92,7 +92,9 @@ type SluiceClient interface {
 	// Feedback reports the user's judgement of an earlier answer (by its
 	// request id); it trains the learned routing policy, and an answer the cache
 	// served or stored that is judged wrong is removed (its own question) or
-	// narrowed to closer questions (a semantic hit).
+	// narrowed to closer questions (a semantic hit). An answer takes one
+	// judgement: NOT_FOUND for an unknown or forgotten id, and for a second
+	// judgement of the same answer (the message says which).
 	Feedback(ctx context.Context, in *FeedbackRequest, opts ...grpc.CallOption) (*FeedbackResponse, error)
 	// Embed returns the embedding of each text with the loaded model.
 	Embed(ctx context.Context, in *EmbedRequest, opts ...grpc.CallOption) (*EmbedResponse, error)
@@ -235,7 +237,9 @@ type SluiceServer interface {
 	// Feedback reports the user's judgement of an earlier answer (by its
 	// request id); it trains the learned routing policy, and an answer the cache
 	// served or stored that is judged wrong is removed (its own question) or
-	// narrowed to closer questions (a semantic hit).
+	// narrowed to closer questions (a semantic hit). An answer takes one
+	// judgement: NOT_FOUND for an unknown or forgotten id, and for a second
+	// judgement of the same answer (the message says which).
 	Feedback(context.Context, *FeedbackRequest) (*FeedbackResponse, error)
 	// Embed returns the embedding of each text with the loaded model.
 	Embed(context.Context, *EmbedRequest) (*EmbedResponse, error)

@@ -80,6 +80,10 @@ class CacheFeedback:
                  action=action)  # fmt: skip
         return action
 
+    def judged(self, request_id: str) -> bool:
+        """Whether `request_id` was judged here already (an answer takes one judgement)."""
+        return self._recent.taken(request_id)
+
     async def _apply(self, answered: Answered, good: bool) -> Action:
         entry = self.cache.entry(answered.entry_id)
         if entry is None:

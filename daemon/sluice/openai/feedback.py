@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from sluice import validate
+from sluice.errors import InvalidArgument
 from sluice.openai.fields import optional, typed
 
 KINDS = "thumbs_up, thumbs_down, regenerate or score"
@@ -24,5 +25,5 @@ def parse_feedback(body: Any) -> tuple[str, float]:
     kind = optional(body, "kind", str) or ""
     score = optional(body, "score", float)
     if kind == validate.FEEDBACK_SCORE and score is None:
-        score = float("nan")  # refused below, naming `score`
+        raise InvalidArgument("score", 'required with kind "score": a number in [0, 1]')
     return validate.feedback(judged, kind, 0.0 if score is None else score, KINDS)

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from sluice.cascade.plan import Catalogue
 from sluice.errors import ConfigError, InvalidArgument, NotFound
-from sluice.recent import Recent
+from sluice.recent import Recent, unknown_request
 from sluice.routing.bandit import BanditPolicy, LinUCB
 from sluice.routing.classifier import ClassifierPolicy, TierClassifier
 from sluice.routing.fixed import (
@@ -162,10 +162,7 @@ class Router:
             raise InvalidArgument("score", f"{quality} is outside [0, 1]")
         served = self.recent.pop(request_id)
         if served is None:
-            raise NotFound(
-                f"request_id {request_id[:128]!r}: no recent completion with this id "
-                f"(the last {self.recent.capacity} are kept)"
-            )
+            raise NotFound(unknown_request(request_id, self.recent.capacity))
         policy = self.policies.get(served.policy)
         learned = None if policy is None else policy.feedback(served, quality)
         if policy is None or learned is None:
@@ -175,6 +172,10 @@ class Router:
             reward=round(learned, 4),
         )  # fmt: skip
         return policy.kind
+
+    def judged(self, request_id: str) -> bool:
+        """Whether `request_id` was judged already (an answer takes one judgement)."""
+        return self.recent.taken(request_id)
 
     # ---- shared learning (fleet mode pools these models across pods: fleet/learning.py)
     def shared(self) -> dict[str, Mergeable]:

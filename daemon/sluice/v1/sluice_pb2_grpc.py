@@ -140,7 +140,9 @@ class SluiceServicer:
         """Feedback reports the user's judgement of an earlier answer (by its
         request id); it trains the learned routing policy, and an answer the cache
         served or stored that is judged wrong is removed (its own question) or
-        narrowed to closer questions (a semantic hit).
+        narrowed to closer questions (a semantic hit). An answer takes one
+        judgement: NOT_FOUND for an unknown or forgotten id, and for a second
+        judgement of the same answer (the message says which).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

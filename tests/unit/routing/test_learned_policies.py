@@ -110,3 +110,12 @@ def test_recent_is_bounded_oldest_first() -> None:
     assert recent.pop("a") is None
     assert recent.pop("c") is item
     assert recent.pop("c") is None
+    # A popped id is remembered as judged (bounded too); a forgotten or unknown one is not.
+    assert recent.taken("c")
+    assert not recent.taken("a")
+    assert not recent.taken("b")
+    for rid in ("d", "e", "f"):
+        recent.put(rid, item)
+        recent.pop(rid)
+    assert not recent.taken("c")
+    assert all(recent.taken(rid) for rid in ("e", "f"))

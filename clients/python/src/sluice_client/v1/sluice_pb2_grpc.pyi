@@ -94,7 +94,9 @@ class SluiceStub:
     """Feedback reports the user's judgement of an earlier answer (by its
     request id); it trains the learned routing policy, and an answer the cache
     served or stored that is judged wrong is removed (its own question) or
-    narrowed to closer questions (a semantic hit).
+    narrowed to closer questions (a semantic hit). An answer takes one
+    judgement: NOT_FOUND for an unknown or forgotten id, and for a second
+    judgement of the same answer (the message says which).
     """
     Embed: _grpc.UnaryUnaryMultiCallable[_sluice_pb2.EmbedRequest, _sluice_pb2.EmbedResponse]
     """Embed returns the embedding of each text with the loaded model."""
@@ -134,7 +136,9 @@ class SluiceAsyncStub(SluiceStub):
     """Feedback reports the user's judgement of an earlier answer (by its
     request id); it trains the learned routing policy, and an answer the cache
     served or stored that is judged wrong is removed (its own question) or
-    narrowed to closer questions (a semantic hit).
+    narrowed to closer questions (a semantic hit). An answer takes one
+    judgement: NOT_FOUND for an unknown or forgotten id, and for a second
+    judgement of the same answer (the message says which).
     """
     Embed: _aio.UnaryUnaryMultiCallable[_sluice_pb2.EmbedRequest, _sluice_pb2.EmbedResponse]  # type: ignore[assignment]
     """Embed returns the embedding of each text with the loaded model."""
@@ -213,7 +217,9 @@ class SluiceServicer(metaclass=_abc_1.ABCMeta):
         """Feedback reports the user's judgement of an earlier answer (by its
         request id); it trains the learned routing policy, and an answer the cache
         served or stored that is judged wrong is removed (its own question) or
-        narrowed to closer questions (a semantic hit).
+        narrowed to closer questions (a semantic hit). An answer takes one
+        judgement: NOT_FOUND for an unknown or forgotten id, and for a second
+        judgement of the same answer (the message says which).
         """
 
     @_abc_1.abstractmethod

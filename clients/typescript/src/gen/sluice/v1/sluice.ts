@@ -5195,7 +5195,9 @@ export const SluiceService = {
    * Feedback reports the user's judgement of an earlier answer (by its
    * request id); it trains the learned routing policy, and an answer the cache
    * served or stored that is judged wrong is removed (its own question) or
-   * narrowed to closer questions (a semantic hit).
+   * narrowed to closer questions (a semantic hit). An answer takes one
+   * judgement: NOT_FOUND for an unknown or forgotten id, and for a second
+   * judgement of the same answer (the message says which).
    */
   feedback: {
     path: "/sluice.v1.Sluice/Feedback" as const,
@@ -5259,7 +5261,9 @@ export interface SluiceServer extends UntypedServiceImplementation {
    * Feedback reports the user's judgement of an earlier answer (by its
    * request id); it trains the learned routing policy, and an answer the cache
    * served or stored that is judged wrong is removed (its own question) or
-   * narrowed to closer questions (a semantic hit).
+   * narrowed to closer questions (a semantic hit). An answer takes one
+   * judgement: NOT_FOUND for an unknown or forgotten id, and for a second
+   * judgement of the same answer (the message says which).
    */
   feedback: handleUnaryCall<FeedbackRequest, FeedbackResponse>;
   /** Embed returns the embedding of each text with the loaded model. */
@@ -5374,7 +5378,9 @@ export interface SluiceClient extends Client {
    * Feedback reports the user's judgement of an earlier answer (by its
    * request id); it trains the learned routing policy, and an answer the cache
    * served or stored that is judged wrong is removed (its own question) or
-   * narrowed to closer questions (a semantic hit).
+   * narrowed to closer questions (a semantic hit). An answer takes one
+   * judgement: NOT_FOUND for an unknown or forgotten id, and for a second
+   * judgement of the same answer (the message says which).
    */
   feedback(
     request: FeedbackRequest,

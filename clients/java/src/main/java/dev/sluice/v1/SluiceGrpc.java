@@ -433,7 +433,9 @@ public final class SluiceGrpc {
      * Feedback reports the user's judgement of an earlier answer (by its
      * request id); it trains the learned routing policy, and an answer the cache
      * served or stored that is judged wrong is removed (its own question) or
-     * narrowed to closer questions (a semantic hit).
+     * narrowed to closer questions (a semantic hit). An answer takes one
+     * judgement: NOT_FOUND for an unknown or forgotten id, and for a second
+     * judgement of the same answer (the message says which).
      * </pre>
      */
     default void feedback(dev.sluice.v1.FeedbackRequest request,
@@ -574,7 +576,9 @@ public final class SluiceGrpc {
      * Feedback reports the user's judgement of an earlier answer (by its
      * request id); it trains the learned routing policy, and an answer the cache
      * served or stored that is judged wrong is removed (its own question) or
-     * narrowed to closer questions (a semantic hit).
+     * narrowed to closer questions (a semantic hit). An answer takes one
+     * judgement: NOT_FOUND for an unknown or forgotten id, and for a second
+     * judgement of the same answer (the message says which).
      * </pre>
      */
     public void feedback(dev.sluice.v1.FeedbackRequest request,
@@ -699,7 +703,9 @@ public final class SluiceGrpc {
      * Feedback reports the user's judgement of an earlier answer (by its
      * request id); it trains the learned routing policy, and an answer the cache
      * served or stored that is judged wrong is removed (its own question) or
-     * narrowed to closer questions (a semantic hit).
+     * narrowed to closer questions (a semantic hit). An answer takes one
+     * judgement: NOT_FOUND for an unknown or forgotten id, and for a second
+     * judgement of the same answer (the message says which).
      * </pre>
      */
     public dev.sluice.v1.FeedbackResponse feedback(dev.sluice.v1.FeedbackRequest request) throws io.grpc.StatusException {
@@ -820,7 +826,9 @@ public final class SluiceGrpc {
      * Feedback reports the user's judgement of an earlier answer (by its
      * request id); it trains the learned routing policy, and an answer the cache
      * served or stored that is judged wrong is removed (its own question) or
-     * narrowed to closer questions (a semantic hit).
+     * narrowed to closer questions (a semantic hit). An answer takes one
+     * judgement: NOT_FOUND for an unknown or forgotten id, and for a second
+     * judgement of the same answer (the message says which).
      * </pre>
      */
     public dev.sluice.v1.FeedbackResponse feedback(dev.sluice.v1.FeedbackRequest request) {
@@ -933,7 +941,9 @@ public final class SluiceGrpc {
      * Feedback reports the user's judgement of an earlier answer (by its
      * request id); it trains the learned routing policy, and an answer the cache
      * served or stored that is judged wrong is removed (its own question) or
-     * narrowed to closer questions (a semantic hit).
+     * narrowed to closer questions (a semantic hit). An answer takes one
+     * judgement: NOT_FOUND for an unknown or forgotten id, and for a second
+     * judgement of the same answer (the message says which).
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.sluice.v1.FeedbackResponse> feedback(
