@@ -520,6 +520,24 @@ def test_bad_embedding_requests(
     assert_error(reply, status, "invalid_request_error", param)
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "param"),
+    [
+        ("/v1/embeddings", {"input": "x"}, "model"),
+        ("/v1/embeddings", {"model": None, "input": "x"}, "model"),
+        ("/v1/embeddings", {"model": "all-MiniLM-L6-v2"}, "input"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}, "model"),
+        ("/v1/chat/completions", {"model": "sluice-auto"}, "messages"),
+    ],
+)
+def test_a_missing_field_is_named_as_required(
+    daemon: Daemon, path: str, body: dict[str, Any], param: str
+) -> None:
+    # It said "model: must be a string" of a field the caller had left out.
+    message = assert_error(call(daemon, path, body), 400, "invalid_request_error", param)
+    assert "is required" in message
+
+
 def test_without_tiers_sluice_auto_is_503_but_embeddings_work(shared_daemon: Daemon) -> None:
     reply = chat(shared_daemon)
     assert "tiers" in assert_error(reply, 503, "service_unavailable")
