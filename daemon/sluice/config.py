@@ -303,8 +303,10 @@ class VerifierSettings(_Strict):
             "Refuse a candidate whose numbers differ from the question's (order 88213 / "
             "88214, 2 / 3 tickets, version 3.11 / 3.12), whatever the model's P(same "
             "meaning): the model served such pairs at P 0.97-0.99 (issue #18). Numbers are "
-            "compared as digit strings (1,000 = 1000, 04 = 4); '15th' / 'fifteenth' is "
-            "refused, a miss. Figures: docs/cache-eval.md."
+            "compared as digit strings (1,000 = 1000, 04 = 4), English number words by value "
+            "(first law / second law, chapter one / two; not 'one', 'first', 'once'), "
+            "weekdays and months by name; '15th' / 'fifteenth' is refused, a miss. Figures: "
+            "docs/cache-eval.md."
         ),
     )
 

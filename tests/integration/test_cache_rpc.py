@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+import zlib
 from pathlib import Path
 
 import grpc
@@ -95,12 +96,19 @@ def test_the_verifier_refuses_look_alikes_that_cosine_would_serve(
             "Ticket 4521: the login page returns error 500",
             "Ticket 4522: the login page returns error 500",
         ),
+        # Hand probes (#18): numbers in words were served at P 0.999 / 0.994 / 0.994.
+        ("Explain the first law of thermodynamics", "Explain the second law of thermodynamics"),
+        ("Summarize chapter one of the book", "Summarize chapter two of the book"),
+        (
+            "What was the revenue in the first quarter?",
+            "What was the revenue in the second quarter?",
+        ),
     ],
 )
 def test_the_number_guard_refuses_another_order_or_ticket_number(
     shared_daemon: Daemon, stored: str, asked: str
 ) -> None:
-    ns = f"num-{stored[:5].lower()}"
+    ns = f"num-{zlib.crc32(stored.encode())}"
     store(shared_daemon, stored, "the answer to the stored question", ns=ns)
     result = lookup(shared_daemon, asked, ns=ns)
     assert not result.hit
@@ -109,7 +117,9 @@ def test_the_number_guard_refuses_another_order_or_ticket_number(
     assert "882" not in result.cache.reason
     assert "452" not in result.cache.reason
     # The same numbers in other words: the guard lets the model decide.
-    same = lookup(shared_daemon, stored.replace("has not arrived yet", "hasn't arrived"), ns=ns)
+    same = lookup(
+        shared_daemon, stored.replace(" of ", " from ").replace("has not", "hasn't"), ns=ns
+    )
     assert not same.cache.reason.startswith("number guard")
 
 

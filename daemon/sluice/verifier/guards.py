@@ -34,6 +34,40 @@ _NEGATIONS = frozenset(
 )  # fmt: skip
 
 
+def _spelled() -> dict[str, str]:
+    """English number words, cardinal and ordinal, to their value ("second" -> "2")."""
+    ones = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+            "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
+            "seventeen", "eighteen", "nineteen"]  # fmt: skip
+    firsts = ["zeroth", "first", "second", "third", "fourth", "fifth", "sixth", "seventh",
+              "eighth", "ninth", "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth",
+              "fifteenth", "sixteenth", "seventeenth", "eighteenth", "nineteenth"]  # fmt: skip
+    tens = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+    out = {w: str(i) for i, w in enumerate(ones)} | {w: str(i) for i, w in enumerate(firsts)}
+    for i, w in enumerate(tens, 2):
+        out[w] = out[w.removesuffix("y") + "ieth"] = str(10 * i)
+    for w, value in (("hundred", 100), ("thousand", 1000), ("million", 10**6), ("billion", 10**9),
+                     ("trillion", 10**12)):  # fmt: skip
+        out[w] = out[w + "th"] = str(value)
+    # "one" is mostly the pronoun ("one can…"), "first" and "once" adverbs ("when was it
+    # first announced", "once registered", "at once"): read as numbers, "one" and "first"
+    # refused 6 of the calibration part's 99 GPTCache paraphrases, and "once" is in one text
+    # only of 11 paraphrases of the train part. Without them "the first law" / "the second
+    # law" still differ (no number against a 2).
+    del out["one"], out["first"]
+    return out | {"twice": "2", "thrice": "3", "dozen": "12", "half": "1/2"}
+
+
+# What the number guard reads as a number besides digits: English number words, and the
+# names of weekdays and months ("may" is left out: it is mostly the verb).
+SPELLED_NUMBERS = _spelled()
+CALENDAR_NAMES = frozenset(
+    ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
+     "february", "march", "april", "june", "july", "august", "september", "october",
+     "november", "december"]
+)  # fmt: skip
+
+
 def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold().replace("\u2019", "'")
 
@@ -49,7 +83,10 @@ def _numbers(text: str) -> Counter[str]:
 def numbers_differ(query: str, cached: str) -> bool:
     """The number guard's rule (cache.verifier.number_guard, a veto, not a feature): the two
     texts carry different numbers, compared as digit strings without thousands separators
-    or leading zeros ("1,000" = "1000", "04" = "4"). "15th" / "fifteenth" differ: a miss.
+    or leading zeros ("1,000" = "1000", "04" = "4"); English number words by their value
+    ("second" = "two", "fourth" = "four"); weekday and month names as themselves. A number
+    in digits and the same in words differ ("2nd" / "second", "15th" / "fifteenth", "21" /
+    "twenty-one"): a miss, never a wrong answer.
 
     Not `features`' numbers_differ, which the trained model reads and must not change.
     """
@@ -72,7 +109,15 @@ def refusal(query: str, cached: str, guards: Collection[Guard]) -> tuple[Guard, 
 
 
 def _plain_numbers(text: str) -> Counter[str]:
-    return Counter(n.lstrip("0") or "0" for n in _numbers(text).elements())
+    found = Counter(n.lstrip("0") or "0" for n in _numbers(text).elements())
+    for w in words(text):
+        # Kept apart from digits ("w2", not "2"): the guard only adds refusals to the digit
+        # rule, never lifts one ("mid-15th" / "mid-fifteenth" stays a miss).
+        if w in SPELLED_NUMBERS:
+            found["w" + SPELLED_NUMBERS[w]] += 1
+        elif w in CALENDAR_NAMES:
+            found[w] += 1
+    return found
 
 
 def _negations(tokens: list[str]) -> int:

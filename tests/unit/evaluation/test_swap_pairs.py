@@ -73,3 +73,10 @@ def test_the_guard_report_counts_refusals_per_set() -> None:
     swaps = next(line for line in lines if line.startswith("swaps_en "))
     assert "positives refused     0 /" in swaps
     assert len(lines) == 14  # every evaluation set
+    # The number guard's report: it never refuses an order swap, and refuses some of the
+    # rule-made look-alikes (another number) before the model runs.
+    numbers = report(default_data_dir() / "cache", "calibration", guard="number_guard")
+    assert "negatives refused     0 /" in next(x for x in numbers if x.startswith("swaps_en "))
+    generated = next(x for x in numbers if x.startswith("generated "))
+    assert "positives refused     0 /" in generated
+    assert "negatives refused     0 /" not in generated

@@ -154,9 +154,33 @@ def test_templated_pairs_are_deterministic_and_labelled_by_what_changed() -> Non
         ("Book 2 tickets", "Book 2 2 tickets", True),
         ("the 15th century", "the fifteenth century", True),  # a miss, never a wrong answer
         ("How do I reset my password?", "How can I reset my password?", False),
+        # Numbers in words (hand probes: the verifier served each of these at P >= 0.99).
+        (
+            "Explain the first law of thermodynamics",
+            "Explain the second law of thermodynamics",
+            True,
+        ),
+        ("Summarize chapter one of the book", "Summarize chapter two of the book", True),
+        (
+            "What was the revenue in the first quarter?",
+            "What was the revenue in the second quarter?",
+            True,
+        ),
+        ("Book a table for two people", "Book a table for three people", True),
+        ("the twenty-first century", "the twenty-second century", True),
+        ("Order a dozen eggs", "Order a half dozen eggs", True),
+        ("Sales report for 1 January 2012", "Sales report for 1 February 2012", True),
+        ("Is the store open on Monday?", "Is the store open on Tuesday?", True),
+        ("Book two tickets", "Please book two tickets", False),
+        ("What is the second largest city?", "Which city is the second largest?", False),
+        # Pronoun and adverbs, not numbers: "one can", "first announced", "at once".
+        ("How can one reset a password?", "How do I reset a password?", False),
+        ("When was it first announced?", "When was it announced?", False),
+        ("Can I tokenize many texts at once?", "Can I tokenize many texts together?", False),
+        ("May I reset my password?", "Can I reset my password?", False),  # the verb
     ],
 )
-def test_the_number_guard_compares_digit_strings(a: str, b: str, differ: bool) -> None:
+def test_the_number_guard_compares_digits_and_number_words(a: str, b: str, differ: bool) -> None:
     assert numbers_differ(a, b) is differ
     assert (refusal(a, b, {"number_guard"}) is not None) is differ
     assert refusal(a, b, set()) is None
