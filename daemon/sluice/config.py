@@ -305,8 +305,8 @@ class VerifierSettings(_Strict):
             "meaning): the model served such pairs at P 0.97-0.99 (issue #18). Numbers are "
             "compared as digit strings (1,000 = 1000, 04 = 4), English number words by value "
             "(first law / second law, chapter one / two; not 'one', 'first', 'once'), "
-            "weekdays and months by name; '15th' / 'fifteenth' is refused, a miss. Figures: "
-            "docs/cache-eval.md."
+            "weekdays and months by name, spans of time when both name one (per month / per "
+            "year); '15th' / 'fifteenth' is refused, a miss. Figures: docs/cache-eval.md."
         ),
     )
 

@@ -103,6 +103,15 @@ def test_the_verifier_refuses_look_alikes_that_cosine_would_serve(
             "What was the revenue in the first quarter?",
             "What was the revenue in the second quarter?",
         ),
+        # ... and spans of time at 0.995 / 0.999.
+        (
+            "What is the price of the Pro plan per month?",
+            "What is the price of the Pro plan per year?",
+        ),
+        (
+            "What is the refund policy for annual plans?",
+            "What is the refund policy for monthly plans?",
+        ),
     ],
 )
 def test_the_number_guard_refuses_another_order_or_ticket_number(

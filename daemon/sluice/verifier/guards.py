@@ -68,6 +68,24 @@ CALENDAR_NAMES = frozenset(
 )  # fmt: skip
 
 
+# Spans of time, read by the number guard as one quantity each however they are written
+# ("monthly" = "per month" = "months"; "annual" = "yearly" = "year"), by presence, and only
+# when both texts name one: "per month" / "per year" differ, "daily" / "every day" do not,
+# nor "when was it founded" / "founding year". "second" is the ordinal here.
+PERIODS = {
+    w: unit
+    for unit, forms in (
+        ("minute", "minute minutes"), ("hour", "hour hours hourly"), ("day", "day days daily"),
+        ("week", "week weeks weekly"), ("fortnight", "fortnight fortnights fortnightly"),
+        ("month", "month months monthly"), ("quarter", "quarter quarters quarterly"),
+        ("year", "year years yearly annual annually"), ("decade", "decade decades"),
+        ("century", "century centuries"), ("today", "today"), ("tomorrow", "tomorrow"),
+        ("yesterday", "yesterday"), ("tonight", "tonight"),
+    )
+    for w in forms.split()
+}  # fmt: skip
+
+
 def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold().replace("\u2019", "'")
 
@@ -84,13 +102,17 @@ def numbers_differ(query: str, cached: str) -> bool:
     """The number guard's rule (cache.verifier.number_guard, a veto, not a feature): the two
     texts carry different numbers, compared as digit strings without thousands separators
     or leading zeros ("1,000" = "1000", "04" = "4"); English number words by their value
-    ("second" = "two", "fourth" = "four"); weekday and month names as themselves. A number
-    in digits and the same in words differ ("2nd" / "second", "15th" / "fifteenth", "21" /
-    "twenty-one"): a miss, never a wrong answer.
+    ("second" = "two", "fourth" = "four"); weekday and month names as themselves; spans of
+    time (PERIODS) when both texts name one. A number in digits and the same in words
+    differ ("2nd" / "second", "15th" / "fifteenth", "21" / "twenty-one"): a miss, never a
+    wrong answer.
 
     Not `features`' numbers_differ, which the trained model reads and must not change.
     """
-    return _plain_numbers(query) != _plain_numbers(cached)
+    if _plain_numbers(query) != _plain_numbers(cached):
+        return True
+    periods = _periods(query), _periods(cached)
+    return all(periods) and periods[0] != periods[1]
 
 
 def refusal(query: str, cached: str, guards: Collection[Guard]) -> tuple[Guard, str] | None:
@@ -118,6 +140,10 @@ def _plain_numbers(text: str) -> Counter[str]:
         elif w in CALENDAR_NAMES:
             found[w] += 1
     return found
+
+
+def _periods(text: str) -> frozenset[str]:
+    return frozenset(PERIODS[w] for w in words(text) if w in PERIODS)
 
 
 def _negations(tokens: list[str]) -> int:

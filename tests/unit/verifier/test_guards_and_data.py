@@ -178,6 +178,12 @@ def test_templated_pairs_are_deterministic_and_labelled_by_what_changed() -> Non
         ("When was it first announced?", "When was it announced?", False),
         ("Can I tokenize many texts at once?", "Can I tokenize many texts together?", False),
         ("May I reset my password?", "Can I reset my password?", False),  # the verb
+        # Spans of time, when both texts name one.
+        ("What is the price of the Pro plan per month?", "What is the price per year?", True),
+        ("Refund policy for annual plans", "Refund policy for monthly plans", True),
+        ("What is the monthly price?", "What does it cost per month?", False),
+        ("When was it founded?", "What is its founding year?", False),
+        ("Run a backup daily", "Run a backup every day", False),
     ],
 )
 def test_the_number_guard_compares_digits_and_number_words(a: str, b: str, differ: bool) -> None:
