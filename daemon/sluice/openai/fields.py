@@ -18,7 +18,7 @@ _NAMES: dict[type, str] = {
 
 def typed(value: object, field: str, kind: type[T]) -> T:
     if value is None:  # absent, or JSON null
-        raise InvalidArgument(field, f"is required: {_NAMES[kind]}")
+        raise InvalidArgument(field, f"is required ({_NAMES[kind]})")
     # JSON true/false decode to bool, which Python counts as an int: never a number here.
     if kind in (int, float) and isinstance(value, bool):
         raise InvalidArgument(field, f"must be {_NAMES[kind]}")
