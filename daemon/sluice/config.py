@@ -306,7 +306,8 @@ class VerifierSettings(_Strict):
             "compared as digit strings (1,000 = 1000, 04 = 4), English number words by value "
             "(first law / second law, chapter one / two; not 'one', 'first', 'once'), "
             "weekdays and months by name, spans of time when both name one (per month / per "
-            "year); '15th' / 'fifteenth' is refused, a miss. Figures: docs/cache-eval.md."
+            "year), quantifiers of no common class (all / some); '15th' / 'fifteenth' is "
+            "refused, a miss. Figures: docs/cache-eval.md."
         ),
     )
 

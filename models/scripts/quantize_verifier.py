@@ -318,10 +318,11 @@ refuses 191 of 677 `generated` negatives and 7 of 382 PAWS negatives, and 1 of 9
 3 of 280 PAWS and 2 of 64 PAWS-X German paraphrases ("15th" / "fifteenth", "6th" / "Sixth",
 list markers): misses, never wrong answers. Since issue #18's last pass the guard also reads
 English number words ("second", "two", "dozen"; not "one", "first" or "once", which are
-mostly a pronoun and adverbs), weekday and month names, and spans of time when both texts
-name one ("per month" / "per year"): the model served "the first law of thermodynamics" for
-"the second law" at P 0.999, "chapter one" for "chapter two" at 0.994 and "annual plans" for
-"monthly plans" at 0.999 (probe set D). On the calibration part that refuses 27 more `generated` and 2 more
+mostly a pronoun and adverbs), weekday and month names, spans of time when both texts name
+one ("per month" / "per year") and quantifiers of no common class ("all" / "some"): the
+model served "the first law of thermodynamics" for "the second law" at P 0.999, "chapter
+one" for "chapter two" at 0.994, "annual plans" for "monthly plans" at 0.999 and "all
+employees" for "some employees" at 0.977 (probe set D). On the calibration part that refuses 27 more `generated` and 2 more
 CANNOT negation negatives and no paraphrase more. It is not the model's `numbers_differ`
 feature, which stays as trained.
 

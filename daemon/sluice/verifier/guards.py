@@ -86,6 +86,22 @@ PERIODS = {
 }  # fmt: skip
 
 
+# Quantifiers, by class, read by the number guard when both texts name one and the two have
+# no class in common: "all" / "some" differ, "all" / "every" do not, nor "is there any way
+# to export all…" / "can I export all…". Negative ones (none, never) are negation, which the
+# model reads.
+QUANTIFIERS = {
+    w: cls
+    for cls, forms in (
+        ("all", "all every each everyone everybody everything"),
+        ("some", "some any several someone somebody something anyone anybody anything"),
+        ("most", "most"), ("always", "always"), ("sometimes", "sometimes occasionally"),
+        ("usually", "usually often"),
+    )
+    for w in forms.split()
+}  # fmt: skip
+
+
 def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold().replace("\u2019", "'")
 
@@ -103,7 +119,8 @@ def numbers_differ(query: str, cached: str) -> bool:
     texts carry different numbers, compared as digit strings without thousands separators
     or leading zeros ("1,000" = "1000", "04" = "4"); English number words by their value
     ("second" = "two", "fourth" = "four"); weekday and month names as themselves; spans of
-    time (PERIODS) when both texts name one. A number in digits and the same in words
+    time (PERIODS) when both texts name one; quantifiers (QUANTIFIERS) when both name one
+    and they share no class. A number in digits and the same in words
     differ ("2nd" / "second", "15th" / "fifteenth", "21" / "twenty-one"): a miss, never a
     wrong answer.
 
@@ -111,8 +128,11 @@ def numbers_differ(query: str, cached: str) -> bool:
     """
     if _plain_numbers(query) != _plain_numbers(cached):
         return True
-    periods = _periods(query), _periods(cached)
-    return all(periods) and periods[0] != periods[1]
+    periods = _classes(query, PERIODS), _classes(cached, PERIODS)
+    if all(periods) and periods[0] != periods[1]:
+        return True
+    quantifiers = _classes(query, QUANTIFIERS), _classes(cached, QUANTIFIERS)
+    return all(quantifiers) and not quantifiers[0] & quantifiers[1]
 
 
 def refusal(query: str, cached: str, guards: Collection[Guard]) -> tuple[Guard, str] | None:
@@ -126,7 +146,7 @@ def refusal(query: str, cached: str, guards: Collection[Guard]) -> tuple[Guard, 
         if found is not None:
             return "order_guard", found.describe()
     if "number_guard" in guards and numbers_differ(query, cached):
-        return "number_guard", "the two questions carry different numbers"
+        return "number_guard", "the two questions carry different numbers or quantities"
     return None
 
 
@@ -142,8 +162,8 @@ def _plain_numbers(text: str) -> Counter[str]:
     return found
 
 
-def _periods(text: str) -> frozenset[str]:
-    return frozenset(PERIODS[w] for w in words(text) if w in PERIODS)
+def _classes(text: str, table: dict[str, str]) -> frozenset[str]:
+    return frozenset(table[w] for w in words(text) if w in table)
 
 
 def _negations(tokens: list[str]) -> int:

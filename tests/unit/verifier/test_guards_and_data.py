@@ -184,6 +184,12 @@ def test_templated_pairs_are_deterministic_and_labelled_by_what_changed() -> Non
         ("What is the monthly price?", "What does it cost per month?", False),
         ("When was it founded?", "What is its founding year?", False),
         ("Run a backup daily", "Run a backup every day", False),
+        # Quantifiers, when both name one and they share no class.
+        ("Do all employees get health insurance?", "Do some employees get health insurance?", True),
+        ("Is it always safe to reboot?", "Is it sometimes safe to reboot?", True),
+        ("Do all employees get insurance?", "Does every employee get insurance?", False),
+        ("Is there any way to export all my data?", "Can I export all my data?", False),
+        ("Do employees get insurance?", "Do all employees get insurance?", False),
     ],
 )
 def test_the_number_guard_compares_digits_and_number_words(a: str, b: str, differ: bool) -> None:
