@@ -282,6 +282,8 @@ def test_complete_bad_input(daemon: Daemon) -> None:
         ({"params": pb.Params(temperature=3)}, "params.temperature"),
         ({"cache": pb.CachePolicy(threshold=0.2)}, "cache.threshold"),
         ({"request_id": "x" * 200}, "request_id"),
+        # A cap below every model's estimate was UNAVAILABLE (retryable) before.
+        ({"routing": pb.RoutingHints(max_cost_usd=1e-12)}, "routing.max_cost_usd"),
     ]
     for kwargs, field in cases:
         with pytest.raises(grpc.RpcError) as info:

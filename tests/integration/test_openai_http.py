@@ -210,6 +210,25 @@ def test_a_configured_model_name_pins_that_model(daemon: Daemon, fake: FakeProvi
     assert not fake.calls("gpt-4o-mini")
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_cost_cap_no_model_fits_is_400_naming_it(
+    daemon: Daemon, fake: FakeProvider, stream: bool
+) -> None:
+    # It was 503 "no deployment could serve the request", which clients retry.
+    calls = len(fake.calls("gpt-4o-mini"))
+    reply = chat(daemon, sluice={"max_cost_usd": 1e-12}, stream=stream)
+    message = assert_error(reply, 400, "invalid_request_error", "sluice.max_cost_usd")
+    assert "raise it" in message
+    assert len(fake.calls("gpt-4o-mini")) == calls, "no model was called"
+    # There is no such header: it was ignored, and the answer cost more than the cap.
+    headers = {"x-sluice-max-cost-usd": "1e-12"}
+    message = assert_error(
+        chat(daemon, headers=headers), 400, "invalid_request_error", "x-sluice-max-cost-usd"
+    )
+    assert "max_cost_usd" in message
+    assert "`sluice` object" in message
+
+
 def test_low_confidence_escalates_like_grpc(daemon: Daemon, fake: FakeProvider) -> None:
     fake.model("gpt-4o-mini", logprob=-3.0)
     reply = chat(daemon)

@@ -577,7 +577,9 @@ type RoutingHints struct {
 	// Task tags matched by routing rules, e.g. "code", "math", "chat".
 	TaskTags []string `protobuf:"bytes,1,rep,name=task_tags,json=taskTags,proto3" json:"task_tags,omitempty"`
 	// The most this request may cost in USD; 0 means no per-request limit.
-	// Tiers whose estimated cost exceeds it are skipped.
+	// Tiers whose estimated cost exceeds it are skipped; when it rules out
+	// every model before any call, the request is INVALID_ARGUMENT naming this
+	// field (a retry cannot help).
 	MaxCostUsd float64 `protobuf:"fixed64,2,opt,name=max_cost_usd,json=maxCostUsd,proto3" json:"max_cost_usd,omitempty"`
 	// Pin a model by name (as configured in a tier); skips routing and the
 	// cascade. Fallback still applies across the model's deployments.

@@ -482,10 +482,35 @@ def _seek(state: State, now: float, tier: int, index: int, pre: tuple[Action, ..
     panic = _panic(state, now, pre)
     if panic is not None:
         return panic
-    error = Unavailable(
+    error = _priced_out(state) or Unavailable(
         f"no deployment could serve the request ({len(state.attempts)} attempts)", state.attempts
     )
     return _finish(state, Fail(error), pre)
+
+
+def _priced_out(state: State) -> InvalidArgument | None:
+    """The request's own cost cap ruled out every deployment before any call: the same
+    request can never be served, so say which setting to change (UNAVAILABLE would invite
+    the client's retries)."""
+    cfg = state.config
+    cap = cfg.cost_cap_usd
+    if cap is None or not state.attempts:
+        return None
+    skips = [a.outcome is AttemptOutcome.OVER_BUDGET and a.error.startswith("skipped:")
+             for a in state.attempts]  # fmt: skip
+    if not all(skips):
+        return None
+    cheapest = min(
+        estimate_cost(dep, cfg.estimated_input_tokens, tier.max_output_tokens or 0)
+        for tier in cfg.tiers
+        for dep in tier.deployments
+    )
+    return InvalidArgument(
+        "routing.max_cost_usd",
+        f"${cap:.6f} is below the estimated cost of every model this request may use (the "
+        f"cheapest: ${cheapest:.6f} for about {cfg.estimated_input_tokens} input tokens); "
+        "raise it, or leave it 0 for no limit",
+    )
 
 
 def _call(

@@ -72,6 +72,7 @@ class _Raw:
 
     def __init__(self, body_value: object, headers: Mapping[str, str]) -> None:
         self.values: dict[str, tuple[object, str]] = {}
+        _refuse_unknown_headers(headers)
         for header, key in _HEADERS.items():
             value = headers.get(header)
             if value is not None:
@@ -92,6 +93,20 @@ class _Raw:
             return None, f"sluice.{key}"
         value, source = self.values[key]
         return typed(value, source, kind), source
+
+
+def _refuse_unknown_headers(headers: Mapping[str, str]) -> None:
+    """A misspelt or body-only control sent as a header (x-sluice-max-cost-usd) would be
+    dropped without a word: refuse it, and say where the control goes."""
+    for name in headers:
+        low = name.lower()
+        if low.startswith("x-sluice-") and low not in _HEADERS:
+            body_only = sorted(_KEYS - set(_HEADERS.values()))
+            raise InvalidArgument(
+                low[:64],
+                f"not a Sluice request header; the headers are {sorted(_HEADERS)}, and "
+                f"{body_only} go in the `sluice` object of the body",
+            )
 
 
 def header_safe(value: str) -> bool:

@@ -29,6 +29,7 @@ from sluice.openai.errors import (
     internal_error_body,
 )
 from sluice.openai.feedback import parse_feedback
+from sluice.openai.fields import renamed
 from sluice.pipeline import CompletionResult, ModelPath, Pipeline, Runtime
 from sluice.telemetry.logging import get_logger, request_line
 
@@ -102,9 +103,12 @@ class OpenAIFront:
                 time.monotonic(),
             )  # fmt: skip
             call.request_id = parsed.request.request_id
-            if parsed.stream:
-                return await _stream(request, parsed, pipeline, runtime)
-            result = await pipeline.complete(parsed.request, runtime)
+            # The pipeline names gRPC's fields ("routing.max_cost_usd"); here they are the
+            # `sluice` object's (or its x-sluice-* headers).
+            with renamed("routing.", "sluice."):
+                if parsed.stream:
+                    return await _stream(request, parsed, pipeline, runtime)
+                result = await pipeline.complete(parsed.request, runtime)
             reply = replies.completion(result, parsed.model, int(time.time()))
             headers = replies.metadata_headers(replies.metadata(result))
             return web.json_response(reply, headers=headers)

@@ -366,7 +366,9 @@ class RoutingHints(_message.Message):
     START_TIER_FIELD_NUMBER: _builtins.int
     max_cost_usd: _builtins.float
     """The most this request may cost in USD; 0 means no per-request limit.
-    Tiers whose estimated cost exceeds it are skipped.
+    Tiers whose estimated cost exceeds it are skipped; when it rules out
+    every model before any call, the request is INVALID_ARGUMENT naming this
+    field (a retry cannot help).
     """
     pinned_model: _builtins.str
     """Pin a model by name (as configured in a tier); skips routing and the

@@ -275,6 +275,35 @@ def test_transition(case: Case) -> None:
         assert state.phase == "done"
 
 
+def test_a_cost_cap_below_every_model_names_the_setting_not_unavailable() -> None:
+    # It was UNAVAILABLE "no deployment could serve the request (2 attempts)": retryable to
+    # a client, though the same request can never be served.
+    cfg = config(
+        tier("t", dep("a", "pricey", price=(100.0, 100.0)), dep("b", "dear", price=(50.0, 50.0))),
+        cost_cap_usd=1e-9,
+        estimated_input_tokens=1000,
+    )
+    state, steps = run(cfg, [Start(T0)])
+    action = main(steps[-1])
+    assert isinstance(action, Fail)
+    assert isinstance(action.error, InvalidArgument)
+    assert action.error.field == "routing.max_cost_usd"
+    assert "raise it" in str(action.error)
+    assert "the cheapest: $0.050000" in str(action.error)  # dear: 1,000 tokens at $50 / M
+    assert [a.outcome for a in state.attempts] == [O.OVER_BUDGET, O.OVER_BUDGET]
+    # A call that failed before the cap ruled out the rest: Unavailable, as before (the
+    # failed deployment may recover).
+    cfg = config(
+        tier("t", dep("a", "cheap-one"), dep("b", "pricey", price=(100.0, 100.0))),
+        cost_cap_usd=0.01,
+        estimated_input_tokens=1000,
+    )
+    _, steps = run(cfg, [Start(T0), failed(1, err(ProviderErrorKind.PROVIDER_WIDE))])
+    action = main(steps[-1])
+    assert isinstance(action, Fail)
+    assert type(action.error) is Unavailable
+
+
 def test_call_timeout_is_clipped_to_the_deadline() -> None:
     _, steps = run(config(deadline=3.0), [Start(1.0)])
     action = main(steps[0])

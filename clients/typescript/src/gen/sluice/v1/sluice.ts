@@ -409,7 +409,9 @@ export interface RoutingHints {
   taskTags: string[];
   /**
    * The most this request may cost in USD; 0 means no per-request limit.
-   * Tiers whose estimated cost exceeds it are skipped.
+   * Tiers whose estimated cost exceeds it are skipped; when it rules out
+   * every model before any call, the request is INVALID_ARGUMENT naming this
+   * field (a retry cannot help).
    */
   maxCostUsd: number;
   /**

@@ -54,7 +54,9 @@ public interface RoutingHintsOrBuilder extends
   /**
    * <pre>
    * The most this request may cost in USD; 0 means no per-request limit.
-   * Tiers whose estimated cost exceeds it are skipped.
+   * Tiers whose estimated cost exceeds it are skipped; when it rules out
+   * every model before any call, the request is INVALID_ARGUMENT naming this
+   * field (a retry cannot help).
    * </pre>
    *
    * <code>double max_cost_usd = 2 [json_name = "maxCostUsd"];</code>
