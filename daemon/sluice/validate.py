@@ -75,7 +75,10 @@ def messages(
         )
     last = len(items) - 1
     if items[last].role != "user":
-        raise InvalidArgument(f"{field}[{last}].role", "the last message must be ROLE_USER")
+        raise InvalidArgument(
+            f"{field}[{last}].role",
+            'the last message must be the user\'s question (ROLE_USER; "user" on the HTTP front)',
+        )
     if not items[last].content.strip():
         raise InvalidArgument(f"{field}[{last}].content", "the question must not be empty")
     return tuple(items)

@@ -539,6 +539,15 @@ def test_bad_embedding_requests(
     assert_error(reply, status, "invalid_request_error", param)
 
 
+def test_a_conversation_not_ending_with_the_user_names_the_http_role(daemon: Daemon) -> None:
+    # It said "must be ROLE_USER", the gRPC enum's name, to a caller who writes "user".
+    body = {"model": "sluice-auto", "messages": [{"role": "system", "content": "be brief"}]}
+    message = assert_error(
+        call(daemon, "/v1/chat/completions", body), 400, "invalid_request_error", "messages[0].role"
+    )
+    assert '"user"' in message
+
+
 @pytest.mark.parametrize(
     ("path", "body", "param"),
     [
