@@ -41,6 +41,8 @@ def validate_listen_address(addr: str) -> str:
     host, sep, port = addr.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"{addr!r}: expected host:port or unix:///path")
+    if "/" in host:  # "tcp://…", "http://…": it passed as a host and was called off loopback
+        raise ValueError(f"{addr!r}: expected host:port without a scheme or path, or unix:///path")
     return addr
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import sluice.openai
 from sluice import validate
-from sluice.config import LimitSettings
+from sluice.config import LimitSettings, validate_listen_address
 from sluice.errors import InvalidArgument, TooLarge
 from sluice.types import ChatMessage
 
@@ -74,3 +74,25 @@ def test_the_http_front_builds_no_protobuf() -> None:
     for path in sorted(folder.glob("*.py")):
         found = {m for m in _imports(path) if m.startswith(("sluice.v1", "sluice.convert", "grpc"))}
         assert not found, (path.name, found)
+
+
+@pytest.mark.parametrize(
+    ("addr", "ok"),
+    [
+        ("127.0.0.1:50051", True),
+        ("[::1]:0", True),
+        ("unix:///tmp/sluice.sock", True),
+        ("localhost", False),
+        ("127.0.0.1:99999", False),
+        # Read as host "tcp://127.0.0.1" and refused as "off loopback" (asking for a token).
+        ("tcp://127.0.0.1:50051", False),
+        ("http://127.0.0.1:9091", False),
+        ("unix://tmp/sluice.sock", False),
+    ],
+)
+def test_listen_addresses(addr: str, ok: bool) -> None:
+    if ok:
+        assert validate_listen_address(addr) == addr
+    else:
+        with pytest.raises(ValueError, match=r"expected host:port|absolute"):
+            validate_listen_address(addr)
