@@ -53,3 +53,25 @@ def test_sluice_demo_starts_its_own_daemon_and_prints_the_tour() -> None:
     )  # fmt: skip
     assert "cache SEMANTIC" in out.stdout
     assert "5. savings:" in out.stdout
+
+
+def test_sluice_demo_at_an_address_with_no_daemon_says_so_without_a_traceback() -> None:
+    # It died with a grpc traceback ("failed to connect to all addresses").
+    out = subprocess.run(
+        [sys.executable, "-m", "sluice", "demo", "--address", "unix:///nonexistent/sluice.sock"],
+        check=False, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert "nothing answered at unix:///nonexistent/sluice.sock" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_sluice_demo_at_a_daemon_without_tiers_names_what_it_needs(shared_daemon: Daemon) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "sluice", "demo", "--address", shared_daemon.address],
+        check=False, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert "answered UNAVAILABLE" in out.stderr
+    assert "sluice serve --demo" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -140,7 +140,20 @@ def run(address: str | None) -> int:
         print("starting `sluice serve --demo` (loads the embedding model and the verifier)…")
         with demo_daemon() as started, grpc.insecure_channel(started) as channel:
             print(render(tour(channel)))
-    else:
+        return 0
+    try:
         with grpc.insecure_channel(address) as channel:
+            grpc.channel_ready_future(channel).result(timeout=_CONNECT_S)
             print(render(tour(channel)))
+    except grpc.FutureTimeoutError:
+        print(f"sluice: nothing answered at {address} within {_CONNECT_S:.0f} s; start "
+              "`sluice serve --demo` there, or leave out --address", file=sys.stderr)  # fmt: skip
+        return 2
+    except grpc.RpcError as exc:
+        print(f"sluice: the daemon at {address} answered {exc.code().name}: {exc.details()} "
+              "(the tour needs `sluice serve --demo`)", file=sys.stderr)  # fmt: skip
+        return 2
     return 0
+
+
+_CONNECT_S: Final = 5.0
