@@ -416,7 +416,10 @@ class Pipeline(Generic[CacheT_co]):
         below = rt.settings.cache.feedback_below
         action = await self.cache_feedback.judge(request_id, quality, below)
         cache = "cache" if action in ("removed", "narrowed") else ""
-        if action is None and self.cache_feedback.judged(request_id):
+        if action is None and (
+            self.cache_feedback.judged(request_id)
+            or (rt.router is not None and rt.router.judged(request_id))
+        ):
             raise NotFound(judged_already(request_id))
         if action is not None and (rt.router is None or rt.models is None):
             return cache
@@ -425,11 +428,9 @@ class Pipeline(Generic[CacheT_co]):
         try:
             return rt.router.feedback(request_id, quality) or cache
         except NotFound:
-            if action is not None:
-                return cache  # a cache hit: no policy routed it
-            if rt.router.judged(request_id):
-                raise NotFound(judged_already(request_id)) from None
-            raise  # nobody knew it
+            if action is None:  # nobody knew it
+                raise
+            return cache  # a cache hit: no policy routed it
 
     @staticmethod
     def _remember(

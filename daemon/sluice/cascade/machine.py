@@ -455,12 +455,17 @@ def _skip_reason(state: State, tier: Tier, dep: Deployment) -> tuple[AttemptOutc
     if floor is not None and (dep.context_tokens is None or dep.context_tokens <= floor):
         return AttemptOutcome.REJECTED, f"skipped: context not larger than {floor} tokens"
     if cfg.cost_cap_usd is not None:
-        estimate = estimate_cost(dep, cfg.estimated_input_tokens, tier.max_output_tokens or 0)
+        estimate = _estimate(cfg, tier, dep)
         if state.spent_usd + estimate > cfg.cost_cap_usd:
             return AttemptOutcome.OVER_BUDGET, (
                 f"skipped: estimated ${estimate:.6f} exceeds the ${cfg.cost_cap_usd:.6f} cap"
             )
     return None
+
+
+def _estimate(cfg: MachineConfig, tier: Tier, dep: Deployment) -> float:
+    """What a call to `dep` is estimated to cost before it is made (the cost cap's measure)."""
+    return estimate_cost(dep, cfg.estimated_input_tokens, tier.max_output_tokens or 0)
 
 
 def _seek(state: State, now: float, tier: int, index: int, pre: tuple[Action, ...]) -> Step:
@@ -500,11 +505,7 @@ def _priced_out(state: State) -> InvalidArgument | None:
              for a in state.attempts]  # fmt: skip
     if not all(skips):
         return None
-    cheapest = min(
-        estimate_cost(dep, cfg.estimated_input_tokens, tier.max_output_tokens or 0)
-        for tier in cfg.tiers
-        for dep in tier.deployments
-    )
+    cheapest = min(_estimate(cfg, tier, dep) for tier in cfg.tiers for dep in tier.deployments)
     return InvalidArgument(
         "routing.max_cost_usd",
         f"${cap:.6f} is below the estimated cost of every model this request may use (the "

@@ -27,6 +27,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from sluice.cache.keys import make_key, normalise
 from sluice.cache.store import SemanticCache, served_candidate
 from sluice.evaluation.datasets import Pair
@@ -188,13 +191,11 @@ async def reach(
     """`Reach` of one set's outcomes (the verifier's run) at the recall `threshold`."""
     positives = [(p, o) for p, o in zip(pairs, outcomes, strict=True) if p.label == 1]
     embedded = [(p, o) for p, o in positives if not o.decision.startswith("skipped")]
-    reached = sum(o.exact for _, o in embedded)
     close = [p for p, o in embedded if not o.exact]
-    for start in range(0, len(close), 128):
-        chunk = close[start : start + 128]
-        vectors = await pipeline.embed([t for p in chunk for t in (p.a, p.b)])
-        for i in range(len(chunk)):
-            reached += float(vectors[2 * i].vector @ vectors[2 * i + 1].vector) >= threshold
+    vectors = await _vectors(pipeline, [t for p in close for t in (p.a, p.b)])
+    reached = sum(o.exact for _, o in embedded) + sum(
+        float(vectors[p.a] @ vectors[p.b]) >= threshold for p in close
+    )
 
     def runs(label: int) -> float:
         counts = [model_runs(o) for p, o in zip(pairs, outcomes, strict=True) if p.label == label]
@@ -276,15 +277,23 @@ def errors(outcomes: Sequence[Outcome], threshold: float) -> list[dict[str, Any]
 
 async def add_cosines(pipeline: Pipeline[SemanticCache], rows: list[dict[str, Any]]) -> None:
     """Fill each error row's cosine of query and cached question (the store keeps none)."""
-    texts = sorted({r[k] for r in rows for k in ("query", "cached") if r[k]})
-    vectors = {}
-    for start in range(0, len(texts), 256):
-        chunk = texts[start : start + 256]
-        for text, e in zip(chunk, await pipeline.embed(chunk), strict=True):
-            vectors[text] = e.vector
+    vectors = await _vectors(pipeline, [r[k] for r in rows for k in ("query", "cached") if r[k]])
     for r in rows:
         if r["query"] in vectors and r["cached"] in vectors:
             r["cosine"] = round(float(vectors[r["query"]] @ vectors[r["cached"]]), 4)
+
+
+async def _vectors(
+    pipeline: Pipeline[SemanticCache], texts: Sequence[str]
+) -> dict[str, npt.NDArray[np.float32]]:
+    """Each distinct text's vector, embedded 256 at a time."""
+    distinct = sorted(set(texts))
+    vectors = {}
+    for start in range(0, len(distinct), 256):
+        chunk = distinct[start : start + 256]
+        for text, e in zip(chunk, await pipeline.embed(chunk), strict=True):
+            vectors[text] = e.vector
+    return vectors
 
 
 def rows(outcomes: Sequence[Outcome], thresholds: Sequence[float] = THRESHOLDS) -> list[Row]:

@@ -20,6 +20,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from sluice.types import Guard
 from sluice.verifier.order import exchanged
@@ -126,13 +127,12 @@ def numbers_differ(query: str, cached: str) -> bool:
 
     Not `features`' numbers_differ, which the trained model reads and must not change.
     """
-    if _plain_numbers(query) != _plain_numbers(cached):
+    q, c = _Quantities.of(query), _Quantities.of(cached)
+    if q.numbers != c.numbers:
         return True
-    periods = _classes(query, PERIODS), _classes(cached, PERIODS)
-    if all(periods) and periods[0] != periods[1]:
+    if q.periods and c.periods and q.periods != c.periods:
         return True
-    quantifiers = _classes(query, QUANTIFIERS), _classes(cached, QUANTIFIERS)
-    return all(quantifiers) and not quantifiers[0] & quantifiers[1]
+    return bool(q.quantifiers and c.quantifiers and not q.quantifiers & c.quantifiers)
 
 
 def refusal(query: str, cached: str, guards: Collection[Guard]) -> tuple[Guard, str] | None:
@@ -150,20 +150,30 @@ def refusal(query: str, cached: str, guards: Collection[Guard]) -> tuple[Guard, 
     return None
 
 
-def _plain_numbers(text: str) -> Counter[str]:
-    found = Counter(n.lstrip("0") or "0" for n in _numbers(text).elements())
-    for w in words(text):
-        # Kept apart from digits ("w2", not "2"): the guard only adds refusals to the digit
-        # rule, never lifts one ("mid-15th" / "mid-fifteenth" stays a miss).
-        if w in SPELLED_NUMBERS:
-            found["w" + SPELLED_NUMBERS[w]] += 1
-        elif w in CALENDAR_NAMES:
-            found[w] += 1
-    return found
+@dataclass(frozen=True, slots=True)
+class _Quantities:
+    """What the number guard compares in one text, read in one pass over its words."""
 
+    numbers: Counter[str]
+    periods: frozenset[str]
+    quantifiers: frozenset[str]
 
-def _classes(text: str, table: dict[str, str]) -> frozenset[str]:
-    return frozenset(table[w] for w in words(text) if w in table)
+    @classmethod
+    def of(cls, text: str) -> _Quantities:
+        numbers = Counter(n.lstrip("0") or "0" for n in _numbers(text).elements())
+        periods, quantifiers = set(), set()
+        for w in words(text):
+            # Kept apart from digits ("w2", not "2"): the guard only adds refusals to the
+            # digit rule, never lifts one ("mid-15th" / "mid-fifteenth" stays a miss).
+            if w in SPELLED_NUMBERS:
+                numbers["w" + SPELLED_NUMBERS[w]] += 1
+            elif w in CALENDAR_NAMES:
+                numbers[w] += 1
+            elif w in PERIODS:
+                periods.add(PERIODS[w])
+            elif w in QUANTIFIERS:
+                quantifiers.add(QUANTIFIERS[w])
+        return cls(numbers, frozenset(periods), frozenset(quantifiers))
 
 
 def _negations(tokens: list[str]) -> int:
