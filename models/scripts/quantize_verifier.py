@@ -367,7 +367,7 @@ def main() -> None:
     record = {k: meta[k] for k in ("base", "layers", "max_tokens", "training", "pairs",
                                    "train_seconds", "torch")}
     record["checks"] = {k: v for k, v in meta["checks"].items() if not k.startswith("int8_")}
-    pairs = load(args.data)
+    pairs = load(args.data, trial=record["training"].get("trial_data", False))
     tokenizer = Tokenizer.from_file(str(args.out / "tokenizer.json"))
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_length=meta["max_tokens"], strategy="longest_first")

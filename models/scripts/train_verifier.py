@@ -182,6 +182,9 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="train on this many pairs (smoke runs)")
     ap.add_argument("--guard-scale", type=float, default=1.0,
                     help="multiply the 0/1 guard features by this inside the model")
+    ap.add_argument("--trial-data", action="store_true",
+                    help="also the generated kinds the shipped model was not trained on "
+                         "(verifier_data.TRIAL_RULES; docs/cache-eval.md)")
     ap.add_argument("--keep-fp32", type=Path, help="also copy the fp32 model.onnx here")
     ap.add_argument("--card-only", action="store_true", help="rewrite README.md and exit")
     args = ap.parse_args()
@@ -198,7 +201,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     started = time.time()
 
-    pairs = load(args.data)
+    pairs = load(args.data, trial=args.trial_data)
     train = [p for p in pairs if p.part == "train"]
     calibration = [p for p in pairs if p.part == "calibration"]
     test = [p for p in pairs if p.part == "test"]
@@ -270,7 +273,7 @@ def main() -> None:
             "max_tokens": args.max_len,
             "training": {k: getattr(args, k) for k in
                          ("layers", "epochs", "batch", "lr", "head_lr", "max_len", "seed", "limit",
-                          "guard_scale")},
+                          "guard_scale", "trial_data")},
             "pairs": {"train": len(train), "calibration": len(calibration), "test": len(test)},
             "checks": checks,
             "train_seconds": round(time.time() - started),

@@ -134,7 +134,7 @@ def test_every_public_set_is_evaluated(tmp_path: Path) -> None:
     names = {
         "gptcache_mock", "paws_dev", "cannot_antonyms", "cannot_negations",
         "meancache_contextual", "meancache_contextual_no_history",
-        "meancache_paraphrased_followups", "generated", "swaps_en", "swaps_ru",
+        "meancache_paraphrased_followups", "generated", "generated_trial", "swaps_en", "swaps_ru",
         "lookalikes_ru", "paraphraser_ru", "pawsx_de", "pawsx_ko",
     }  # fmt: skip
     assert set(data["sets"]) == set(both["verifier"]["sets"]) == names

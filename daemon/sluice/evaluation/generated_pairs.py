@@ -14,6 +14,13 @@ every word — what a cosine cache confuses:
     substitute_entity  the first name found in ENTITIES (countries, cities, continents,
                     languages, programming languages, painters and their works, …)
                     replaced by another of its kind: "population of Canada" → "… of Mexico"
+    exchange_names  (PAWS / CANNOT sentences only) the first two different runs of
+                    capitalised words after the first word exchanged ("Atoka is east of
+                    McGee Creek Lake, west of Antlers" → "Atoka is east of Antlers, west of
+                    McGee Creek Lake"): PAWS's own way of making its negatives, which the
+                    training data otherwise holds only from PAWS dev. Not when only "and",
+                    "or", "&" or a comma stands between them ("Paris and Rome" is "Rome and
+                    Paris")
 
 Positives keep the meaning; they also stop the model from learning "a small
 edit means a different question", which the negatives alone would teach:
@@ -125,6 +132,9 @@ _CONVERT = re.compile(
 )
 _BETWEEN = re.compile(r"\bbetween ([\w-]+(?: [\w-]+)?) and ([\w-]+(?: [\w-]+)?)(?=[?.!,]|$)")
 _NUMBER = re.compile(r"\b\d+\b")
+_NAME = re.compile(r"\b[A-Z][\w'-]*(?: [A-Z][\w'-]*)*")
+_PRONOUN_I = re.compile(r"I(?:'\w+)?")
+_COORDINATION = re.compile(r"\s*(?:,|and|or|&)?\s*", re.IGNORECASE)
 _PUNCTUATION = frozenset("?!.,:;")
 
 
@@ -298,6 +308,25 @@ def substitute_entity(text: str) -> str | None:
     return text[: m.start()] + others[_pick(text, len(others))] + text[m.end() :]
 
 
+def exchange_names(text: str) -> str | None:
+    names = [
+        m
+        for m in _NAME.finditer(text)
+        if m.start() > 0
+        and not _PRONOUN_I.fullmatch(m.group())
+        and text[: m.start()].rstrip()[-1:] not in ".!?:"
+    ]  # not a sentence's first word
+    for i, first in enumerate(names):
+        second = next((m for m in names[i + 1 :] if m.group() != first.group()), None)
+        if second is None:
+            return None
+        if _COORDINATION.fullmatch(text[first.end() : second.start()]):
+            continue
+        return (text[: first.start()] + second.group() + text[first.end() : second.start()]
+                + first.group() + text[second.end() :])  # fmt: skip
+    return None
+
+
 def rephrase(text: str) -> str | None:
     for pattern, replacement in _REPHRASE:
         m = pattern.search(text)
@@ -357,6 +386,7 @@ RULES: tuple[tuple[str, int, Callable[[str], str | None]], ...] = (
     ("change_number", 0, change_number),
     ("antonym", 0, antonym),
     ("substitute_entity", 0, substitute_entity),
+    ("exchange_names", 0, exchange_names),
     ("rephrase", 1, rephrase),
     ("symmetric_swap", 1, symmetric_swap),
     ("surface", 1, surface),
@@ -366,9 +396,16 @@ RULES: tuple[tuple[str, int, Callable[[str], str | None]], ...] = (
 )
 
 
+# The rules for the LLM-style questions and answers (GPTCache, MeanCache): every rule but
+# exchange_names, which there taught the model to refuse long paraphrases full of
+# capitalised terms (docs/cache-eval.md, "Two names exchanged").
+QUESTION_RULES = tuple(name for name, _, _ in RULES if name != "exchange_names")
 # The rules for sentences whose set already holds negations and antonyms (PAWS, CANNOT):
-# what those sets lack are form-only positives, other names and other numbers.
-FORM_AND_NAME_RULES = ("surface", "spacing", "recase", "change_number", "substitute_entity")
+# what those sets lack are form-only positives, other names and other numbers, and names
+# exchanged (PAWS's negatives, of which only its dev split is here).
+FORM_AND_NAME_RULES = (
+    "surface", "spacing", "recase", "change_number", "substitute_entity", "exchange_names",
+)  # fmt: skip
 
 
 def generate(sources: Iterable[str], rules: Iterable[str] | None = None) -> list[GeneratedPair]:
@@ -448,6 +485,16 @@ _SYSTEMS = [
     "Git",
     "Python",
 ]
+# Who a question is for: an answer for one group is not an answer for another. Held out of
+# this list on purpose: children, adults, kids and aspirin, so that the hand probe "aspirin
+# for children" / "… for adults" (bench/verifier_probes.tsv, set D) stays unseen.
+_GROUPS = (
+    "teenagers", "seniors", "infants", "toddlers", "students", "teachers", "beginners",
+    "experts", "employees", "managers", "customers", "athletes", "nurses", "patients",
+    "parents", "retirees", "freelancers", "veterans", "dogs", "cats", "families", "developers",
+)  # fmt: skip
+_DRUGS = ("ibuprofen", "paracetamol", "melatonin", "vitamin D", "caffeine", "amoxicillin",
+          "antihistamines", "magnesium")  # fmt: skip
 # (template, reworded template); {a}/{b} are order-sensitive slots.
 _TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
     "route": (
@@ -474,6 +521,14 @@ _TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
         ("How do I rename a {a} in {s}?", "How to rename a {a} in {s}?"),
         ("How do I list every {a} in {s}?", "How can I list all {a}s in {s}?"),
     ),
+    "audience": (
+        ("What is the recommended dose of {d} for {a}?", "How much {d} is recommended for {a}?"),
+        ("Is {d} safe for {a}?", "Is it safe for {a} to take {d}?"),
+        ("How many hours of sleep do {a} need?", "How much sleep do {a} need?"),
+        ("What are the best exercises for {a}?", "Which exercises are best for {a}?"),
+        ("What discounts do you offer for {a}?", "Do you have any discounts for {a}?"),
+        ("Which plan do you recommend for {a}?", "What plan would you recommend for {a}?"),
+    ),
 }  # fmt: skip
 
 
@@ -488,6 +543,9 @@ def _slot_values(kind: str, rng: Random) -> tuple[str, str, str]:
     if kind == "fact":
         a, b = rng.sample(_COUNTRIES, 2)
         return a, b, ""
+    if kind == "audience":
+        a, b = rng.sample(_GROUPS, 2)
+        return a, b, rng.choice(_DRUGS)
     if kind == "translate":
         a, b = rng.choice(_LANGUAGE_PAIRS)
         return a, b, rng.choice([x for x in _LANGUAGES if x not in (a, b)])
@@ -505,6 +563,8 @@ def templated(count_per_template: int = 40, seed: int = 0) -> list[GeneratedPair
                 a, b, other = _slot_values(kind, rng)
                 slots = {"a": a, "b": b, "n": str(rng.choice((1, 3, 5, 10, 12, 25, 100, 250))),
                          "s": rng.choice(_SYSTEMS), "c": a}  # fmt: skip
+                if kind == "audience":
+                    slots["d"] = other
                 base = template.format(**slots)
                 name = f"template:{kind}"
                 out.append(GeneratedPair(base, reworded.format(**slots), 1, name))
@@ -512,6 +572,9 @@ def templated(count_per_template: int = 40, seed: int = 0) -> list[GeneratedPair
                 out.append(GeneratedPair(base, spacing(base) or base, 1, name))
                 if kind == "fact":  # Canada is not Mexico
                     out.append(GeneratedPair(base, template.format(**{**slots, "c": b}), 0, name))
+                    continue
+                if kind == "audience":  # a dose for infants is not one for seniors
+                    out.append(GeneratedPair(base, template.format(**{**slots, "a": b}), 0, name))
                     continue
                 if kind == "object":  # a file is not a directory; Linux is not Windows
                     out.append(GeneratedPair(base, template.format(**{**slots, "a": b}), 0, name))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from sluice.evaluation import generated_pairs as g
+from sluice.evaluation import verifier_data
 from sluice.evaluation.splits import part_of_text, split
 from sluice.verifier.guards import FEATURES, features, numbers_differ, refusal, words
 
@@ -74,6 +76,15 @@ def test_split_keeps_pairs_that_share_a_sentence_together_and_is_stable() -> Non
         (g.substitute_entity, "What is the population of Canada?",
          "What is the population of France?"),
         (g.substitute_entity, "Who painted the Mona Lisa?", None),
+        # PAWS's negatives: two names exchanged; never across a plain coordination.
+        (g.exchange_names, "He learned binding in Paris and in Caen typography .",
+         "He learned binding in Caen and in Paris typography ."),
+        (g.exchange_names, "Atoka is east of McGee Creek Lake , west of Antlers",
+         "Atoka is east of Antlers , west of McGee Creek Lake"),
+        (g.exchange_names, "Flights between Paris and London", None),
+        (g.exchange_names, "Compare Paris, London & Rome", None),
+        (g.exchange_names, "How do I delete a file in Linux?", None),  # one name
+        (g.exchange_names, "Paris is bigger than Paris", None),  # one name twice
         (g.spacing, "How do I delete a file in Linux?", "How do I delete a file in Linux ?"),
         (g.spacing, "Ticket 42: error 500", "Ticket 42 : error 500"),
         (g.spacing, "It costs 3.5 dollars", None),  # not inside a number
@@ -131,7 +142,10 @@ def test_templated_pairs_are_deterministic_and_labelled_by_what_changed() -> Non
     assert pairs == g.templated()
     kinds = {p.rule for p in pairs}
     assert kinds == {"template:route", "template:convert", "template:translate", "template:object",
-                     "template:fact"}  # fmt: skip
+                     "template:fact", "template:audience"}  # fmt: skip
+    audiences = " ".join(p.a + " " + p.b for p in pairs if p.rule == "template:audience")
+    for unseen in ("children", "adults", "kids", "aspirin"):  # probe set D's words
+        assert unseen not in audiences
     for kind in kinds:
         assert {p.label for p in pairs if p.rule == kind} == {0, 1}
     for p in pairs:
@@ -201,3 +215,32 @@ def test_the_number_guard_compares_digits_and_number_words(a: str, b: str, diffe
 def test_the_order_guard_speaks_first() -> None:
     assert refusal("Convert 5 euros to dollars", "Convert 5 dollars to euros",
                    {"order_guard", "number_guard"})[0] == "order_guard"  # fmt: skip
+
+
+def test_trial_kinds_stay_out_of_the_shipped_models_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make train-verifier` reproduces the shipped model: the kinds two trial retrains used
+    (TRIAL_RULES) are opt-in for training and a set of their own in the evaluation."""
+    monkeypatch.setattr(
+        verifier_data,
+        "_generation_sources",
+        lambda root: [("How do I delete a file in Linux?", "train")],
+    )
+    monkeypatch.setattr(verifier_data, "_edited_sentences",
+                        lambda sets: [("He learned binding in Paris and in Caen typography .",
+                                       "test")])  # fmt: skip
+
+    def made(trial: bool | None) -> set[tuple[str, str, int, str]]:
+        pairs = verifier_data.generated(Path("unused"), {}, trial)
+        return {(p.a, p.b, p.label, p.source.removeprefix("generated:")) for p in pairs}
+
+    default, only, both = made(False), made(None), made(True)
+    assert {kind for *_, kind in only} == verifier_data.TRIAL_RULES
+    assert not {kind for *_, kind in default} & verifier_data.TRIAL_RULES
+    assert both == default | only
+    exchanged = (
+        "He learned binding in Paris and in Caen typography .",
+        "He learned binding in Caen and in Paris typography .",
+        0,
+        "exchange_names",
+    )
+    assert exchanged in only
