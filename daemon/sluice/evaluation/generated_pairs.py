@@ -43,6 +43,9 @@ depends on the order or the value of the slots ("flight from A to B",
 same slots in a reworded template make positives. They carry the template's
 name, so the evaluation reports them apart.
 
+`exchange_names` and the `audience` templates are trial kinds (verifier_data.TRIAL_RULES):
+the shipped model was not trained on them, and the evaluation reports them as their own set.
+
 A pair inherits the split part of its source sentence (splits.py), so a
 held-out sentence never reaches training through a generated edit. Pure
 standard library (the training venv imports it).

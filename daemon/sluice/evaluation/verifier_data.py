@@ -68,9 +68,9 @@ def _generation_sources(root: Path) -> list[tuple[str, Part]]:
     return out
 
 
-# Generated kinds the shipped model was not trained on. Two trial retrains with them (their
-# pairs taught it to refuse who-for substitutions it had served) lost 5 of 99 GPTCache
-# calibration paraphrases each and did not pass the rule set before they were read
+# Generated kinds the shipped model was not trained on. Trial retrains with them (their
+# pairs taught it to refuse who-for substitutions it had served) lost 4-5 of 99 GPTCache
+# calibration paraphrases at their defaults and did not pass the rule set before they were read
 # (docs/cache-eval.md, "Who a question is for, and names exchanged"). `sluice eval cache`
 # measures them as the set `generated_trial`; `train_verifier.py --trial-data` trains on them.
 TRIAL_RULES = frozenset({"exchange_names", "template:audience"})
