@@ -401,7 +401,7 @@ RULES: tuple[tuple[str, int, Callable[[str], str | None]], ...] = (
 
 # The rules for the LLM-style questions and answers (GPTCache, MeanCache): every rule but
 # exchange_names, which there taught the model to refuse long paraphrases full of
-# capitalised terms (docs/cache-eval.md, "Two names exchanged").
+# capitalised terms (docs/cache-eval.md, "Who a question is for, and names exchanged").
 QUESTION_RULES = tuple(name for name, _, _ in RULES if name != "exchange_names")
 # The rules for sentences whose set already holds negations and antonyms (PAWS, CANNOT):
 # what those sets lack are form-only positives, other names and other numbers, and names

@@ -138,11 +138,12 @@ def eval_sets(
     for name, pairs in sets.items():
         parts = split(name, pairs)
         out[name] = [p for p, q in zip(pairs, parts, strict=True) if part in (None, q)]
-    for name, trial in (("generated", False), ("generated_trial", None)):
+    rule_made = [g for g in generated(root, sets, trial=True) if part in (None, g.part)]
+    for name, trial in (("generated", False), ("generated_trial", True)):
         out[name] = [
             datasets.Pair(g.a, g.b, g.label)
-            for g in generated(root, sets, trial)
-            if part in (None, g.part)
+            for g in rule_made
+            if (g.source.removeprefix("generated:") in TRIAL_RULES) == trial
         ]
     for name, made in (("swaps_en", swap_pairs.english()), ("swaps_ru", swap_pairs.russian()),
                        ("lookalikes_ru", swap_pairs.russian_lookalikes())):  # fmt: skip
