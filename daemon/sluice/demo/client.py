@@ -22,6 +22,8 @@ import grpc
 from sluice.v1 import sluice_pb2, sluice_pb2_grpc
 
 SYSTEM: Final = "Answer in one or two sentences."
+# How long `sluice demo --address` waits for the daemon there before it says so.
+_CONNECT_S: Final = 5.0
 # (what the step shows, the question). The paraphrase shares no exact text with the first
 # question; the shipped verifier accepts it (tests/integration/test_demo.py checks that).
 STEPS: Final = (
@@ -154,6 +156,3 @@ def run(address: str | None) -> int:
               "(the tour needs `sluice serve --demo`)", file=sys.stderr)  # fmt: skip
         return 2
     return 0
-
-
-_CONNECT_S: Final = 5.0

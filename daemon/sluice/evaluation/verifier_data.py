@@ -76,13 +76,16 @@ def _generation_sources(root: Path) -> list[tuple[str, Part]]:
 TRIAL_RULES = frozenset({"exchange_names", "template:audience"})
 
 
-def generated(
-    root: Path, sets: dict[str, list[datasets.Pair]], trial: bool | None = False
-) -> list[LabelledPair]:
-    """The rule-generated pairs, each in the part of its source sentence.
+def is_trial(pair: LabelledPair) -> bool:
+    """A generated pair of a TRIAL_RULES kind."""
+    return pair.source.removeprefix("generated:") in TRIAL_RULES
 
-    trial: False, without the TRIAL_RULES kinds; True, with them; None, only them.
-    """
+
+def generated(
+    root: Path, sets: dict[str, list[datasets.Pair]], trial: bool = False
+) -> list[LabelledPair]:
+    """The rule-generated pairs, each in the part of its source sentence; the TRIAL_RULES
+    kinds only when `trial`."""
     part_of: dict[str, Part] = {}
     for text, part in _generation_sources(root):
         part_of.setdefault(text, part)
@@ -97,8 +100,7 @@ def generated(
         LabelledPair(g.a, g.b, g.label, part_of_text("templates", g.a), f"generated:{g.rule}")
         for g in templated()
     ]
-    keep = {False: (False,), True: (False, True), None: (True,)}[trial]
-    return [p for p in pairs if (p.source.removeprefix("generated:") in TRIAL_RULES) in keep]
+    return [p for p in pairs if trial or not is_trial(p)]
 
 
 def swaps() -> list[LabelledPair]:
@@ -140,11 +142,7 @@ def eval_sets(
         out[name] = [p for p, q in zip(pairs, parts, strict=True) if part in (None, q)]
     rule_made = [g for g in generated(root, sets, trial=True) if part in (None, g.part)]
     for name, trial in (("generated", False), ("generated_trial", True)):
-        out[name] = [
-            datasets.Pair(g.a, g.b, g.label)
-            for g in rule_made
-            if (g.source.removeprefix("generated:") in TRIAL_RULES) == trial
-        ]
+        out[name] = [datasets.Pair(g.a, g.b, g.label) for g in rule_made if is_trial(g) == trial]
     for name, made in (("swaps_en", swap_pairs.english()), ("swaps_ru", swap_pairs.russian()),
                        ("lookalikes_ru", swap_pairs.russian_lookalikes())):  # fmt: skip
         out[name] = [datasets.Pair(s.a, s.b, s.label) for s in made if part in (None, s.part)]

@@ -229,11 +229,12 @@ def test_trial_kinds_stay_out_of_the_shipped_models_data(monkeypatch: pytest.Mon
                         lambda sets: [("He learned binding in Paris and in Caen typography .",
                                        "test")])  # fmt: skip
 
-    def made(trial: bool | None) -> set[tuple[str, str, int, str]]:
+    def made(trial: bool, only: bool = False) -> set[tuple[str, str, int, str]]:
         pairs = verifier_data.generated(Path("unused"), {}, trial)
-        return {(p.a, p.b, p.label, p.source.removeprefix("generated:")) for p in pairs}
+        return {(p.a, p.b, p.label, p.source.removeprefix("generated:"))
+                for p in pairs if verifier_data.is_trial(p) or not only}  # fmt: skip
 
-    default, only, both = made(False), made(None), made(True)
+    default, only, both = made(False), made(True, only=True), made(True)
     assert {kind for *_, kind in only} == verifier_data.TRIAL_RULES
     assert not {kind for *_, kind in default} & verifier_data.TRIAL_RULES
     assert both == default | only
