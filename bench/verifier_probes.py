@@ -15,13 +15,16 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 from sluice.cli import default_verifier_dir
+from sluice.config import VerifierSettings
 from sluice.types import Guard
 from sluice.verifier.guards import refusal
 from sluice.verifier.model import OnnxVerifier
 
-GUARDS: frozenset[Guard] = frozenset({"order_guard", "number_guard"})
+# The daemon's default guards.
+GUARDS = VerifierSettings().guards
 
 PROBES = Path(__file__).with_name("verifier_probes.tsv")
 
@@ -55,8 +58,10 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, default=default_verifier_dir())
     parser.add_argument("--markdown", action="store_true", help="a table for docs/")
     parser.add_argument("--no-guards", action="store_true", help="the model alone")
+    parser.add_argument("--guard", action="append", choices=get_args(Guard), default=[],
+                        help="switch on a guard that is off by default (repeatable)")  # fmt: skip
     args = parser.parse_args()
-    guards = frozenset[Guard]() if args.no_guards else GUARDS
+    guards = frozenset[Guard]() if args.no_guards else GUARDS | frozenset(args.guard)
     model = OnnxVerifier(args.model_dir)
     threshold = model.card.default_min_probability
     probes = load()

@@ -430,6 +430,7 @@ def _eval_cache(args: argparse.Namespace) -> int:
             report |= {"verifier_version": verifier.version,
                        "recall_threshold": settings.cache.verifier.recall_threshold,
                        "order_guard": settings.cache.verifier.order_guard,
+                       "guards": sorted(settings.cache.verifier.guards),
                        "reach": {name: asdict(r) for name, r in reaches.items()}}  # fmt: skip
         return {"default": default, "results": results, "json": report, "reach": reaches}
 

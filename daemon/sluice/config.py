@@ -313,11 +313,29 @@ class VerifierSettings(_Strict):
         ),
     )
 
+    substitution_guard: bool = Field(
+        default=False,
+        description=(
+            "Refuse a candidate that differs from the question in one run of one or two "
+            "content words, the rest the same ('best laptop for kids' / 'for adults', "
+            "'before / after signing up'), whatever the model's P(same meaning): the model "
+            "served such pairs at P 0.97-0.999 (issue #18). Off by default: it refuses "
+            "synonyms too ('choose' / 'select'), misses that cost more right hits than the "
+            "wrong ones it saves on the public sets. Turn it on where an answer meant for "
+            "someone else costs more than a miss. Rule and figures: "
+            "sluice/verifier/substitution.py, docs/cache-eval.md."
+        ),
+    )
+
     @functools.cached_property
     def guards(self) -> frozenset[Guard]:
         """The rule guards switched on (cache/verdict.py runs them before the model); built
         once per settings object, not on every lookup."""
-        on: dict[Guard, bool] = {"order_guard": self.order_guard, "number_guard": self.number_guard}
+        on: dict[Guard, bool] = {
+            "order_guard": self.order_guard,
+            "number_guard": self.number_guard,
+            "substitution_guard": self.substitution_guard,
+        }
         return frozenset(guard for guard, enabled in on.items() if enabled)
 
     # Lookups given a ready vector (`sluice eval cache`) decided at once. The daemon's own

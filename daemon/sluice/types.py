@@ -12,7 +12,7 @@ from typing import Literal
 Role = Literal["system", "user", "assistant", "tool"]
 # The rules that may refuse a semantic cache candidate before the verifier's model runs
 # (cache.verifier.order_guard, cache.verifier.number_guard); they only ever refuse.
-Guard = Literal["order_guard", "number_guard"]
+Guard = Literal["order_guard", "number_guard", "substitution_guard"]
 
 
 @dataclass(frozen=True, slots=True)

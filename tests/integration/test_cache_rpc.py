@@ -133,6 +133,26 @@ def test_the_number_guard_refuses_another_order_or_ticket_number(
     assert not same.cache.reason.startswith("number guard")
 
 
+def test_the_substitution_guard_when_switched_on_refuses_another_audience(start_daemon) -> None:  # type: ignore[no-untyped-def]
+    # Issue #18: the shipped model serves "…for kids" for "…for adults" at P 0.999.
+    daemon = start_daemon({"cache": {"verifier": {"substitution_guard": True}}})
+    store(daemon, "What is the best laptop for kids?", "A rugged Chromebook.", ns="aud")
+    store(daemon, "Which credit card is best for travelers?", "One without FX fees.", ns="aud")
+    for asked, word in (("What is the best laptop for adults?", "adults"),
+                        ("Which credit card is best for homeowners?", "homeowners")):  # fmt: skip
+        result = lookup(daemon, asked, ns="aud")
+        assert not result.hit
+        assert result.cache.reason.startswith(f"substitution guard: '{word}' stands where")
+        # The cached question's words stay unsaid.
+        assert "kids" not in result.cache.reason
+        assert "travelers" not in result.cache.reason
+        assert not result.cache.HasField("verifier_score")  # refused before the model ran
+    # An inflection is the same word; a rewrite goes to the model.
+    assert lookup(daemon, "what's the best laptop for a kid", ns="aud").hit
+    reworded = lookup(daemon, "Which laptop is best for kids?", ns="aud")
+    assert not reworded.cache.reason.startswith("substitution guard")
+
+
 # The look-alikes that exchange two words, and what the order guard reports.
 ORDER_SWAPS = {
     "Flight from Paris to London": "'paris' and 'london' exchanged",

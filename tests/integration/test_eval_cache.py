@@ -82,6 +82,7 @@ def test_errors_lists_every_wrong_hit_and_missed_paraphrase(tmp_path: Path) -> N
     errors = tmp_path / "errors.jsonl"
     data = run("--pairs", str(pairs), "--errors", str(errors))
     assert data["verifier"]["order_guard"] is True
+    assert data["verifier"]["guards"] == ["number_guard", "order_guard"]
     assert data["cosine"]["ms_per_lookup"] > 0
     assert data["verifier"]["ms_per_lookup"] > 0
     rows = [json.loads(line) for line in errors.read_text().splitlines()]

@@ -18,7 +18,9 @@ from sluice.types import Guard
 # What decided a semantic lookup: the cosine alone (no verifier), the verifier's model, the
 # question's own word pieces (the same question to the models: no model run), or a rule
 # guard's veto.
-Decision = Literal["", "cosine", "verifier", "word_pieces", "order_guard", "number_guard"]
+Decision = Literal[
+    "", "cosine", "verifier", "word_pieces", "order_guard", "number_guard", "substitution_guard"
+]
 
 # The same word pieces give the same vector (the embedder is row-independent), so only a
 # candidate this close can be the question itself: only those are tokenized to check.
@@ -57,7 +59,8 @@ class PairVerifier(Protocol):
         None when none does.
 
         order_guard: two entities or roles exchanged; number_guard: the two carry different
-        numbers. Pure Python, microseconds: they run before the model.
+        numbers; substitution_guard: one short run of words replaced by another. Pure
+        Python, microseconds: they run before the model.
         """
         ...
 

@@ -78,7 +78,8 @@ class Metrics:
         self.verifier_decisions = Counter(
             "sluice_cache_verifier_decisions",
             "Verifier decisions on semantic candidates: accept (served), reject, same_pieces "
-            "(served without a model run), order_guard / number_guard (vetoed by the rule).",
+            "(served without a model run), order_guard / number_guard / substitution_guard "
+            "(vetoed by the rule).",
             ["decision"], registry=r,
         )  # fmt: skip
         self.verifier_score = Histogram(

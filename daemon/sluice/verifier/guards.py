@@ -19,11 +19,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from sluice.types import Guard
 from sluice.verifier.order import exchanged
+from sluice.verifier.substitution import substituted
 
 FEATURES = ("numbers_differ", "negation_differs", "reordered", "same_words")
 
@@ -135,18 +136,40 @@ def numbers_differ(query: str, cached: str) -> bool:
     return bool(q.quantifiers and c.quantifiers and not q.quantifiers & c.quantifiers)
 
 
-def refusal(query: str, cached: str, guards: Collection[Guard]) -> tuple[Guard, str] | None:
-    """The first of `guards` that vetoes the pair whatever the model says, and why; or None.
+def _order_rule(query: str, cached: str) -> str | None:
+    found = exchanged(query, cached)
+    return None if found is None else found.describe()
 
-    order_guard: shared content words trade places (order.py); number_guard: the numbers
-    differ (numbers_differ). The reason names no word of a number: it reaches responses.
-    """
-    if "order_guard" in guards:
-        found = exchanged(query, cached)
-        if found is not None:
-            return "order_guard", found.describe()
-    if "number_guard" in guards and numbers_differ(query, cached):
-        return "number_guard", "the two questions carry different numbers or quantities"
+
+def _number_rule(query: str, cached: str) -> str | None:
+    # The reason names no word of a number: it reaches responses.
+    if numbers_differ(query, cached):
+        return "the two questions carry different numbers or quantities"
+    return None
+
+
+def _substitution_rule(query: str, cached: str) -> str | None:
+    found = substituted(query, cached)
+    return None if found is None else found.describe()
+
+
+# The rule guards, in the order they speak: order_guard, shared content words trade places
+# (order.py); number_guard, the numbers differ (numbers_differ); substitution_guard, one
+# short run of content words replaced by another (substitution.py). A new guard is a rule
+# here, a name in sluice.types.Guard and a switch in config.VerifierSettings.
+RULES: dict[Guard, Callable[[str, str], str | None]] = {
+    "order_guard": _order_rule,
+    "number_guard": _number_rule,
+    "substitution_guard": _substitution_rule,
+}
+
+
+def refusal(query: str, cached: str, guards: Collection[Guard]) -> tuple[Guard, str] | None:
+    """The first of `guards` (in RULES' order) that vetoes the pair whatever the model says,
+    and why; or None."""
+    for guard, rule in RULES.items():
+        if guard in guards and (why := rule(query, cached)) is not None:
+            return guard, why
     return None
 
 

@@ -281,6 +281,10 @@ GUARDED = [
      "order guard: 'euros' and 'dollars' exchanged"),
     ("number_guard", "Order #88214 has not arrived yet", "Order #88213 has not arrived yet", 0.972,
      "number guard: the two questions carry different numbers"),
+    # Off by default (it refuses synonyms too): switched on here.
+    ("substitution_guard", "What is the best laptop for adults?",
+     "What is the best laptop for kids?", 0.999,
+     "substitution guard: 'adults' stands where the cached question has another word"),
 ]  # fmt: skip
 
 
@@ -290,7 +294,7 @@ async def test_a_guard_refuses_what_the_model_would_serve_without_running_it(
 ) -> None:
     base = unit(1)
     v = ScriptedVerifier({(asked, stored): p})
-    c = verified_cache(v)
+    c = verified_cache(v, verifier=VerifierSettings(**{guard: True}))  # type: ignore[arg-type]
     await put(c, stored, near(base, 0.96))
     result = await c.lookup_semantic(key(asked), base, 0.80)
     assert result.outcome == "miss"
