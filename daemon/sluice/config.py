@@ -253,6 +253,10 @@ class NamespaceCacheSettings(_Strict):
     )
     # The verifier's precision setting for this namespace (see VerifierSettings).
     min_probability: Fraction | None = None
+    substitution_guard: bool | None = Field(
+        default=None,
+        description="This namespace's cache.verifier.substitution_guard; null: the global one.",
+    )
 
 
 class VerifierSettings(_Strict):
@@ -401,7 +405,10 @@ class CacheSettings(_Strict):
     )
     namespaces: dict[str, NamespaceCacheSettings] = Field(
         default_factory=dict,
-        description="Per-namespace threshold, floor, ttl_s and verifier min_probability.",
+        description=(
+            "Per-namespace threshold, floor, ttl_s, verifier min_probability and "
+            "substitution_guard."
+        ),
     )
     feedback_below: float = Field(
         default=0.5,

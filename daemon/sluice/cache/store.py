@@ -44,7 +44,7 @@ from sluice.cache.verdict import (
 from sluice.config import CacheSettings
 from sluice.errors import InvalidArgument, NotFound
 from sluice.telemetry.metrics import Metrics
-from sluice.types import Usage
+from sluice.types import Guard, Usage
 
 Outcome = Literal["exact", "semantic", "miss", "skipped"]
 # What became of an entry another pod made (import_entry).
@@ -61,8 +61,9 @@ class NamespacePolicy:
     threshold: float
     floor: float
     ttl_s: float
-    # The verifier's precision setting (unused without a verifier).
+    # The verifier's precision setting and rule guards (unused without a verifier).
     min_probability: float
+    guards: frozenset[Guard]
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,8 +179,16 @@ class SemanticCache:
             min_p = s.verifier.min_probability
         else:
             min_p = self.verifier.default_min_probability if self.verifier else 1.0
+        guards = s.verifier.guards
+        if ns is not None and ns.substitution_guard is not None:
+            others = guards - {"substitution_guard"}
+            guards = others | {"substitution_guard"} if ns.substitution_guard else others
         return NamespacePolicy(
-            threshold=threshold, floor=min(floor, threshold), ttl_s=ttl, min_probability=min_p
+            threshold=threshold,
+            floor=min(floor, threshold),
+            ttl_s=ttl,
+            min_probability=min_p,
+            guards=guards,
         )
 
     def threshold_for(self, namespace: str, requested: float | None, field: str) -> float:
@@ -319,13 +328,9 @@ class SemanticCache:
                 else "candidates lack question text (restored without it); not verifiable"
             )
             return LookupResult("miss", None, best, threshold, reason), None
-        s = self.settings.verifier
-        wanted = (
-            min_probability
-            if min_probability is not None
-            else self.policy(key.namespace).min_probability
-        )
-        policy = VerifyPolicy(wanted, s.max_pairs, s.guards, score_all)
+        namespace = self.policy(key.namespace)
+        wanted = min_probability if min_probability is not None else namespace.min_probability
+        policy = VerifyPolicy(wanted, self.settings.verifier.max_pairs, namespace.guards, score_all)
         v = verify(verifier, key.question, proposals, policy)
         version = verifier.version if v.decided_by == "verifier" else ""
         entry = None if v.served is None else v.served[0]

@@ -155,6 +155,31 @@ async def test_the_namespace_setting_decides_the_same_score_differently() -> Non
     assert (await c.lookup_semantic(key("q", ns="relaxed"), base, 0.8)).outcome == "semantic"
 
 
+async def test_a_namespace_switches_the_substitution_guard_on_or_off_for_itself() -> None:
+    base = unit(1)
+    asked, stored = "Best laptop for adults?", "Best laptop for kids?"
+    v = ScriptedVerifier({(asked, stored): 0.999})
+    on, off = (
+        NamespaceCacheSettings(substitution_guard=True),
+        NamespaceCacheSettings(substitution_guard=False),
+    )
+    c = verified_cache(v, namespaces={"health": on})
+    for ns in ("health", "shop"):
+        await put(c, stored, near(base, 0.9), ns=ns)
+    health = await c.lookup_semantic(key(asked, ns="health"), base, 0.8)
+    assert (health.outcome, health.decided_by) == ("miss", "substitution_guard")
+    assert (await c.lookup_semantic(key(asked, ns="shop"), base, 0.8)).outcome == "semantic"
+    # Globally on, a namespace may switch it off; the other guards stay on there.
+    g = verified_cache(
+        v, verifier=VerifierSettings(substitution_guard=True), namespaces={"shop": off}
+    )
+    for ns in ("health", "shop"):
+        await put(g, stored, near(base, 0.9), ns=ns)
+    assert (await g.lookup_semantic(key(asked, ns="health"), base, 0.8)).outcome == "miss"
+    assert (await g.lookup_semantic(key(asked, ns="shop"), base, 0.8)).outcome == "semantic"
+    assert g.policy("shop").guards == {"order_guard", "number_guard"}
+
+
 async def test_a_request_threshold_raises_the_cosine_gate_and_the_floor_still_holds() -> None:
     base = unit(1)
     v = ScriptedVerifier({("q", "s"): 0.99})
