@@ -2,9 +2,10 @@
 
     python -m sluice.evaluation.guard_eval --data data/cache --split calibration [--guard G]
 
-The rules of sluice/verifier/order.py (`--guard order_guard`, the default) and of the number
-guard (`--guard number_guard`, verifier/guards.py) were chosen on the calibration part with
-this report (docs/cache-eval.md); `--examples N` prints the paraphrases it refuses.
+The rules of sluice/verifier/order.py (`--guard order_guard`, the default), of the number
+guard (`--guard number_guard`, verifier/guards.py) and of verifier/substitution.py (`--guard
+substitution_guard`) were chosen on the calibration part with this report
+(docs/cache-eval.md); `--examples N` prints the paraphrases it refuses.
 """
 
 from __future__ import annotations
