@@ -39,9 +39,9 @@ from sluice.types import ChatMessage, GenParams, Usage
 THRESHOLDS = tuple(round(0.85 + 0.01 * i, 2) for i in range(15))  # 0.85 … 0.99
 # The verifier's min_probability grid (the curve with the verifier on): every hundredth from
 # 0.90, where the defaults lie and two models are compared at equal false hits.
-PROBABILITIES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85) + tuple(
-    round(0.90 + 0.01 * i, 2) for i in range(10)
-)  # … 0.99
+PROBABILITIES = (
+    0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, *(round(0.90 + 0.01 * i, 2) for i in range(10))
+)  # fmt: skip
 SHOWN_THRESHOLDS = (0.85, 0.9, 0.93, 0.95, 0.97, 0.99)
 SHOWN_PROBABILITIES = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
 _CHUNK = 64
