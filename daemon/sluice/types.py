@@ -11,7 +11,7 @@ from typing import Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
 # The rules that may refuse a semantic cache candidate before the verifier's model runs
-# (cache.verifier.order_guard, cache.verifier.number_guard); they only ever refuse.
+# (cache.verifier.order_guard, number_guard, substitution_guard); they only ever refuse.
 Guard = Literal["order_guard", "number_guard", "substitution_guard"]
 
 
