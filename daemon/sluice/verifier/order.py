@@ -118,9 +118,26 @@ def words(text: str) -> list[str]:
     return _TOKEN.findall(folded.replace("\u2019", "'"))
 
 
+def stemmed(raw: list[str]) -> list[str]:
+    """`words`' output with its content words stemmed: what the rules compare."""
+    return [t if t in STOPWORDS else _stem(t) for t in raw]
+
+
 def tokens(text: str) -> list[str]:
     """`words`, content words stemmed: what the rule compares."""
-    return [t if t in STOPWORDS else _stem(t) for t in words(text)]
+    return stemmed(words(text))
+
+
+def common_ends(q: list[str], c: list[str]) -> tuple[int, int]:
+    """How many items the two lists share at their start, then at their end (not counting
+    the start's again)."""
+    start = 0
+    while start < min(len(q), len(c)) and q[start] == c[start]:
+        start += 1
+    end = 0
+    while end < min(len(q), len(c)) - start and q[-1 - end] == c[-1 - end]:
+        end += 1
+    return start, end
 
 
 def _content(words: list[str]) -> list[str]:
@@ -134,12 +151,8 @@ def _content(words: list[str]) -> list[str]:
 
 def _blocks(q: list[str], c: list[str]) -> tuple[list[str], list[str]] | None:
     """(A, B) when q reads P A M B S and c reads P B M A S, else None."""
-    start = 0
-    while start < len(q) and q[start] == c[start]:
-        start += 1
-    end = len(q)
-    while end > start and q[end - 1] == c[end - 1]:
-        end -= 1
+    start, shared_end = common_ends(q, c)
+    end = len(q) - shared_end
     qm, cm = q[start:end], c[start:end]
     n = len(qm)
     for la in range(1, n):
@@ -195,7 +208,7 @@ def exchanged(query: str, cached: str) -> Exchange | None:
     raw = words(query)
     if len(raw) > MAX_WORDS:
         return None
-    q, c = [t if t in STOPWORDS else _stem(t) for t in raw], tokens(cached)
+    q, c = stemmed(raw), tokens(cached)
     if len(c) > MAX_WORDS:
         return None
     qc, cc = _content(q), _content(c)

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sluice.verifier.order import MAX_WORDS, STOPWORDS, tokens, words
+from sluice.verifier.order import MAX_WORDS, STOPWORDS, common_ends, stemmed, words
 
 # The most words a substituted run may hold on either side.
 MAX_RUN = 2
@@ -67,13 +67,8 @@ def substituted(query: str, cached: str) -> Substitution | None:
     raw_q, raw_c = words(query), words(cached)
     if len(raw_q) > MAX_WORDS or len(raw_c) > MAX_WORDS:
         return None
-    q, c = tokens(query), tokens(cached)
-    start = 0
-    while start < min(len(q), len(c)) and q[start] == c[start]:
-        start += 1
-    end = 0
-    while end < min(len(q), len(c)) - start and q[-1 - end] == c[-1 - end]:
-        end += 1
+    q, c = stemmed(raw_q), stemmed(raw_c)
+    start, end = common_ends(q, c)
     run_q, run_c = q[start : len(q) - end], c[start : len(c) - end]
     if not (0 < len(run_q) <= MAX_RUN and 0 < len(run_c) <= MAX_RUN):
         return None
