@@ -80,6 +80,20 @@ def read_card(model_dir: Path) -> VerifierCard:
     return _read_card(model_dir, onnx_path)
 
 
+def unknown_id(tokenizer: Tokenizer) -> int | None:
+    """The id the tokenizer's model gives a piece it does not know, whatever its kind.
+
+    WordPiece and BPE name an unknown token (MiniLM's "[UNK]"); a SentencePiece Unigram
+    vocabulary (XLM-R's, a multilingual verifier's) gives its id instead. None when the
+    model has none (byte-level vocabularies know every text).
+    """
+    model = json.loads(tokenizer.to_str())["model"]
+    if model.get("unk_id") is not None:
+        return int(model["unk_id"])
+    token = model.get("unk_token")
+    return tokenizer.token_to_id(token) if token else None
+
+
 class OnnxVerifier:
     """Scores (query, cached question) pairs; synchronous, callable from several threads.
 
@@ -94,7 +108,7 @@ class OnnxVerifier:
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=self.card.max_tokens, strategy="longest_first")
-        self._unknown = self.tokenizer.token_to_id("[UNK]")
+        self._unknown = unknown_id(self.tokenizer)
         self.session = cpu_session(
             onnx_path, 1, VERIFIER_KEY, ("input_ids", "attention_mask", "token_type_ids", "guards")
         )

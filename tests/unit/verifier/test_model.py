@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tokenizers import Tokenizer, models, pre_tokenizers
 
 from sluice.cli import default_verifier_dir
 from sluice.errors import ConfigError
-from sluice.verifier.model import OnnxVerifier, Verifier
+from sluice.verifier.model import OnnxVerifier, Verifier, unknown_id
 from tests.support.issue4_pairs import ISSUE_LOOK_ALIKES, ISSUE_PARAPHRASES
 
 QUERIES = [
@@ -125,3 +126,17 @@ def test_same_pieces_is_the_tokenizers_own_normalisation(
 def test_the_cache_face_checks_pieces(model: OnnxVerifier) -> None:
     same = Verifier(model).same_pieces("Who wrote it?", ["who wrote it ?", "who did"])
     assert same == [True, False]
+
+
+def test_the_unknown_piece_is_found_whatever_the_vocabulary(model: OnnxVerifier) -> None:
+    # A verifier on a SentencePiece vocabulary (a multilingual one, models/scripts/export_e5.py)
+    # has no "[UNK]" token: asking for that name found nothing, so two texts whose only
+    # difference was an unknown character had "the same pieces" and skipped the model.
+    assert unknown_id(model.tokenizer) == model.tokenizer.token_to_id("[UNK]")
+    vocab = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    vocab += [(p, -1.0) for p in ("▁", "▁I", "▁love", "a", "b")]
+    unigram = Tokenizer(models.Unigram(vocab, unk_id=3, byte_fallback=False))
+    unigram.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    assert unknown_id(unigram) == 3
+    assert 3 in unigram.encode("I love 🍕", add_special_tokens=False).ids
+    assert unknown_id(Tokenizer(models.BPE())) is None
