@@ -102,7 +102,7 @@ def read(path: Path) -> dict[str, Any]:
         if dtype == 0:
             tensors[name] = np.frombuffer(raw, np.float32, count).copy()
         else:
-            cols = hidden if name == "emb.word" or not name.endswith("fo.w") else ff
+            cols = ff if name.endswith(".fo.w") else hidden  # Q4 rows run along the input
             tensors[name] = dequantize(raw, count // cols, cols)
     return {"hidden": hidden, "layers": layers, "heads": heads, "ff": ff, "max_pos": max_pos,
             "types": types, "eps": eps, "pieces": pieces, "scores": scores, "tensors": tensors}

@@ -216,6 +216,10 @@ def _pct(v):
     return "—" if v is None else f"{100 * v:.1f} %"
 
 
+# Keys a base other than MiniLM puts in its config.json (export_e5.py) for the card to name it.
+BASE_NAMING = ("base_name", "base_licence")
+
+
 def write_card(out: Path) -> None:
     """models/<name>/README.md from verifier.json and metrics.json (--card-only redoes it)."""
     meta = json.loads((out / "verifier.json").read_text())
@@ -365,7 +369,8 @@ def main() -> None:
         sys.exit(f"{args.fp32} is not the fp32 model {args.out}/verifier.json describes "
                  f"(sha256 {trained[:12]})")
     record = {k: meta[k] for k in ("base", "layers", "max_tokens", "training", "pairs",
-                                   "train_seconds", "torch") + tuple(k for k in ("base_name", "base_licence") if k in meta)}
+                                   "train_seconds", "torch")}
+    record.update({k: meta[k] for k in BASE_NAMING if k in meta})
     record["checks"] = {k: v for k, v in meta["checks"].items() if not k.startswith("int8_")}
     pairs = load(args.data, trial=record["training"].get("trial_data", False),
                  multilingual=record["training"].get("multilingual", False))

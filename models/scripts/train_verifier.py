@@ -53,7 +53,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent.parent / "daemon"))
 
 from export_minilm import extract_model  # noqa: E402
-from quantize_verifier import encode, feed, finish, write_card  # noqa: E402
+from quantize_verifier import BASE_NAMING, encode, feed, finish, write_card  # noqa: E402
 
 from sluice.evaluation.verifier_data import load  # noqa: E402
 from sluice.verifier.guards import FEATURES  # noqa: E402
@@ -178,7 +178,7 @@ def main() -> None:
                     help="keep the word-piece table as the base has it (pieces training never "
                          "sees stay where pretraining put them)")
     ap.add_argument("--multilingual", action="store_true",
-                    help="also ParaPhraser ru and PAWS-X de/ko (verifier_data.MULTILINGUAL_SETS)")
+                    help="also ParaPhraser ru and PAWS-X de/ko (verifier_data._multilingual)")
     ap.add_argument("--layers", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batch", type=int, default=32)
@@ -294,7 +294,7 @@ def main() -> None:
             "torch": torch.__version__,
         }
         # A base other than MiniLM names itself and its licence on the card (export_e5.py).
-        record.update({k: base[k] for k in ("base_name", "base_licence") if k in base})
+        record.update({k: base[k] for k in BASE_NAMING if k in base})
         if args.keep_fp32:
             shutil.copy(fp32, args.keep_fp32)
         result = finish(args.out, fp32, tokenizer, calibration, test, record)

@@ -110,9 +110,6 @@ def swaps() -> list[LabelledPair]:
     return [LabelledPair(s.a, s.b, s.label, s.part, f"swaps:{s.kind}") for s in made]
 
 
-MULTILINGUAL_SETS = ("paraphraser_ru", "pawsx_de", "pawsx_ko")
-
-
 def load(root: Path, trial: bool = False, multilingual: bool = False) -> list[LabelledPair]:
     """Every labelled pair of the training sets, the generated pairs and the swaps (with
     the TRIAL_RULES kinds when `trial`; with ParaPhraser's Russian pairs and PAWS-X German
@@ -128,10 +125,30 @@ def load(root: Path, trial: bool = False, multilingual: bool = False) -> list[La
         for pair, part in zip(pairs, split(name, pairs), strict=True):
             out.append(LabelledPair(pair.a, pair.b, pair.label, part, name))
     if multilingual:
-        for part in get_args(Part):
-            for name, pairs in eval_sets(root, part, MULTILINGUAL_SETS).items():
-                out += [LabelledPair(p.a, p.b, p.label, part, name) for p in pairs]
+        placed = _multilingual(root, sets)
+        for part in get_args(Part):  # part by part, as the candidates of 2026-12-07 were trained
+            for name, with_parts in placed.items():
+                out += [
+                    LabelledPair(p.a, p.b, p.label, part, name) for p, q in with_parts if q == part
+                ]
     return out + generated(root, sets, trial) + swaps()
+
+
+def _multilingual(
+    root: Path, sets: dict[str, list[datasets.Pair]]
+) -> dict[str, list[tuple[datasets.Pair, Part | None]]]:
+    """ParaPhraser's Russian pairs and PAWS-X in German and Korean, each with its part. A
+    PAWS-X pair is in the part of the English PAWS-Wiki pair it translates (same id), so no
+    translation of a training sentence is tested; None when that id is not in PAWS-Wiki dev."""
+    paraphraser = datasets.ru_paraphraser(root)
+    parts: list[Part | None] = list(split("ru_paraphraser", paraphraser))
+    out = {"paraphraser_ru": list(zip(paraphraser, parts, strict=True))}
+    english = dict(zip(datasets.paws_ids(root), split("paws_dev", sets["paws_dev"]), strict=True))
+    for language in ("de", "ko"):
+        out[f"pawsx_{language}"] = [
+            (p, english.get(id_)) for id_, p in datasets.pawsx(root, language)
+        ]
+    return out
 
 
 def eval_sets(
@@ -140,9 +157,8 @@ def eval_sets(
     """Every evaluation set (or those in `names`); only `part` of each when given.
 
     The training sets, the generated pairs, the order swaps and Russian look-alikes
-    (swap_pairs.py), ParaPhraser's Russian pairs and PAWS-X in German and Korean. A
-    PAWS-X pair is in the part of the English PAWS-Wiki pair it translates (same id),
-    so no translation of a training sentence is tested.
+    (swap_pairs.py), ParaPhraser's Russian pairs and PAWS-X in German and Korean
+    (`_multilingual`).
     """
     out: dict[str, list[datasets.Pair]] = {}
     sets = datasets.load_all(root)
@@ -155,17 +171,8 @@ def eval_sets(
     for name, made in (("swaps_en", swap_pairs.english()), ("swaps_ru", swap_pairs.russian()),
                        ("lookalikes_ru", swap_pairs.russian_lookalikes())):  # fmt: skip
         out[name] = [datasets.Pair(s.a, s.b, s.label) for s in made if part in (None, s.part)]
-    paraphraser = datasets.ru_paraphraser(root)
-    out["paraphraser_ru"] = [
-        p
-        for p, q in zip(paraphraser, split("ru_paraphraser", paraphraser), strict=True)
-        if part in (None, q)
-    ]
-    english = dict(zip(datasets.paws_ids(root), split("paws_dev", sets["paws_dev"]), strict=True))
-    for language in ("de", "ko"):
-        out[f"pawsx_{language}"] = [
-            p for id_, p in datasets.pawsx(root, language) if part in (None, english.get(id_))
-        ]
+    for name, placed in _multilingual(root, sets).items():
+        out[name] = [p for p, q in placed if part in (None, q)]
     if names is not None:
         unknown = set(names) - set(out)
         if unknown:

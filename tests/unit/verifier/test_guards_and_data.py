@@ -257,16 +257,17 @@ def test_multilingual_training_pairs_are_opt_in_and_keep_their_parts(
     monkeypatch.setattr(datasets, "load_all", lambda root: training)
     monkeypatch.setattr(verifier_data, "generated", lambda root, sets, trial: [])
     monkeypatch.setattr(verifier_data, "swaps", lambda: [])
-    held_out = {"test": datasets.Pair("Какая столица Германии?", "Столица Германии?", 1)}
-
-    def eval_sets(root: Path, part: str, names: object) -> dict[str, list[datasets.Pair]]:
-        assert set(names) == set(verifier_data.MULTILINGUAL_SETS)  # type: ignore[call-overload]
-        return {"paraphraser_ru": [held_out[part]] if part in held_out else []}
-
-    monkeypatch.setattr(verifier_data, "eval_sets", eval_sets)
+    russian = datasets.Pair("Какая столица Германии?", "Столица Германии?", 1)
+    monkeypatch.setattr(datasets, "ru_paraphraser", lambda root: [russian])
+    monkeypatch.setattr(datasets, "paws_ids", lambda root: ["1"])
+    monkeypatch.setattr(datasets, "pawsx", lambda root, language: [])
     assert {p.source for p in verifier_data.load(Path("unused"))} == set(
         verifier_data.TRAINING_SETS
     )
     added = [p for p in verifier_data.load(Path("unused"), multilingual=True)
              if p.source == "paraphraser_ru"]  # fmt: skip
-    assert [(p.a, p.part) for p in added] == [("Какая столица Германии?", "test")]
+    (part,) = split("ru_paraphraser", [russian])
+    assert [(p.a, p.part) for p in added] == [("Какая столица Германии?", part)]
+    assert verifier_data.eval_sets(Path("unused"), part, ["paraphraser_ru"]) == {
+        "paraphraser_ru": [russian]
+    }
