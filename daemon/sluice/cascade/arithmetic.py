@@ -40,6 +40,16 @@ class Equations:
     wrong: int  # of those, how many state a wrong result
 
 
+@dataclass(frozen=True, slots=True)
+class Equation:
+    """One equation an answer states: where its "=" is, its operands, what it says."""
+
+    at: int  # the index of its "=" in the text
+    operands: tuple[float, ...]
+    stated: float
+    wrong: bool
+
+
 def _number(text: str) -> float:
     return float(text.replace(",", ""))
 
@@ -72,9 +82,15 @@ def _stated(text: str) -> float:
 
 def check(text: str) -> Equations:
     """Count the equations `text` states and those whose result is wrong."""
-    checked = wrong = 0
+    found = equations(text)
+    return Equations(len(found), sum(e.wrong for e in found))
+
+
+def equations(text: str) -> list[Equation]:
+    """The equations `text` states, in order (at most `_MAX_EQUATIONS`)."""
+    found: list[Equation] = []
     start = 0
-    while checked < _MAX_EQUATIONS:
+    while len(found) < _MAX_EQUATIONS:
         at = text.find("=", start)
         if at < 0:
             break
@@ -87,10 +103,10 @@ def check(text: str) -> Equations:
             computed, stated = _value(left.group(1)), _stated(right.group(1))
         except (ZeroDivisionError, ValueError):
             continue
-        checked += 1
-        if abs(computed - stated) > _rounding(right.group(1)):
-            wrong += 1
-    return Equations(checked, wrong)
+        operands = tuple(_number(t) for t in _TOKEN.findall(left.group(1))[::2])
+        wrong = abs(computed - stated) > _rounding(right.group(1))
+        found.append(Equation(at, operands, stated, wrong))
+    return found
 
 
 def _rounding(stated: str) -> float:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from sluice.cascade import arithmetic
+from sluice.cascade import arithmetic, grounding
 from sluice.cascade.confidence import FormatScorer, LogprobScorer, Scorer
 from sluice.learning.logistic import fit_logistic, predict
 from sluice.types import Completion, GenParams, ProviderRequest
@@ -43,6 +43,8 @@ ANSWER_FEATURES = (
     # Reading the answer (issue #21): its own arithmetic, its final number, its hedges.
     "equations", "wrong_equation", "wrong_equation_share", "final_number_in_prompt",
     "final_number_not_integer", "contrast_word", "log_chars_vs_prompt",
+    # Whether it computes from the question's quantities (issue #21, `grounding`).
+    "question_quantities", "unused_quantities", "ungrounded_operands", "final_not_last_result",
 )  # fmt: skip
 
 
@@ -55,6 +57,7 @@ def answer_features(
     gate = _FORMAT.score(completion, ProviderRequest("", (), params or GenParams()))
     lp = LogprobScorer.features(completion)
     equations = arithmetic.check(text)
+    grounded = grounding.ground(text, prompt)
     final = _FINAL_NUMBER.search(text)
     number = final.group(1).replace(",", "") if final else ""
     return np.array(
@@ -75,6 +78,10 @@ def answer_features(
             float("." in number),
             float(bool(_CONTRAST.search(text))),
             (math.log1p(len(text)) - math.log1p(len(prompt))) / 8.0,
+            min(grounded.quantities, 10) / 10.0,
+            grounded.unused,
+            grounded.ungrounded,
+            float(grounded.final_off),
         ]
     )
 
@@ -88,9 +95,12 @@ def last_user_turn(request: ProviderRequest) -> str:
 class LearnedScorer:
     mean: Array  # (d,) mean training prompt embedding
     components: Array  # (d, k) principal directions
-    weights: Array  # (k + len(ANSWER_FEATURES) + 1,)
+    weights: Array  # (k + len(features) + 1,)
     model_id: str = ""
     vector: Array | None = None  # the bound prompt embedding
+    # The answer features it reads, a subset of ANSWER_FEATURES: a file saved before a
+    # feature was added keeps reading the ones it was fitted on.
+    features: tuple[str, ...] = ANSWER_FEATURES
     needs_vector = True
 
     def project(self, vectors: npt.ArrayLike) -> Array:
@@ -99,7 +109,9 @@ class LearnedScorer:
         return out
 
     def design(self, vectors: npt.ArrayLike, answers: Array) -> Array:
-        return np.hstack([self.project(vectors), np.atleast_2d(answers)])
+        """`answers` has every ANSWER_FEATURES column; the scorer reads its own."""
+        columns = [ANSWER_FEATURES.index(f) for f in self.features]
+        return np.hstack([self.project(vectors), np.atleast_2d(answers)[:, columns]])
 
     def bind(self, vector: npt.ArrayLike) -> LearnedScorer:
         return replace(self, vector=np.asarray(vector, dtype=np.float64))
@@ -122,18 +134,19 @@ class LearnedScorer:
         components: int = 16,
         l2: float = 1e-3,
         model_id: str = "",
+        features: tuple[str, ...] = ANSWER_FEATURES,
     ) -> LearnedScorer:
         v = np.asarray(vectors, dtype=np.float64)
         mean = v.mean(axis=0)
         _, _, vt = np.linalg.svd(v - mean, full_matrices=False)
         basis = vt[: max(0, min(components, vt.shape[0]))].T
-        unfitted = cls(mean, basis, np.zeros(1), model_id)
+        unfitted = cls(mean, basis, np.zeros(1), model_id, features=_known(features))
         design = unfitted.design(v, np.asarray(answers, dtype=np.float64))
         return replace(unfitted, weights=fit_logistic(design, labels, l2=l2))
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        meta = json.dumps({"model_id": self.model_id, "answer_features": list(ANSWER_FEATURES)})
+        meta = json.dumps({"model_id": self.model_id, "answer_features": list(self.features)})
         with path.open("wb") as f:
             np.savez(
                 f, mean=self.mean, components=self.components, weights=self.weights,
@@ -144,14 +157,26 @@ class LearnedScorer:
     def load(cls, path: Path) -> LearnedScorer:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
-            if tuple(meta.get("answer_features", ())) != ANSWER_FEATURES:
-                raise ValueError("saved with other answer features; fit it again")
-            return cls(
+            features = _known(tuple(meta.get("answer_features", ())))
+            scorer = cls(
                 np.asarray(data["mean"], dtype=np.float64),
                 np.asarray(data["components"], dtype=np.float64),
                 np.asarray(data["weights"], dtype=np.float64),
                 str(meta.get("model_id", "")),
+                features=features,
             )
+            if scorer.weights.shape != (scorer.components.shape[1] + len(features) + 1,):
+                raise ValueError(f"{path}: its weights do not match its answer features")
+            return scorer
+
+
+def _known(features: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [f for f in features if f not in ANSWER_FEATURES]
+    if unknown or not features:
+        raise ValueError(
+            f"answer features {unknown or '(none)'} are not this version's; fit it again"
+        )
+    return features
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ import numpy.typing as npt
 
 from sluice.cache.tier import CacheTier
 from sluice.cascade.confidence import FixedScorer, Scorer
-from sluice.cascade.learned import LearnedScorer, TierScorer, answer_features
+from sluice.cascade.learned import ANSWER_FEATURES, LearnedScorer, TierScorer, answer_features
 from sluice.cascade.plan import Catalogue
 from sluice.cascade.types import AttemptOutcome
 from sluice.config import Settings
@@ -230,8 +230,9 @@ def fit_confidence(
 
 
 def fit_tier_confidence(
-    s: Split, tiers: Tiers, tier: int, vectors: Vectors, *, margin: float, model_id: str
-) -> LearnedScorer:
+    s: Split, tiers: Tiers, tier: int, vectors: Vectors, *, margin: float, model_id: str,
+    features: tuple[str, ...] = ANSWER_FEATURES,
+) -> LearnedScorer:  # fmt: skip
     model = tiers.models[tier]
     y_fit, y_cal = tiers.good(s.fit, tier, margin), tiers.good(s.cal, tier, margin)
     a_fit, a_cal = answers(s.fit, model), answers(s.cal, model)
@@ -240,8 +241,9 @@ def fit_tier_confidence(
     for components in (8, 32):
         for l2 in (1e-3, 1e-2, 1e-1):
             scorer = LearnedScorer.fit(
-                v_fit, a_fit, y_fit, components=components, l2=l2, model_id=model_id
-            )
+                v_fit, a_fit, y_fit, components=components, l2=l2, model_id=model_id,
+                features=features,
+            )  # fmt: skip
             loss = log_loss(scorer.probability(v_cal, a_cal), y_cal)
             if best is None or loss < best[0]:
                 best = (loss, scorer)

@@ -44,7 +44,7 @@ def _load(paths: list[Path], limit: int | None) -> list[ReplaySet]:
     return sets
 
 
-def _vectors(
+def vectors_for(
     settings: Settings, model_dir: Path, sets: list[ReplaySet], cache: Path | None
 ) -> tuple[Vectors, OnnxEmbedder]:
     emb = settings.embedding
@@ -100,7 +100,7 @@ def eval_routing(
         sets = _load(replay, limit)
         for data in sets:
             Tiers.from_settings(settings, data)  # fail before the embedding work
-        vectors, embedder = _vectors(settings, model_dir, sets, cache_dir)
+        vectors, embedder = vectors_for(settings, model_dir, sets, cache_dir)
     except (FileNotFoundError, ValueError) as exc:
         print(f"sluice: {exc}", file=sys.stderr)
         return 2
@@ -150,7 +150,7 @@ def train_classifier(
     """Fit the complexity classifier on every row of the replay files (no test split here)."""
     try:
         sets = _load(replay, None)
-        vectors, embedder = _vectors(settings, model_dir, sets, cache_dir)
+        vectors, embedder = vectors_for(settings, model_dir, sets, cache_dir)
         rows = tuple(r for s in sets for r in s.rows)
         merged = ReplaySet("train", sets[0].models, rows)
         tiers = Tiers.from_settings(settings, merged)

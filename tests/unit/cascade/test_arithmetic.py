@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sluice.cascade.arithmetic import Equations, check
+from sluice.cascade.arithmetic import Equations, check, equations
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,13 @@ def test_hostile_text_costs_bounded_work() -> None:
     assert check("1+" * 50_000 + "1") == Equations(0, 0)
     assert check("1 + 1 = 2 " * 10_000).checked == 50
     assert check("=" * 100_000 + "9" * 100_000) == Equations(0, 0)
+
+
+def test_equations_give_their_operands_results_and_places() -> None:
+    text = "16 - 3 = 13 eggs, then 13 - 4 = 9 and 9 * $2 = $18."
+    found = equations(text)
+    assert [(e.operands, e.stated, e.wrong) for e in found] == [
+        ((16.0, 3.0), 13.0, False), ((13.0, 4.0), 9.0, False), ((9.0, 2.0), 18.0, False),
+    ]  # fmt: skip
+    assert [text[e.at] for e in found] == ["="] * 3
+    assert found[0].at < found[1].at < found[2].at

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +104,31 @@ def test_each_tier_is_judged_by_the_scorer_fitted_on_its_own_answers() -> None:
         Completion("#### 42", "stop", Usage(), "cheap-m"), request))  # fmt: skip
     assert score("cheap-m") > 0.5 > score("medium-m")
     assert score("strong-m") == 0.5, "a model without its own scorer gets `other`"
+
+
+def test_a_file_fitted_on_fewer_features_keeps_reading_them(tmp_path: Path) -> None:
+    """A confidence saved before features were added loads, and reads its own columns of
+    today's answer features (ANSWER_FEATURES grows; old files are not made unreadable)."""
+    v, a, y = synthetic(1000, 3)
+    older = ANSWER_FEATURES[:16]
+    scorer = LearnedScorer.fit(v, a, y, components=4, features=older)
+    assert scorer.weights.shape == (4 + 16 + 1,)
+    path = tmp_path / "old.npz"
+    scorer.save(path)
+    again = LearnedScorer.load(path)
+    assert again.features == older
+    np.testing.assert_allclose(again.probability(v, a), scorer.probability(v, a))
+    request = ProviderRequest("m", (ChatMessage("user", "q"),))
+    assert 0.0 < again.score(Completion("#### 42", "stop", Usage(), "m"), request) < 1.0
+
+
+def test_a_file_with_features_this_version_lacks_is_refused(tmp_path: Path) -> None:
+    v, a, y = synthetic(200, 4)
+    scorer = LearnedScorer.fit(v, a, y, components=2)
+    path = tmp_path / "future.npz"
+    replace(scorer, features=(*ANSWER_FEATURES[:-1], "from_the_future")).save(path)
+    with pytest.raises(ValueError, match="from_the_future"):
+        LearnedScorer.load(path)
+    replace(scorer, features=ANSWER_FEATURES[:3]).save(path)
+    with pytest.raises(ValueError, match="do not match"):
+        LearnedScorer.load(path)
