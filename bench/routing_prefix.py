@@ -224,7 +224,7 @@ def evaluate(name: str, data: ReplaySet, tiers: Tiers, vectors: Vectors, econ: E
             ) -> tuple[float, float]:
                 return econ.cascade((t if test else c) < k, idx_test if test else idx_cal)
 
-        _, q, c = operating_point(quantile_knobs(cal_s), run, strong_cal)
+        _, q, c = operating_point(quantile_knobs(cal_s, 9), run, strong_cal)
         out.append(
             f"| {name} | {seed} | {what} | {a_cal:.3f} | {a_test:.3f} [{lo:.3f}, {hi:.3f}] | "
             f"{q / strong_q:.1%} | {c / strong_c:.1%} |"

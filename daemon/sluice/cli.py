@@ -285,6 +285,12 @@ def _routing_parsers(eval_sub: Any, sub: Any) -> None:
              "of the calibration quality share, a margin sized by the data; 0: with the "
              "estimate itself (default: %(default)s)",
     )  # fmt: skip
+    routing.add_argument(
+        "--grid", type=int, default=17, choices=range(3, 102), metavar="N",
+        help="knob grid of the classifier and the cascades: N quantiles of their score on "
+             "calibrate; the point is the cheapest that passes, so a coarse grid overshoots "
+             "(earlier versions: 9, which 17 contains; default: %(default)s)",
+    )  # fmt: skip
     routing.add_argument("--margin", type=float, default=0.05,
                          help="a tier suffices within this of the best tier's quality")  # fmt: skip
     routing.add_argument("--limit", type=int, help="at most N prompts per data set (seeded)")
@@ -532,7 +538,7 @@ def _routing(args: argparse.Namespace) -> int:
     return routing_run.eval_routing(
         settings, model_dir, replay=args.replay, json_out=args.json, plot_path=args.plot,
         cache_dir=args.cache_dir, seeds=args.seeds or [0], margin=args.margin, folds=args.folds,
-        rule=ChoiceRule(args.choose_at, args.choose_bound),
+        rule=ChoiceRule(args.choose_at, args.choose_bound, args.grid),
         policies=args.policies.split(",") if args.policies else None, limit=args.limit,
         save_confidence=args.save_confidence, markdown=args.markdown, json_file=args.json_out,
     )  # fmt: skip

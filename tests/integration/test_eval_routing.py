@@ -164,22 +164,32 @@ def _first_run(tmp_path: Path, *flags: str) -> dict[str, Any]:
     return first
 
 
+def _points(tmp_path: Path, flag: str, key: str, values: tuple[str, str]) -> list[dict[str, Any]]:
+    """The first run's policies with `flag` at each of `values`; the JSON records it at `key`."""
+    out = []
+    for value in values:
+        first = _first_run(tmp_path, flag, value)
+        assert first[key] == float(value)
+        out.append(first["policies"])
+    return out
+
+
+def _refused(tmp_path: Path, flag: str, value: str, message: str) -> None:
+    bad = run("eval", "routing", "--replay", str(DATA / "routing_replay.csv"), flag, value,
+              cwd=tmp_path)  # fmt: skip
+    assert bad.returncode == 2
+    assert message in bad.stderr
+
+
 def test_a_margin_chooses_no_cheaper_points(tmp_path: Path) -> None:
     """--choose-at 0.99 asks more quality of the calibration data than the default 0.95: on
     the same splits and models the classifier's and the cascade's points cost at least as
     much (their knobs move cost one way on any rows, so the cheapest point of a smaller
     set of candidates is no cheaper)."""
-    points = {}
-    for share in ("0.95", "0.99"):
-        first = _first_run(tmp_path, "--choose-at", share)
-        assert first["chosen_at_share_of_strong"] == float(share)
-        points[share] = first["policies"]
+    low, high = _points(tmp_path, "--choose-at", "chosen_at_share_of_strong", ("0.95", "0.99"))
     for name in ("classifier", "cascade"):
-        assert points["0.99"][name]["cost"] >= points["0.95"][name]["cost"]
-    bad = run("eval", "routing", "--replay", str(DATA / "routing_replay.csv"),
-              "--choose-at", "95", cwd=tmp_path)  # fmt: skip
-    assert bad.returncode == 2
-    assert "--choose-at: 95.0 is not in (0, 1.5]" in bad.stderr
+        assert high[name]["cost"] >= low[name]["cost"]
+    _refused(tmp_path, "--choose-at", "95", "--choose-at: 95.0 is not in (0, 1.5]")
 
 
 def test_the_estimate_alone_chooses_no_dearer_points_than_its_lower_bound(
@@ -187,14 +197,18 @@ def test_the_estimate_alone_chooses_no_dearer_points_than_its_lower_bound(
 ) -> None:
     """--choose-bound 0 compares the calibration estimate itself with the share; the
     default compares its one-sided 95 % lower bound, which is never above the estimate."""
-    points = {}
-    for level in ("0", "0.95"):
-        first = _first_run(tmp_path, "--choose-bound", level)
-        assert first["chosen_lower_bound_level"] == float(level)
-        points[level] = first["policies"]
+    estimate, bound = _points(tmp_path, "--choose-bound", "chosen_lower_bound_level", ("0", "0.95"))
     for name in ("classifier", "cascade"):
-        assert points["0"][name]["cost"] <= points["0.95"][name]["cost"]
-    bad = run("eval", "routing", "--replay", str(DATA / "routing_replay.csv"),
-              "--choose-bound", "0.3", cwd=tmp_path)  # fmt: skip
-    assert bad.returncode == 2
-    assert "0.3 is not 0 or in [0.5, 1)" in bad.stderr
+        assert estimate[name]["cost"] <= bound[name]["cost"]
+    _refused(tmp_path, "--choose-bound", "0.3", "0.3 is not 0 or in [0.5, 1)")
+
+
+def test_the_finer_default_grid_chooses_no_dearer_points(tmp_path: Path) -> None:
+    """The default 17-quantile knob grid holds the 9 quantiles of earlier versions (every
+    1/8 is a 1/16), so on the same splits and models the classifier's and the cascade's
+    points cost no more; the grid is recorded in the JSON."""
+    coarse, fine = _points(tmp_path, "--grid", "knob_grid_quantiles", ("9", "17"))
+    for name in ("classifier", "cascade"):
+        assert fine[name]["cost"] <= coarse[name]["cost"]
+        assert len(fine[name]["curve"]) >= len(coarse[name]["curve"])
+    _refused(tmp_path, "--grid", "1", "--grid")

@@ -265,7 +265,7 @@ def confidence_report(
     )
 
 
-def quantile_knobs(values: Array, count: int = 9) -> list[float]:
+def quantile_knobs(values: Array, count: int) -> list[float]:
     qs = np.quantile(values, np.linspace(0.0, 1.0, count))
     return sorted({round(float(v), 6) for v in qs} | {0.0, 1.000001})
 
@@ -341,11 +341,11 @@ class Models:
 
 def policy_settings(  # noqa: PLR0911 - one branch per policy, read as a table
     name: str, tiers: Tiers, s: Split, vectors: Vectors, models: Models, *, seed: int,
-    knobs: Sequence[float] | None = None,
+    knobs: Sequence[float] | None = None, grid: int = 17,
 ) -> list[Setting]:  # fmt: skip
-    """The policy at each knob. The classifier's and the cascades' grids are quantiles of
-    their models' scores on `s.cal`, unless `knobs` gives the grid (the cross-fitted parts
-    replay the first part's grid, so their points pool knob by knob)."""
+    """The policy at each knob. The classifier's and the cascades' grids are `grid`
+    quantiles of their models' scores on `s.cal`, unless `knobs` gives the grid (the
+    cross-fitted parts replay the first part's grid, so their points pool knob by knob)."""
     cat, top, accept = tiers.catalogue, tiers.top, FixedScorer(1.0)
 
     def need_cal() -> Array:  # the classifier's scores on s.cal (only its policies use them)
@@ -379,7 +379,7 @@ def policy_settings(  # noqa: PLR0911 - one branch per policy, read as a table
     if name == "classifier":
         return [
             Setting(t, single_router(cat, ClassifierPolicy(models.classifier, t, identity)), accept)
-            for t in (knobs or quantile_knobs(need_cal()))
+            for t in (knobs or quantile_knobs(need_cal(), grid))
         ]
     if name == "bandit":
         return [
@@ -391,7 +391,7 @@ def policy_settings(  # noqa: PLR0911 - one branch per policy, read as a table
     if name == "cascade":
         return [
             Setting(t, single_router(cat, TierPolicy(0)), models.confidence, thresholds=t)
-            for t in (knobs or quantile_knobs(conf_cal()))
+            for t in (knobs or quantile_knobs(conf_cal(), grid))
         ]
     if name == "cascade+classifier":
         # The classifier sends the fifth of prompts it finds hardest (its threshold is the 80th
@@ -401,7 +401,7 @@ def policy_settings(  # noqa: PLR0911 - one branch per policy, read as a table
         policy = ClassifierPolicy(models.classifier, start_high, identity)
         return [
             Setting(t, single_router(cat, policy), models.confidence, thresholds=t)
-            for t in (knobs or quantile_knobs(conf_cal()))
+            for t in (knobs or quantile_knobs(conf_cal(), grid))
         ]
     raise ValueError(f"unknown policy {name!r}")
 
@@ -493,7 +493,7 @@ async def evaluate(
     results = []
     # Every tier alone is a baseline: the report's hull is made of them.
     for name in [*tiers.fixed(), *(p for p in policies if tiers.fixed_tier(p) is None)]:
-        settings = policy_settings(name, tiers, s, vectors, models, seed=seed)
+        settings = policy_settings(name, tiers, s, vectors, models, seed=seed, grid=rule.grid)
         knobs = [st.knob for st in settings]
         cal_rows: list[list[Rows]] = [[] for _ in settings]
         test_rows = []

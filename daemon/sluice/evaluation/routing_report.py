@@ -148,6 +148,7 @@ def _run_json(d: DatasetResult) -> dict[str, Any]:
         "calibrate_folds": d.folds,
         "chosen_at_share_of_strong": d.rule.share,
         "chosen_lower_bound_level": d.rule.bound,
+        "knob_grid_quantiles": d.rule.grid,
         "confidence": [
             {
                 "model": model,
@@ -241,8 +242,9 @@ def format_table(
             f"{d.rule.share:.0%} of the strongest tier's quality"
         )
         out.append(
-            f"  operating points: the cheapest knob {how} on {chosen_on}, measured on test; "
-            "mean over seeds (paired bootstrap 95 % interval, pooled over seeds)"
+            f"  operating points: the cheapest knob ({d.rule.grid}-quantile grids) {how} on "
+            f"{chosen_on}, measured on test; mean over seeds (paired bootstrap 95 % interval, "
+            "pooled over seeds)"
         )
         heads = headline(runs, resamples)
         rows = [
