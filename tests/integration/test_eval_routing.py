@@ -64,7 +64,13 @@ def test_eval_routing_json_and_plot(tmp_path: Path) -> None:
     assert policies["always-cheap"]["lead_over_hull"] == 0.0
     assert policies["random"]["apgr"] is not None
     head = data["headline"]
-    assert set(head) == every
+    assert set(head) == every | {"picked on calibrate"}
+    # The rule also picks one policy per seed among all of them on calibration data; its
+    # headline row is that policy's operating point, seed by seed.
+    picks = [r["picked_on_calibrate"] for r in data["runs"]]
+    assert set(picks) <= every
+    if picks[0] == picks[1]:
+        assert head["picked on calibrate"] == head[picks[0]]
     strongest = head["always-strong"]
     assert strongest["quality_vs_strong"] == 1.0
     assert strongest["cost_vs_strong"] == 1.0

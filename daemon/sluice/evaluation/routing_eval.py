@@ -446,6 +446,9 @@ class DatasetResult:
     seed: int = 0
     folds: int = 1  # calibrate parts the operating points were chosen on (cross_fit)
     rule: ChoiceRule = DEFAULT_RULE  # how the operating points were chosen on them
+    # The policy whose operating point the same rule picks among every policy's (fixed
+    # tiers included), on the same calibration data: what this replay says to deploy.
+    pick: str = ""
 
     @property
     def cheap_model(self) -> str:
@@ -491,6 +494,7 @@ async def evaluate(
     # The strongest tier's quality on every calibrate row, in the order of `cal_rows`.
     strong_cal = np.array([r.quality[tiers.models[-1]] for p in parts for r in p.cal])
     results = []
+    picks: list[Rows] = []  # each policy's operating point on the calibrate rows
     # Every tier alone is a baseline: the report's hull is made of them.
     for name in [*tiers.fixed(), *(p for p in policies if tiers.fixed_tier(p) is None)]:
         settings = policy_settings(name, tiers, s, vectors, models, seed=seed, grid=rule.grid)
@@ -509,10 +513,12 @@ async def evaluate(
         curve = tuple(r.point(k) for r, k in zip(test_rows, knobs, strict=True))
         at = choose([Rows.concat(r) for r in cal_rows], strong_cal, rule)
         results.append(PolicyResult(name, curve, at, test_rows[at]))
+        picks.append(Rows.concat(cal_rows[at]))
     pipeline.runtime = replace(pipeline.runtime, models=base)
     return DatasetResult(
         data.name, len(data.rows), data.dropped, (len(s.fit), len(s.cal), len(s.test)),
         data.note, tuple(results),
         confidence_report(models.confidence, s.test, tiers, vectors, margin), clf_auc,
         time.perf_counter() - started, tiers.models, seed, len(parts), rule,
+        results[choose(picks, strong_cal, rule)].name,
     ), models  # fmt: skip

@@ -35,6 +35,7 @@ from sluice.evaluation.routing_metrics import (
 )
 
 TARGET = 0.95  # the operating point's quality target, as a share of the strongest tier's
+PICKED = "picked on calibrate"  # the headline row of DatasetResult.pick, seed by seed
 
 
 def _ends(d: DatasetResult) -> tuple[Point, Point]:
@@ -106,12 +107,12 @@ def headline(runs: Sequence[DatasetResult], resamples: int = 1000) -> dict[str, 
     """Each policy's headline over the runs (one per seed) of one data set."""
     names = [p.name for p in runs[0].policies]
     out = {}
-    for name in names:
+    for name in [*names, PICKED]:
         reps: list[Replicates] = []
         shares, costs, leads = [], [], []
         for d in runs:
             by = {p.name: p for p in d.policies}
-            fixed, chosen = d.fixed(), by[name]
+            fixed, chosen = d.fixed(), by[d.pick if name == PICKED else name]
             strong = fixed[-1]
             reps.append(bootstrap(chosen.rows, [f.rows for f in fixed], strong.rows,
                                   resamples=resamples, seed=d.seed))  # fmt: skip
@@ -149,6 +150,7 @@ def _run_json(d: DatasetResult) -> dict[str, Any]:
         "chosen_at_share_of_strong": d.rule.share,
         "chosen_lower_bound_level": d.rule.bound,
         "knob_grid_quantiles": d.rule.grid,
+        "picked_on_calibrate": d.pick,
         "confidence": [
             {
                 "model": model,
@@ -257,6 +259,9 @@ def format_table(
         ]  # fmt: skip
         out += _table(("policy", "quality vs strongest", "cost vs strongest", "saving",
                        "lead over hull", "≥95 % on test"), rows, markdown)  # fmt: skip
+        out.append(f"  {PICKED}: the policy whose operating point the same rule picks among "
+                   "all of the above on the same calibration data, seed by seed: "
+                   + ", ".join(f"{r.seed}: {r.pick}" for r in runs))  # fmt: skip
         out.append(f"  test curves, seed {d.seed} (diagnostics: read off the test split)")
         diag = []
         for p in d.policies:
