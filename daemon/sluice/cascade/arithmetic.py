@@ -39,6 +39,10 @@ class Equations:
     checked: int  # equations read
     wrong: int  # of those, how many state a wrong result
 
+    @classmethod
+    def of(cls, found: list[Equation]) -> Equations:
+        return cls(len(found), sum(e.wrong for e in found))
+
 
 @dataclass(frozen=True, slots=True)
 class Equation:
@@ -82,8 +86,7 @@ def _stated(text: str) -> float:
 
 def check(text: str) -> Equations:
     """Count the equations `text` states and those whose result is wrong."""
-    found = equations(text)
-    return Equations(len(found), sum(e.wrong for e in found))
+    return Equations.of(equations(text))
 
 
 def equations(text: str) -> list[Equation]:

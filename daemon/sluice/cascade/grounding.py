@@ -20,6 +20,7 @@ read from either side and `arithmetic` reads at most 50 equations.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sluice.cascade import arithmetic
@@ -34,7 +35,7 @@ _WORDS = {
     "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1000, "half": 0.5, "twice": 2,
     "double": 2, "triple": 3, "dozen": 12, "quarter": 0.25, "third": 1 / 3,
 }  # fmt: skip
-_WORD = re.compile(r"\b(" + "|".join(_WORDS) + r")\b", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z]+")
 # Numbers a correct step may bring in without the question stating them.
 _CONSTANTS = (0.5, 1, 2, 7, 10, 12, 24, 30, 52, 60, 100, 365, 1000)
 _FINAL = re.compile(r"(?:####|answer is:?)\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
@@ -61,37 +62,43 @@ def _quantities(text: str) -> list[frozenset[float]]:
         if m.group(3):
             forms.add(whole / 100.0)
         out.append(frozenset(forms))
-    for w in _WORD.finditer(text[: 50 * _MAX_NUMBERS]):
-        if len(out) >= 2 * _MAX_NUMBERS:
-            break
-        out.append(frozenset({float(_WORDS[w.group(1).lower()])}))
+    words = (_WORDS.get(w.lower()) for w in _WORD.findall(text, 0, 50 * _MAX_NUMBERS))
+    for value in words:
+        if value is not None:
+            if len(out) >= 2 * _MAX_NUMBERS:
+                break
+            out.append(frozenset({float(value)}))
     return out
 
 
-def _has(values: set[float] | frozenset[float], v: float) -> bool:
-    return any(abs(v - u) <= 1e-6 * max(1.0, abs(u)) for u in values)
+def _keys(values: Iterable[float]) -> set[float]:
+    """Values as set keys: equal to 6 decimals (0.2 written, 20 % read as 20 / 100)."""
+    return {round(v, 6) for v in values}
 
 
-def ground(answer: str, question: str) -> Grounding:
-    """How `answer`'s numbers relate to `question`'s (see the module doc); an empty answer
-    has nothing to read (all zero), whatever its question."""
+def ground(
+    answer: str, question: str, steps: Sequence[arithmetic.Equation] | None = None
+) -> Grounding:
+    """How `answer`'s numbers relate to `question`'s (see the module doc); `steps` are the
+    answer's `arithmetic.equations` when the caller has them. An empty answer has nothing
+    to read (all zero), whatever its question."""
     if not answer.strip():
         return Grounding(0, 0.0, 0.0, False)
-    asked = list(dict.fromkeys(_quantities(question)))
-    said: set[float] = set().union(*_quantities(answer))
-    steps = arithmetic.equations(answer)
-    said |= {e.stated for e in steps}
-    unused = sum(not any(_has(said, v) for v in q) for q in asked)
-    pool: set[float] = set(_CONSTANTS).union(*asked)
+    asked = [_keys(q) for q in dict.fromkeys(_quantities(question))]
+    steps = arithmetic.equations(answer) if steps is None else steps
+    said = _keys(v for q in _quantities(answer) for v in q) | _keys(e.stated for e in steps)
+    unused = sum(not (q & said) for q in asked)
+    pool = _keys(_CONSTANTS).union(*asked)
     operands = without_source = 0
     for e in steps:
         operands += len(e.operands)
-        without_source += sum(not _has(pool, v) for v in e.operands)
-        pool.add(e.stated)
+        without_source += sum(round(v, 6) not in pool for v in e.operands)
+        pool.add(round(e.stated, 6))
     final = _FINAL.search(answer)
     final_off = bool(
-        final and steps and not _has({steps[-1].stated}, float(final.group(1).replace(",", "")))
-    )
+        final and steps
+        and round(float(final.group(1).replace(",", "")), 6) != round(steps[-1].stated, 6)
+    )  # fmt: skip
     return Grounding(
         len(asked), unused / len(asked) if asked else 0.0,
         without_source / operands if operands else 0.0, final_off,

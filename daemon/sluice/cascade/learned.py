@@ -56,8 +56,9 @@ def answer_features(
     words = max(1, len(text.split()))
     gate = _FORMAT.score(completion, ProviderRequest("", (), params or GenParams()))
     lp = LogprobScorer.features(completion)
-    equations = arithmetic.check(text)
-    grounded = grounding.ground(text, prompt)
+    steps = arithmetic.equations(text)
+    equations = arithmetic.Equations.of(steps)
+    grounded = grounding.ground(text, prompt, steps)
     final = _FINAL_NUMBER.search(text)
     number = final.group(1).replace(",", "") if final else ""
     return np.array(
