@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sluice.cascade.learned import ANSWER_FEATURES
+from sluice.cascade.learned import ANSWER_FEATURES, GROUNDING_FEATURES, READING_FEATURES
 from sluice.cli import default_model_dir
 from sluice.config import load_settings
 from sluice.evaluation.replay_data import load_replay
@@ -35,15 +35,7 @@ from sluice.evaluation.routing_eval import (
 from sluice.evaluation.routing_run import vectors_for
 from sluice.learning.logistic import auc
 
-GROUPS = {
-    "grounding": (
-        "question_quantities", "unused_quantities", "ungrounded_operands", "final_not_last_result",
-    ),
-    "reading": (
-        "equations", "wrong_equation", "wrong_equation_share", "final_number_in_prompt",
-        "final_number_not_integer", "contrast_word", "log_chars_vs_prompt",
-    ),
-}  # fmt: skip
+GROUPS = {"grounding": GROUNDING_FEATURES, "reading": READING_FEATURES}
 
 
 def main() -> None:

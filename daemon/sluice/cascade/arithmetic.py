@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 _WINDOW = 80
@@ -40,7 +40,7 @@ class Equations:
     wrong: int  # of those, how many state a wrong result
 
     @classmethod
-    def of(cls, found: list[Equation]) -> Equations:
+    def of(cls, found: Sequence[Equation]) -> Equations:
         return cls(len(found), sum(e.wrong for e in found))
 
 

@@ -36,8 +36,10 @@ _WORDS = {
     "double": 2, "triple": 3, "dozen": 12, "quarter": 0.25, "third": 1 / 3,
 }  # fmt: skip
 _WORD = re.compile(r"[A-Za-z]+")
-# Numbers a correct step may bring in without the question stating them.
-_CONSTANTS = (0.5, 1, 2, 7, 10, 12, 24, 30, 52, 60, 100, 365, 1000)
+# Numbers a correct step may bring in without the question stating them (as `_keys`).
+_CONSTANTS = frozenset(
+    {0.5, 1.0, 2.0, 7.0, 10.0, 12.0, 24.0, 30.0, 52.0, 60.0, 100.0, 365.0, 1000.0}
+)
 _FINAL = re.compile(r"(?:####|answer is:?)\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
 
 
@@ -88,7 +90,7 @@ def ground(
     steps = arithmetic.equations(answer) if steps is None else steps
     said = _keys(v for q in _quantities(answer) for v in q) | _keys(e.stated for e in steps)
     unused = sum(not (q & said) for q in asked)
-    pool = _keys(_CONSTANTS).union(*asked)
+    pool = set(_CONSTANTS).union(*asked)
     operands = without_source = 0
     for e in steps:
         operands += len(e.operands)

@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -37,15 +38,20 @@ _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _FORMAT = FormatScorer()
 _FINAL_NUMBER = re.compile(rf"(?:####|answer is:?)\s*\$?\s*({_NUMBER.pattern})", re.IGNORECASE)
 _CONTRAST = re.compile(r"\b(?:however|but)\b", re.IGNORECASE)
-ANSWER_FEATURES = (
+SHAPE_FEATURES = (
     "has_text", "log_chars", "final_answer_marker", "numbers_per_word", "format_gate",
     "truncated", "has_logprobs", "mean_logprob", "min_logprob",
-    # Reading the answer (issue #21): its own arithmetic, its final number, its hedges.
+)  # fmt: skip
+# Reading the answer (issue #21): its own arithmetic, its final number, its hedges.
+READING_FEATURES = (
     "equations", "wrong_equation", "wrong_equation_share", "final_number_in_prompt",
     "final_number_not_integer", "contrast_word", "log_chars_vs_prompt",
-    # Whether it computes from the question's quantities (issue #21, `grounding`).
+)  # fmt: skip
+# Whether it computes from the question's quantities (issue #21, `grounding`).
+GROUNDING_FEATURES = (
     "question_quantities", "unused_quantities", "ungrounded_operands", "final_not_last_result",
 )  # fmt: skip
+ANSWER_FEATURES = SHAPE_FEATURES + READING_FEATURES + GROUNDING_FEATURES
 
 
 def answer_features(
@@ -111,8 +117,9 @@ class LearnedScorer:
 
     def design(self, vectors: npt.ArrayLike, answers: Array) -> Array:
         """`answers` has every ANSWER_FEATURES column; the scorer reads its own."""
-        columns = [ANSWER_FEATURES.index(f) for f in self.features]
-        return np.hstack([self.project(vectors), np.atleast_2d(answers)[:, columns]])
+        return np.hstack(
+            [self.project(vectors), np.atleast_2d(answers)[:, _columns(self.features)]]
+        )
 
     def bind(self, vector: npt.ArrayLike) -> LearnedScorer:
         return replace(self, vector=np.asarray(vector, dtype=np.float64))
@@ -169,6 +176,12 @@ class LearnedScorer:
             if scorer.weights.shape != (scorer.components.shape[1] + len(features) + 1,):
                 raise ValueError(f"{path}: its weights do not match its answer features")
             return scorer
+
+
+@lru_cache(maxsize=8)
+def _columns(features: tuple[str, ...]) -> list[int]:
+    """Where `features` are among ANSWER_FEATURES (per scorer, not per answer scored)."""
+    return [ANSWER_FEATURES.index(f) for f in features]
 
 
 def _known(features: tuple[str, ...]) -> tuple[str, ...]:

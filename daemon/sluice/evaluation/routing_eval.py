@@ -339,9 +339,12 @@ class Models:
     confidence: TierScorer
 
 
+DEFAULT_RULE = ChoiceRule()
+
+
 def policy_settings(  # noqa: PLR0911 - one branch per policy, read as a table
     name: str, tiers: Tiers, s: Split, vectors: Vectors, models: Models, *, seed: int,
-    knobs: Sequence[float] | None = None, grid: int = 17,
+    knobs: Sequence[float] | None = None, grid: int = DEFAULT_RULE.grid,
 ) -> list[Setting]:  # fmt: skip
     """The policy at each knob. The classifier's and the cascades' grids are `grid`
     quantiles of their models' scores on `s.cal`, unless `knobs` gives the grid (the
@@ -405,8 +408,6 @@ def policy_settings(  # noqa: PLR0911 - one branch per policy, read as a table
         ]
     raise ValueError(f"unknown policy {name!r}")
 
-
-DEFAULT_RULE = ChoiceRule()
 
 POLICIES = (
     "always-cheap", "always-strong", "random", "rules", "classifier", "bandit", "cascade",
