@@ -28,7 +28,6 @@ from sluice.evaluation.datasets import Pair
 from sluice.evaluation.splits import Part, part_of_text, split
 
 STSB_LANGUAGES = ("en", "ru", "de")
-_STSB_POSITIVE, _STSB_NEGATIVE = 4.5, 2.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,31 +105,8 @@ def ru_paraphraser(root: Path) -> PairSet:
     )
 
 
-def _stsb_rows(root: Path, language: str) -> list[tuple[str, str, float]]:
-    rows = []
-    for part in ("train", "dev"):
-        path = root / "stsb_multi_mt" / f"stsb-{language}-{part}.csv"
-        with path.open(encoding="utf-8", newline="") as f:
-            rows += [(r[0], r[1], float(r[2])) for r in csv.reader(f) if r]
-    return rows
-
-
 def stsb(root: Path, languages: Sequence[str] = STSB_LANGUAGES) -> list[PairSet]:
-    """Rows are line-aligned translations: every language takes the English row's part."""
-    english = _stsb_rows(root, "en")
-    parts = split("stsb", [Pair(a, b, 0) for a, b, _ in english])
-    out = []
-    for language in languages:
-        rows = _stsb_rows(root, language)
-        if len(rows) != len(english):
-            raise ValueError(f"stsb-{language}: {len(rows)} rows, English has {len(english)}")
-        kept = []
-        # The translations carry the English score; it decides the label in every language.
-        for (a, b, _), (_, _, score), part in zip(rows, english, parts, strict=True):
-            if score >= _STSB_POSITIVE or score <= _STSB_NEGATIVE:
-                kept.append((Pair(a, b, int(score >= _STSB_POSITIVE)), part))
-        out.append(_pair_set("stsb", language, kept))
-    return out
+    return [_pair_set("stsb", language, datasets.stsb(root, language)) for language in languages]
 
 
 def semeval_cqa(root: Path) -> PairSet:

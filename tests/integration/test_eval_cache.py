@@ -137,6 +137,8 @@ def test_every_public_set_is_evaluated(tmp_path: Path) -> None:
         "meancache_contextual", "meancache_contextual_no_history",
         "meancache_paraphrased_followups", "generated", "generated_trial", "swaps_en", "swaps_ru",
         "lookalikes_ru", "paraphraser_ru", "pawsx_de", "pawsx_ko",
+        "stsb_en", "stsb_de", "stsb_es", "stsb_fr", "stsb_it", "stsb_nl", "stsb_pl", "stsb_pt",
+        "stsb_ru", "stsb_ja", "stsb_zh",
     }  # fmt: skip
     assert set(data["sets"]) == set(both["verifier"]["sets"]) == names
     contextual = {r["threshold"]: r for r in data["sets"]["meancache_contextual"]}

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from sluice.evaluation.splits import Part, split
 from sluice.types import ChatMessage
 
 
@@ -131,6 +132,37 @@ def pawsx(root: Path, language: str) -> list[tuple[str, Pair]]:
         (r[0], Pair(r[1], r[2], int(r[3])))
         for r in rows
         if len(r) == 4 and "NS" not in (r[1].strip(), r[2].strip())
+    ]
+
+
+# STS-B's translations (stsb_multi_mt): the eleven languages it has, and the English
+# similarity scores (0-5) that make a pair a paraphrase or a different question.
+STSB_LANGUAGES = ("en", "de", "es", "fr", "it", "nl", "pl", "pt", "ru", "ja", "zh")
+STSB_POSITIVE, STSB_NEGATIVE = 4.5, 2.5
+
+
+def _stsb_rows(root: Path, language: str) -> list[tuple[str, str, float]]:
+    rows = []
+    for part in ("train", "dev"):
+        path = root / "stsb_multi_mt" / f"stsb-{language}-{part}.csv"
+        with path.open(encoding="utf-8", newline="") as f:
+            rows += [(r[0], r[1], float(r[2])) for r in csv.reader(f) if r]
+    return rows
+
+
+def stsb(root: Path, language: str) -> list[tuple[Pair, Part]]:
+    """STS-B train + dev in `language`: score >= 4.5 a paraphrase, <= 2.5 a different
+    question, the rest left out. Rows are line-aligned translations: every language takes
+    the English row's score and part, so one sentence's translations share a part."""
+    english = _stsb_rows(root, "en")
+    rows = _stsb_rows(root, language)
+    if len(rows) != len(english):
+        raise ValueError(f"stsb-{language}: {len(rows)} rows, English has {len(english)}")
+    parts = split("stsb", [Pair(a, b, 0) for a, b, _ in english])
+    return [
+        (Pair(a, b, int(score >= STSB_POSITIVE)), part)
+        for (a, b, _), (_, _, score), part in zip(rows, english, parts, strict=True)
+        if score >= STSB_POSITIVE or score <= STSB_NEGATIVE
     ]
 
 

@@ -158,7 +158,8 @@ def eval_sets(
 
     The training sets, the generated pairs, the order swaps and Russian look-alikes
     (swap_pairs.py), ParaPhraser's Russian pairs and PAWS-X in German and Korean
-    (`_multilingual`).
+    (`_multilingual`), and STS-B in its eleven languages (`datasets.stsb`: no verifier
+    trained on any of it).
     """
     out: dict[str, list[datasets.Pair]] = {}
     sets = datasets.load_all(root)
@@ -173,9 +174,14 @@ def eval_sets(
         out[name] = [datasets.Pair(s.a, s.b, s.label) for s in made if part in (None, s.part)]
     for name, placed in _multilingual(root, sets).items():
         out[name] = [p for p, q in placed if part in (None, q)]
+    for language in datasets.STSB_LANGUAGES:
+        name = f"stsb_{language}"
+        if names is None or name in names:  # eleven files: read only those asked for
+            out[name] = [p for p, q in datasets.stsb(root, language) if part in (None, q)]
     if names is not None:
-        unknown = set(names) - set(out)
+        known = set(out) | {f"stsb_{language}" for language in datasets.STSB_LANGUAGES}
+        unknown = set(names) - known
         if unknown:
-            raise ValueError(f"--sets: no set {sorted(unknown)}; the sets are {sorted(out)}")
+            raise ValueError(f"--sets: no set {sorted(unknown)}; the sets are {sorted(known)}")
         out = {name: pairs for name, pairs in out.items() if name in names}
     return out
