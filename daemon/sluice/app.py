@@ -24,7 +24,8 @@ from sluice.auth import BearerToken, BearerTokenInterceptor, read_token
 from sluice.cache.snapshot import Snapshotter
 from sluice.cache.store import SemanticCache
 from sluice.cache.tier import CacheTier
-from sluice.config import CacheSettings, EmbeddingSettings, Settings, is_loopback
+from sluice.config import ANY_LANGUAGE, CacheSettings, EmbeddingSettings, Settings, is_loopback
+from sluice.embedding import language
 from sluice.embedding.batcher import MicroBatcher
 from sluice.embedding.model import OnnxEmbedder
 from sluice.fleet.learning import FleetLearning, pod_id
@@ -200,6 +201,7 @@ class App:
         embedder = await asyncio.to_thread(load_embedder, self.model_dir, emb)
         # One warm-up run allocates onnxruntime's buffers before the first caller pays for it.
         await asyncio.to_thread(embedder.embed, ["warm-up"] * 8)
+        await load_languages(emb)
         self._batcher = await start_batcher(embedder, self.metrics, self.settings)
         cache_settings = self.settings.cache
         self._verifier = await load_verifier(self.verifier_dir)
@@ -374,6 +376,13 @@ async def start_batcher(
     return batcher
 
 
+async def load_languages(settings: EmbeddingSettings) -> None:
+    """The language identifier, loaded off the loop before SERVING when `embedding.languages`
+    checks one, so the first question does not pay for it (["*"]: never loaded)."""
+    if ANY_LANGUAGE not in settings.languages:
+        await asyncio.to_thread(language.load)
+
+
 async def load_verifier(model_dir: Path | None) -> Verifier | None:
     """The verifier, loaded and warmed up off the loop (None stays None)."""
     if model_dir is None:
@@ -403,6 +412,7 @@ async def offline_pipeline(
     if embedder is None:
         embedder = await asyncio.to_thread(load_embedder, model_dir, emb)
     metrics = Metrics()
+    await load_languages(emb)
     batcher = await start_batcher(embedder, metrics, settings)
     verifier = await load_verifier(verifier_dir)
     cache = SemanticCache(settings.cache, embedder.dimensions, metrics, verifier=verifier)

@@ -149,6 +149,27 @@ class ServerSettings(_Strict):
         return self
 
 
+# `embedding.languages`: this entry alone turns the language check off.
+ANY_LANGUAGE = "*"
+# The 140 labels of py3langid 0.4.0's model (sluice/embedding/language.py): the languages
+# `embedding.languages` can name. tests/unit/embedding/test_language.py compares them with
+# the model's own list.
+# fmt: off
+LANGUAGE_LABELS = frozenset((
+    "ace", "af", "am", "an", "ar", "ary", "arz", "as", "az", "ba", "bcl", "be", "bg", "bn", "br",
+    "bs", "ca", "crh", "cs", "cy", "da", "de", "dz", "el", "en", "eo", "es", "et", "eu", "ext",
+    "fa", "fi", "fo", "fr", "fuv", "fy", "ga", "gcf", "gcr", "gd", "gl", "gom", "grc", "gu",
+    "gug", "guw", "ha", "hbo", "he", "hi", "hr", "ht", "hu", "hy", "id", "ig", "is", "it", "ja",
+    "jv", "ka", "kab", "kik", "kk", "km", "kn", "ko", "ku", "ky", "la", "lb", "lg", "lij", "ln",
+    "lo", "lt", "ltg", "lv", "mg", "mk", "ml", "mn", "mr", "ms", "mt", "my", "ne", "nl", "nn",
+    "no", "nso", "oc", "om", "or", "pa", "pcm", "pl", "ps", "pt", "qu", "ro", "ru", "rw", "sa",
+    "sdh", "se", "si", "sk", "sl", "sn", "so", "sq", "sr", "st", "sv", "sw", "ta", "te", "tg",
+    "th", "tk", "tl", "tr", "tt", "ug", "uk", "ur", "uz", "uzs", "vec", "vi", "vo", "wa", "wuu",
+    "xh", "yo", "yue", "zh", "zu", "zxx",
+))
+# fmt: on
+
+
 class EmbeddingSettings(_Strict):
     # None: the model shipped in the repository / image (resolved by the CLI).
     model_dir: Path | None = None
@@ -188,6 +209,34 @@ class EmbeddingSettings(_Strict):
     # (none of 42,908 falls below); Russian with English terms ("Как настроить Kubernetes
     # ingress?", 0.5) stays out: the model cannot read the words that say what is asked.
     coverage_min: Fraction = 0.8
+    # The languages the embedding model and the verifier read (py3langid labels, mostly
+    # ISO 639-1), or ["*"] for no check. A question that reads as another language with
+    # P >= language_min_probability is served from the exact layer only, like text the
+    # model does not cover (sluice/embedding/language.py; issue #18). The shipped models
+    # read English; set this to a multilingual model's languages when you switch to one.
+    languages: tuple[str, ...] = ("en",)
+    # 0.55: the lowest P (0.05 steps) at which no English evaluation set loses more than
+    # 0.5 % of its texts on the parts never used for testing (at most 0.13 % there); at 0.55
+    # it refuses 84-98 % of STS-B's German, Spanish, French, Italian, Dutch, Polish and
+    # Portuguese texts there (docs/cache-eval.md, "Languages the models do not read").
+    language_min_probability: Fraction = 0.55
+
+    @field_validator("languages")
+    @classmethod
+    def _check_languages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError(
+                'empty; list the languages the models read (["en"]) or ["*"] for no language check'
+            )
+        if ANY_LANGUAGE in value and len(value) > 1:
+            raise ValueError(f'"*" (no check) cannot be listed with languages: {list(value)}')
+        unknown = sorted(set(value) - LANGUAGE_LABELS - {ANY_LANGUAGE})
+        if unknown:
+            raise ValueError(
+                f"{unknown}: not a language the identifier knows; use "
+                'its codes, mostly ISO 639-1 (en, de, ru, zh, ...), or "*"'
+            )
+        return value
 
     @model_validator(mode="after")
     def _check_batch_tokens(self) -> EmbeddingSettings:

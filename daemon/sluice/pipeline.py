@@ -37,6 +37,7 @@ from sluice.cascade.driver import CancelListener, run_cascade, run_cascade_strea
 from sluice.cascade.plan import Catalogue
 from sluice.cascade.types import Attempt, CascadeResult, ServedBy
 from sluice.config import Settings
+from sluice.embedding import language
 from sluice.embedding.batcher import MicroBatcher
 from sluice.embedding.model import Embedded
 from sluice.errors import InvalidArgument, NotFound, SluiceError, Unavailable
@@ -170,12 +171,13 @@ class Pipeline(Generic[CacheT_co]):
         """The question's vector, or None and why the vector layer must not be used."""
         settings = self.runtime.settings
         (embedded,) = await self.batcher.embed([key.question])
-        return self._usable(embedded, settings)
+        return self._usable(key.question, embedded, settings)
 
     def _usable(
-        self, embedded: Embedded, settings: Settings
+        self, text: str, embedded: Embedded, settings: Settings
     ) -> tuple[npt.NDArray[np.float32] | None, str]:
-        """The vector, or None and why the vector layer must not be used (any thread)."""
+        """The vector of `text`, or None and why the vector layer must not be used (any
+        thread): too long, words the model does not cover, or a language it does not read."""
         if embedded.truncated:
             return None, (
                 f"question longer than the model's {self.max_tokens} tokens: "
@@ -186,6 +188,10 @@ class Pipeline(Generic[CacheT_co]):
                 f"text not covered by the embedding model ({embedded.coverage:.0%} of words "
                 "known): exact layer only"
             )
+        embedding = settings.embedding
+        refused = language.refusal(text, embedding.languages, embedding.language_min_probability)
+        if refused:
+            return None, refused
         return embedded.vector, ""
 
     async def lookup(
@@ -210,7 +216,9 @@ class Pipeline(Generic[CacheT_co]):
     ) -> tuple[npt.NDArray[np.float32] | None, str]:
         if not question.embedded:
             (embedded,) = await self.batcher.embed([question.key.question])
-            question.vector, question.reason = self._usable(embedded, settings)
+            question.vector, question.reason = self._usable(
+                question.key.question, embedded, settings
+            )
             question.embedded = True
         return question.vector, question.reason
 
@@ -229,7 +237,7 @@ class Pipeline(Generic[CacheT_co]):
         if not question.embedded:
             # Not truncated: the whole question, the cache's vector too; truncated: the
             # cache refuses it as it would its head (`_usable` checks that first).
-            question.vector, question.reason = self._usable(tail, settings)
+            question.vector, question.reason = self._usable(question.key.question, tail, settings)
             question.embedded = True
         return tail.vector
 
@@ -261,7 +269,7 @@ class Pipeline(Generic[CacheT_co]):
         self, key: CacheKey, threshold: float, settings: Settings, embedded: Embedded
     ) -> tuple[npt.NDArray[np.float32] | None, str, SemanticDecision | None]:
         """On the embedding lane: the question's vector (or why none) and the cache's decision."""
-        vector, reason = self._usable(embedded, settings)
+        vector, reason = self._usable(key.question, embedded, settings)
         if vector is None:
             return None, reason, None
         return vector, "", self.cache.decide(key, vector, threshold)

@@ -212,6 +212,34 @@ def test_text_in_a_script_the_model_only_spells_is_never_served_semantically(
     assert "not covered" in other.cache.reason
 
 
+@pytest.mark.parametrize(
+    ("stored", "asked"),
+    [
+        # Issue #18: Latin-script languages passed the coverage check, and the English
+        # verifier, which cannot read "weniger" or "mniej", served these (P 0.996, 0.997;
+        # STS-B's translations, docs/cache-eval.md "Languages the models do not read").
+        (
+            "Haben Sie etwas, um es weniger überzeugend zu machen oder nicht?",
+            "Haben Sie etwas, um es noch überzeugender zu machen?",
+        ),
+        (
+            "czy masz coś, co sprawi, że będzie mniej przekonujące, czy nie?",
+            "Czy masz coś, co sprawi, że będzie to bardziej przekonujące?",
+        ),
+    ],
+)
+def test_a_language_the_models_do_not_read_uses_the_exact_layer_only(
+    shared_daemon: Daemon, stored: str, asked: str
+) -> None:
+    store(shared_daemon, stored, "the stored answer", ns="latin-other")
+    assert lookup(shared_daemon, stored, ns="latin-other").hit
+    other = lookup(shared_daemon, asked, ns="latin-other")
+    assert not other.hit
+    assert other.cache.outcome == pb.CACHE_OUTCOME_SKIPPED
+    assert "reads as language" in other.cache.reason
+    assert "embedding.languages" in other.cache.reason
+
+
 def test_invalidate_and_stats(shared_daemon: Daemon) -> None:
     ns = "inv"
     first = store(shared_daemon, "question one", "1", ns=ns)

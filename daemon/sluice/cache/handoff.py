@@ -29,7 +29,7 @@ class _Handed:
     # the embedder does not quite the same way, so only the very same text takes the vector.
     text: bytes
     vector: Vector | None
-    # Why there is no vector (too long, not covered), as question_vector said.
+    # Why there is no vector (too long, not covered, another language), as question_vector said.
     reason: str
     expires: float
 

@@ -78,7 +78,8 @@ class CacheTier(Protocol):
         ...
 
     def record_unsupported(self, namespace: str) -> None:
-        """A question the vector layer cannot take (too long, not covered): count it."""
+        """A question the vector layer cannot take (too long, not covered, another language):
+        count it."""
         ...
 
     # ---- writes
