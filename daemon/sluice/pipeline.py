@@ -122,9 +122,19 @@ class _Question:
     """A request's question: its key, and its vector once computed (at most once)."""
 
     key: CacheKey
+    # The cache's vector: None when the vector layer must not take the question (`reason`).
     vector: npt.NDArray[np.float32] | None = None
     reason: str = ""
     embedded: bool = False
+    # The whole question's vector whether or not the cache may use it (None when it was cut):
+    # the router's too, so a question the cache refuses is not embedded a second time.
+    whole: npt.NDArray[np.float32] | None = None
+
+
+def _whole(embedded: Embedded) -> npt.NDArray[np.float32] | None:
+    """The vector of a question that was embedded whole (not cut): its own tail, so the
+    router takes it as it is (`_route_vector`)."""
+    return None if embedded.truncated else embedded.vector
 
 
 class Pipeline(Generic[CacheT_co]):
@@ -219,6 +229,7 @@ class Pipeline(Generic[CacheT_co]):
             question.vector, question.reason = self._usable(
                 question.key.question, embedded, settings
             )
+            question.whole = _whole(embedded)
             question.embedded = True
         return question.vector, question.reason
 
@@ -231,13 +242,14 @@ class Pipeline(Generic[CacheT_co]):
         tail), computed once. A longer one is routed on its tail, where its few-shot prefix
         or pasted context ends and what it asks is; the cache still sees it as truncated.
         """
-        if question.embedded and question.vector is not None:
-            return question.vector
+        if question.whole is not None:
+            return question.whole
         (tail,) = await self.batcher.embed([question.key.question], tail=True)
         if not question.embedded:
             # Not truncated: the whole question, the cache's vector too; truncated: the
             # cache refuses it as it would its head (`_usable` checks that first).
             question.vector, question.reason = self._usable(question.key.question, tail, settings)
+            question.whole = _whole(tail)
             question.embedded = True
         return tail.vector
 
@@ -256,9 +268,12 @@ class Pipeline(Generic[CacheT_co]):
             # The vector search and the verifier run on the embedding lane, right after the
             # embedding: one hop off the event loop for all of it (issue #19).
             decide = functools.partial(self._decide, key, threshold, settings)
-            question.vector, question.reason, decision = await self.batcher.embed_then(
-                key.question, decide
-            )
+            (
+                question.vector,
+                question.reason,
+                decision,
+                question.whole,
+            ) = await self.batcher.embed_then(key.question, decide)
             question.embedded = True
         if decision is None:
             self.cache.record_unsupported(key.namespace)
@@ -267,12 +282,18 @@ class Pipeline(Generic[CacheT_co]):
 
     def _decide(
         self, key: CacheKey, threshold: float, settings: Settings, embedded: Embedded
-    ) -> tuple[npt.NDArray[np.float32] | None, str, SemanticDecision | None]:
-        """On the embedding lane: the question's vector (or why none) and the cache's decision."""
+    ) -> tuple[
+        npt.NDArray[np.float32] | None,
+        str,
+        SemanticDecision | None,
+        npt.NDArray[np.float32] | None,
+    ]:
+        """On the embedding lane: the question's vector for the cache (or why none), the
+        cache's decision, and the whole question's vector for the router (`_whole`)."""
         vector, reason = self._usable(key.question, embedded, settings)
         if vector is None:
-            return None, reason, None
-        return vector, "", self.cache.decide(key, vector, threshold)
+            return None, reason, None, _whole(embedded)
+        return vector, "", self.cache.decide(key, vector, threshold), vector
 
     async def store(
         self,

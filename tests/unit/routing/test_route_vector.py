@@ -2,8 +2,8 @@
 
 Two long prompts behind the same few-shot prefix were one vector to the router (the first 256
 tokens: prefix only); they must now reach the policy as their tails' vectors. A question that
-fits is embedded once for the cache and the router alike, and the cache still refuses a
-truncated question's vector.
+fits is embedded once for the cache and the router alike (also when the cache may not use
+its vector), and the cache still refuses a truncated question's vector.
 """
 
 from __future__ import annotations
@@ -121,6 +121,27 @@ async def test_a_short_question_is_embedded_once_for_the_cache_and_the_router(
     )
     assert np.array_equal(vector, embedder().embed([SHORT])[0].vector)
     assert result.stored
+    assert embedded == 1
+
+
+@pytest.mark.parametrize(
+    ("question", "why"),
+    [
+        ("Wie viele Einwohner hat die Stadt Berlin im Jahr 2020?", "reads as language 'de'"),
+        ("Как удалить файл в Linux?", "not covered"),
+    ],
+)
+async def test_a_question_the_cache_refuses_is_still_embedded_once(
+    batcher: MicroBatcher, question: str, why: str
+) -> None:
+    # The cache may not use its vector (another language, a script the model only spells),
+    # but the router may: it was embedded a second time for the router before.
+    (vector,), result, embedded = await routed(
+        batcher, lambda p: p.complete(request(question)), cache=True
+    )
+    assert result.lookup.outcome == "skipped"
+    assert why in result.lookup.reason
+    assert np.array_equal(vector, embedder().embed([question])[0].vector)
     assert embedded == 1
 
 
