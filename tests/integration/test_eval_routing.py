@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from sluice.cascade.learned import ANSWER_FEATURES, LearnedScorer
+
 pytestmark = pytest.mark.integration
 DATA = Path(__file__).resolve().parents[1] / "data"
 KEYS = {"quality", "cost", "strong_share", "apgr", "cpt50", "cpt80", "saving_at_95pct_quality"}
@@ -94,6 +96,10 @@ def test_per_tier_confidence_saved_to_a_folder_loads_in_the_daemon(tmp_path: Pat
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.iterdir()) == ["mid.npz", "tiny.npz"]
+    # The replay records tiny's answers, not mid's: mid's confidence reads the prompt alone,
+    # so the placeholder it was fitted on cannot misread mid's real answers once deployed.
+    assert LearnedScorer.load(out / "tiny.npz").features == ANSWER_FEATURES
+    assert LearnedScorer.load(out / "mid.npz").features == ()
     snippet = done.stderr[done.stderr.index("cascade:") :]
     config = yaml.safe_load((DATA / "routing_replay.yaml").read_text())
     config.update(yaml.safe_load(snippet))

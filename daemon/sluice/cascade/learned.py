@@ -106,7 +106,8 @@ class LearnedScorer:
     model_id: str = ""
     vector: Array | None = None  # the bound prompt embedding
     # The answer features it reads, a subset of ANSWER_FEATURES: a file saved before a
-    # feature was added keeps reading the ones it was fitted on.
+    # feature was added keeps reading the ones it was fitted on. Empty: the prompt alone
+    # (fitted on a replay without answer text, whose features would all be a placeholder's).
     features: tuple[str, ...] = ANSWER_FEATURES
     needs_vector = True
 
@@ -129,7 +130,10 @@ class LearnedScorer:
 
     def score(self, completion: Completion, request: ProviderRequest) -> float:
         vector = self.mean if self.vector is None else self.vector
-        feats = answer_features(completion, request.params, last_user_turn(request))[None, :]
+        if self.features:
+            feats = answer_features(completion, request.params, last_user_turn(request))[None, :]
+        else:  # reads no answer feature: spare the answer's parsing
+            feats = np.zeros((1, len(ANSWER_FEATURES)))
         return float(self.probability(vector, feats)[0])
 
     @classmethod
@@ -165,7 +169,9 @@ class LearnedScorer:
     def load(cls, path: Path) -> LearnedScorer:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
-            features = _known(tuple(meta.get("answer_features", ())))
+            if "answer_features" not in meta:
+                raise ValueError(f"{path}: names no answer features; fit it again")
+            features = _known(tuple(meta["answer_features"]))
             scorer = cls(
                 np.asarray(data["mean"], dtype=np.float64),
                 np.asarray(data["components"], dtype=np.float64),
@@ -186,10 +192,8 @@ def _columns(features: tuple[str, ...]) -> list[int]:
 
 def _known(features: tuple[str, ...]) -> tuple[str, ...]:
     unknown = [f for f in features if f not in ANSWER_FEATURES]
-    if unknown or not features:
-        raise ValueError(
-            f"answer features {unknown or '(none)'} are not this version's; fit it again"
-        )
+    if unknown:
+        raise ValueError(f"answer features {unknown} are not this version's; fit it again")
     return features
 
 

@@ -233,7 +233,14 @@ def fit_tier_confidence(
     s: Split, tiers: Tiers, tier: int, vectors: Vectors, *, margin: float, model_id: str,
     features: tuple[str, ...] = ANSWER_FEATURES,
 ) -> LearnedScorer:  # fmt: skip
+    """The learned confidence of tier `tier`'s model: on the prompt and `features` of its
+    answers, or on the prompt alone when the fit rows record none of its answers' text."""
     model = tiers.models[tier]
+    if not any(model in r.response for r in s.fit):
+        # No recorded answer text for this model: every answer feature would read the
+        # placeholder, and weights fitted on it would misread real answers once deployed
+        # (`--save-confidence`). The prompt alone is what such a replay can teach.
+        features = ()
     y_fit, y_cal = tiers.good(s.fit, tier, margin), tiers.good(s.cal, tier, margin)
     a_fit, a_cal = answers(s.fit, model), answers(s.cal, model)
     v_fit, v_cal = matrix(s.fit, vectors), matrix(s.cal, vectors)

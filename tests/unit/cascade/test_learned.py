@@ -132,3 +132,32 @@ def test_a_file_with_features_this_version_lacks_is_refused(tmp_path: Path) -> N
     replace(scorer, features=ANSWER_FEATURES[:3]).save(path)
     with pytest.raises(ValueError, match="do not match"):
         LearnedScorer.load(path)
+
+
+def test_a_prompt_only_scorer_saves_loads_and_ignores_the_answer(tmp_path: Path) -> None:
+    """Fitted where the replay has no answer text (features=()): it reads the prompt alone,
+    so a real answer at run time cannot move it the way a placeholder-fitted weight would."""
+    v, a, y = synthetic(1000, 5)
+    scorer = LearnedScorer.fit(v, a, y, components=4, features=())
+    assert scorer.weights.shape == (4 + 1,)
+    path = tmp_path / "prompt-only.npz"
+    scorer.save(path)
+    again = LearnedScorer.load(path)
+    assert again.features == ()
+    np.testing.assert_allclose(again.probability(v, a), scorer.probability(v, a))
+    request = ProviderRequest("m", (ChatMessage("user", "q"),))
+    bound = again.bind(v[0])
+    scores = {bound.score(Completion(t, "stop", Usage(), "m"), request)
+              for t in ("#### 42", "maybe", "2 + 2 = 5 #### 5", "")}  # fmt: skip
+    assert len(scores) == 1
+
+
+def test_a_file_naming_no_features_at_all_is_refused(tmp_path: Path) -> None:
+    v, a, y = synthetic(200, 6)
+    scorer = LearnedScorer.fit(v, a, y, components=2)
+    path = tmp_path / "nameless.npz"
+    with path.open("wb") as f:
+        np.savez(f, mean=scorer.mean, components=scorer.components, weights=scorer.weights,
+                 meta=np.array('{"model_id": ""}'))  # fmt: skip
+    with pytest.raises(ValueError, match="names no answer features"):
+        LearnedScorer.load(path)
