@@ -9,7 +9,7 @@ word pieces that the models never learned as words, and the verifier, which cann
 do not read"). `refusal` names such a question's language so that it is served from the
 exact layer only, as Russian is.
 
-The identifier is py3langid (langid.py's model: character n-grams, 142 labels, BSD-3),
+The identifier is py3langid (langid.py's model: character n-grams, 140 labels, BSD-3),
 loaded once per process: about 0.7 s and 70 MiB of resident memory, which a daemon whose
 `embedding.languages` is ["*"] never pays. A call takes about 0.04 ms of CPU for a question
 (`python -m bench.cpu`).
@@ -63,7 +63,7 @@ def load() -> None:
 
 def identify(text: str) -> tuple[str, float]:
     """The most likely language of `text` (a py3langid label, mostly ISO 639-1) and its
-    probability among the 142 the model knows."""
+    probability among the 140 the model knows."""
     language, probability = _IDENTIFIER.get().classify(text[:MAX_CHARS])
     return str(language), float(probability)
 
