@@ -23,8 +23,8 @@ on a shared machine than a latency.
    outcome are measured (the table says how many); model pairs per call come from the
    daemon's own sluice_cache_verifier_score counter.
 3. The floor, in this process, one thread: the embedder on one text, one verifier pair, one
-   hnswlib query (k=4, same index parameters and size), the language check on one text
-   (unless embedding.languages is ["*"]), and GetStats on the daemon (daemon CPU
+   hnswlib query (k=4, same index parameters and size), the language check on one text,
+   and GetStats on the daemon (daemon CPU
    per call) as the gRPC floor. Also the embedder and one pair in turn on one thread: each
    evicts the other's weights from the caches, as in a served hit (printed, not in ratios).
 4. 32 concurrent callers for `--seconds` each: calls/s and daemon CPU per call.
@@ -53,7 +53,7 @@ import yaml
 from bench.cache import fill, msg, question
 from bench.common import Daemon, table
 from sluice.cli import default_model_dir, default_verifier_dir
-from sluice.config import ANY_LANGUAGE, Settings
+from sluice.config import Settings
 from sluice.embedding import language
 from sluice.embedding.model import OnnxEmbedder
 from sluice.v1 import sluice_pb2 as pb
@@ -205,8 +205,8 @@ class Floor:
     # cost when each evicts the other's weights from the caches (the ratios use the sum of
     # the models alone, as the targets do; this says how much of the gap is that).
     in_turn_ms: float
-    # The language check on one question (embedding/language.py); 0 when embedding.languages
-    # is ["*"].
+    # The language check on one question (embedding/language.py); ~0 when embedding.languages
+    # is ["*"] (`refusal` returns at once).
     language_ms: float
 
 
@@ -238,11 +238,9 @@ def models_floor(entries: int, n: int, settings: Settings) -> Floor:
     index.set_ef(c.ef_search)
     hnsw_ms = cpu_ms_per_call(lambda i: index.knn_query(data[i % entries], k=4), n)
     emb = settings.embedding
-    language_ms = 0.0
-    if ANY_LANGUAGE not in emb.languages:
-        language_ms = cpu_ms_per_call(
-            lambda i: language.refusal(texts[i], emb.languages, emb.language_min_probability), n
-        )
+    language_ms = cpu_ms_per_call(
+        lambda i: language.refusal(texts[i], emb.languages, emb.language_min_probability), n
+    )
     return Floor(embed_ms, pair_ms, hnsw_ms, in_turn_ms, language_ms)
 
 

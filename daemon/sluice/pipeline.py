@@ -122,19 +122,22 @@ class _Question:
     """A request's question: its key, and its vector once computed (at most once)."""
 
     key: CacheKey
-    # The cache's vector: None when the vector layer must not take the question (`reason`).
-    vector: npt.NDArray[np.float32] | None = None
-    reason: str = ""
-    embedded: bool = False
     # The whole question's vector whether or not the cache may use it (None when it was cut):
     # the router's too, so a question the cache refuses is not embedded a second time.
     whole: npt.NDArray[np.float32] | None = None
+    # Why the vector layer must not take the question ("" when it may).
+    reason: str = ""
+    embedded: bool = False
 
+    @property
+    def vector(self) -> npt.NDArray[np.float32] | None:
+        """The cache's vector: None when the vector layer must not take the question."""
+        return None if self.reason else self.whole
 
-def _whole(embedded: Embedded) -> npt.NDArray[np.float32] | None:
-    """The vector of a question that was embedded whole (not cut): its own tail, so the
-    router takes it as it is (`_route_vector`)."""
-    return None if embedded.truncated else embedded.vector
+    def take(self, embedded: Embedded, reason: str) -> None:
+        self.whole = None if embedded.truncated else embedded.vector
+        self.reason = reason
+        self.embedded = True
 
 
 class Pipeline(Generic[CacheT_co]):
@@ -181,28 +184,24 @@ class Pipeline(Generic[CacheT_co]):
         """The question's vector, or None and why the vector layer must not be used."""
         settings = self.runtime.settings
         (embedded,) = await self.batcher.embed([key.question])
-        return self._usable(key.question, embedded, settings)
+        reason = self._refusal(key.question, embedded, settings)
+        return (None if reason else embedded.vector), reason
 
-    def _usable(
-        self, text: str, embedded: Embedded, settings: Settings
-    ) -> tuple[npt.NDArray[np.float32] | None, str]:
-        """The vector of `text`, or None and why the vector layer must not be used (any
-        thread): too long, words the model does not cover, or a language it does not read."""
+    def _refusal(self, text: str, embedded: Embedded, settings: Settings) -> str:
+        """Why the vector layer must not take `text`, or "" when it may (any thread): too
+        long, words the model does not cover, or a language it does not read."""
         if embedded.truncated:
-            return None, (
+            return (
                 f"question longer than the model's {self.max_tokens} tokens: "
                 "exact layer only (the cut-off part would not count)"
             )
         if embedded.coverage < settings.embedding.coverage_min:
-            return None, (
+            return (
                 f"text not covered by the embedding model ({embedded.coverage:.0%} of words "
                 "known): exact layer only"
             )
         embedding = settings.embedding
-        refused = language.refusal(text, embedding.languages, embedding.language_min_probability)
-        if refused:
-            return None, refused
-        return embedded.vector, ""
+        return language.refusal(text, embedding.languages, embedding.language_min_probability)
 
     async def lookup(
         self,
@@ -226,11 +225,7 @@ class Pipeline(Generic[CacheT_co]):
     ) -> tuple[npt.NDArray[np.float32] | None, str]:
         if not question.embedded:
             (embedded,) = await self.batcher.embed([question.key.question])
-            question.vector, question.reason = self._usable(
-                question.key.question, embedded, settings
-            )
-            question.whole = _whole(embedded)
-            question.embedded = True
+            question.take(embedded, self._refusal(question.key.question, embedded, settings))
         return question.vector, question.reason
 
     async def _route_vector(
@@ -247,10 +242,8 @@ class Pipeline(Generic[CacheT_co]):
         (tail,) = await self.batcher.embed([question.key.question], tail=True)
         if not question.embedded:
             # Not truncated: the whole question, the cache's vector too; truncated: the
-            # cache refuses it as it would its head (`_usable` checks that first).
-            question.vector, question.reason = self._usable(question.key.question, tail, settings)
-            question.whole = _whole(tail)
-            question.embedded = True
+            # cache refuses it as it would its head (`_refusal` checks that first).
+            question.take(tail, self._refusal(question.key.question, tail, settings))
         return tail.vector
 
     async def _lookup(
@@ -268,13 +261,8 @@ class Pipeline(Generic[CacheT_co]):
             # The vector search and the verifier run on the embedding lane, right after the
             # embedding: one hop off the event loop for all of it (issue #19).
             decide = functools.partial(self._decide, key, threshold, settings)
-            (
-                question.vector,
-                question.reason,
-                decision,
-                question.whole,
-            ) = await self.batcher.embed_then(key.question, decide)
-            question.embedded = True
+            embedded, reason, decision = await self.batcher.embed_then(key.question, decide)
+            question.take(embedded, reason)
         if decision is None:
             self.cache.record_unsupported(key.namespace)
             return LookupResult("skipped", None, 0.0, threshold, question.reason)
@@ -282,18 +270,13 @@ class Pipeline(Generic[CacheT_co]):
 
     def _decide(
         self, key: CacheKey, threshold: float, settings: Settings, embedded: Embedded
-    ) -> tuple[
-        npt.NDArray[np.float32] | None,
-        str,
-        SemanticDecision | None,
-        npt.NDArray[np.float32] | None,
-    ]:
-        """On the embedding lane: the question's vector for the cache (or why none), the
-        cache's decision, and the whole question's vector for the router (`_whole`)."""
-        vector, reason = self._usable(key.question, embedded, settings)
-        if vector is None:
-            return None, reason, None, _whole(embedded)
-        return vector, "", self.cache.decide(key, vector, threshold), vector
+    ) -> tuple[Embedded, str, SemanticDecision | None]:
+        """On the embedding lane: the question's embedding, why the vector layer must not
+        take it ("" when it may) and else the cache's decision."""
+        reason = self._refusal(key.question, embedded, settings)
+        if reason:
+            return embedded, reason, None
+        return embedded, "", self.cache.decide(key, embedded.vector, threshold)
 
     async def store(
         self,
@@ -311,7 +294,8 @@ class Pipeline(Generic[CacheT_co]):
         question = _Question(make_key(namespace, messages, params))
         handed = self.handoff.take(question.key)
         if handed is not None:
-            question.vector, question.reason = handed
+            # The handoff keeps the cache's vector (None with a reason): all a Store needs.
+            question.whole, question.reason = handed
             question.embedded = True
         return await self._store(
             question, settings, answer=answer, finish_reason=finish_reason, usage=usage,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from sluice.evaluation.splits import Part, split
@@ -150,15 +151,21 @@ def _stsb_rows(root: Path, language: str) -> list[tuple[str, str, float]]:
     return rows
 
 
+@lru_cache(maxsize=2)
+def _stsb_english(root: Path) -> tuple[list[tuple[str, str, float]], list[Part]]:
+    """The English rows and their parts: read and split once for all eleven languages."""
+    english = _stsb_rows(root, "en")
+    return english, split("stsb", [Pair(a, b, 0) for a, b, _ in english])
+
+
 def stsb(root: Path, language: str) -> list[tuple[Pair, Part]]:
     """STS-B train + dev in `language`: score >= 4.5 a paraphrase, <= 2.5 a different
     question, the rest left out. Rows are line-aligned translations: every language takes
     the English row's score and part, so one sentence's translations share a part."""
-    english = _stsb_rows(root, "en")
+    english, parts = _stsb_english(root)
     rows = _stsb_rows(root, language)
     if len(rows) != len(english):
         raise ValueError(f"stsb-{language}: {len(rows)} rows, English has {len(english)}")
-    parts = split("stsb", [Pair(a, b, 0) for a, b, _ in english])
     return [
         (Pair(a, b, int(score >= STSB_POSITIVE)), part)
         for (a, b, _), (_, _, score), part in zip(rows, english, parts, strict=True)

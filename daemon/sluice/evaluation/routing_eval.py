@@ -183,7 +183,13 @@ class Tiers:
         return names.index(name) if name in names else None
 
 
-def answers(rows: Sequence[ReplayRow], model: str) -> Array:
+def answers(
+    rows: Sequence[ReplayRow], model: str, read: tuple[str, ...] = ANSWER_FEATURES
+) -> Array:
+    """Every ANSWER_FEATURES column of `model`'s answers; zeros when the scorer `read`s none
+    (a prompt-only confidence: parsing the placeholder would be wasted)."""
+    if not read:
+        return np.zeros((len(rows), len(ANSWER_FEATURES)))
     feats = [
         answer_features(
             Completion(r.response.get(model, NO_TEXT), "stop", Usage(), model), prompt=r.prompt
@@ -242,7 +248,7 @@ def fit_tier_confidence(
         # (`--save-confidence`). The prompt alone is what such a replay can teach.
         features = ()
     y_fit, y_cal = tiers.good(s.fit, tier, margin), tiers.good(s.cal, tier, margin)
-    a_fit, a_cal = answers(s.fit, model), answers(s.cal, model)
+    a_fit, a_cal = answers(s.fit, model, features), answers(s.cal, model, features)
     v_fit, v_cal = matrix(s.fit, vectors), matrix(s.cal, vectors)
     best: tuple[float, LearnedScorer] | None = None
     for components in (8, 32):
@@ -262,14 +268,20 @@ def confidence_report(
     scorer: TierScorer, rows: Sequence[ReplayRow], tiers: Tiers, vectors: Vectors, margin: float
 ) -> tuple[Calibration, ...]:
     """Calibration of each tier's scorer on `rows`, cheapest tier first."""
-    x = matrix(rows, vectors)
     return tuple(
         calibration(
-            scorer.scorers[tiers.models[i]].probability(x, answers(rows, tiers.models[i])),
+            confidences(scorer.scorers[tiers.models[i]], rows, tiers.models[i], vectors),
             tiers.good(rows, i, margin),
         )
         for i in range(tiers.top)
     )
+
+
+def confidences(
+    scorer: LearnedScorer, rows: Sequence[ReplayRow], model: str, vectors: Vectors
+) -> Array:
+    """`scorer`'s P(good) for `model`'s answers on `rows`, reading only its own features."""
+    return scorer.probability(matrix(rows, vectors), answers(rows, model, scorer.features))
 
 
 def quantile_knobs(values: Array, count: int) -> list[float]:
@@ -364,9 +376,7 @@ def policy_settings(  # noqa: PLR0911 - one branch per policy, read as a table
 
     def conf_cal() -> Array:  # the cheapest tier's confidence on s.cal (the cascades' grid)
         cheap = tiers.models[0]
-        return models.confidence.scorers[cheap].probability(
-            matrix(s.cal, vectors), answers(s.cal, cheap)
-        )
+        return confidences(models.confidence.scorers[cheap], s.cal, cheap, vectors)
 
     identity = {i: i for i in range(len(tiers.models))}
     fixed = tiers.fixed_tier(name)

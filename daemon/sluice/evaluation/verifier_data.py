@@ -174,12 +174,12 @@ def eval_sets(
         out[name] = [datasets.Pair(s.a, s.b, s.label) for s in made if part in (None, s.part)]
     for name, placed in _multilingual(root, sets).items():
         out[name] = [p for p, q in placed if part in (None, q)]
-    for language in datasets.STSB_LANGUAGES:
-        name = f"stsb_{language}"
+    stsb = {f"stsb_{language}": language for language in datasets.STSB_LANGUAGES}
+    for name, language in stsb.items():
         if names is None or name in names:  # eleven files: read only those asked for
             out[name] = [p for p, q in datasets.stsb(root, language) if part in (None, q)]
     if names is not None:
-        known = set(out) | {f"stsb_{language}" for language in datasets.STSB_LANGUAGES}
+        known = set(out) | set(stsb)
         unknown = set(names) - known
         if unknown:
             raise ValueError(f"--sets: no set {sorted(unknown)}; the sets are {sorted(known)}")
